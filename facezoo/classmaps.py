@@ -1,0 +1,147 @@
+"""Class maps are data: names, colours, and the merges each evaluation protocol uses.
+
+Side convention. facezoo's HELEN scheme uses ``l_``/``r_`` for the *image's* left and
+right (as in Smith et al.'s HELEN release). CelebAMask-HQ uses the *subject's* left,
+which lies on the image's right, so :data:`CELEBAMASK_TO_HELEN` swaps sides.
+
+Example:
+    >>> from facezoo.classmaps import CLASS_MAPS
+    >>> cm = CLASS_MAPS["helen"]
+    >>> cm.names[4], cm.colors[4]
+    ('l_eye', (0, 0, 255))
+    >>> cm.index("nose")
+    6
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """A label scheme: class ``i`` is called ``names[i]`` and drawn in ``colors[i]``.
+
+    ``groups`` name the merges a protocol scores together (e.g. HELEN's "eyes" = both
+    eyes); ``excluded_from_overall`` are classes an "overall" score leaves out.
+    """
+
+    name: str
+    names: tuple
+    colors: tuple
+    groups: dict = field(default_factory=dict)
+    overall_groups: tuple = ()
+
+    def __post_init__(self):
+        if len(self.names) != len(self.colors):
+            raise ValueError(f"{self.name}: {len(self.names)} names but {len(self.colors)} colours")
+        for group, members in self.groups.items():
+            unknown = [m for m in members if m not in self.names]
+            if unknown:
+                raise ValueError(f"{self.name}: group {group!r} names unknown classes {unknown}")
+
+    @property
+    def num_classes(self):
+        return len(self.names)
+
+    def index(self, class_name):
+        """Index of ``class_name``; a ValueError lists the valid names."""
+        try:
+            return self.names.index(class_name)
+        except ValueError:
+            raise ValueError(
+                f"unknown class {class_name!r} for the {self.name} class map; "
+                f"valid names: {', '.join(self.names)}"
+            ) from None
+
+    def palette(self):
+        """``(num_classes, 3)`` uint8 colour table, for drawing label maps."""
+        return np.asarray(self.colors, dtype=np.uint8)
+
+    def to_dict(self):
+        return {"name": self.name, "names": list(self.names), "colors": [list(c) for c in self.colors]}
+
+
+HELEN = ClassMap(
+    name="helen",
+    names=("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "nose",
+           "u_lip", "i_mouth", "l_lip", "hair"),
+    colors=((0, 0, 0), (255, 204, 153), (0, 255, 0), (0, 160, 0), (0, 0, 255), (0, 0, 160),
+            (255, 255, 0), (255, 0, 0), (255, 0, 255), (160, 0, 0), (102, 51, 0)),
+    # The STN-iCNN "overall" F1: facial components only, skin and hair excluded.
+    groups={
+        "brows": ("l_brow", "r_brow"),
+        "eyes": ("l_eye", "r_eye"),
+        "nose": ("nose",),
+        "u_lip": ("u_lip",),
+        "i_mouth": ("i_mouth",),
+        "l_lip": ("l_lip",),
+        "mouth": ("u_lip", "i_mouth", "l_lip"),
+    },
+    overall_groups=("brows", "eyes", "nose", "u_lip", "i_mouth", "l_lip", "mouth"),
+)
+
+LFW_PL = ClassMap(
+    name="lfw_pl",
+    names=("background", "skin", "hair"),
+    colors=((0, 0, 255), (0, 255, 0), (255, 0, 0)),  # the dataset's own label colours
+)
+
+CELEBAMASK = ClassMap(
+    name="celebamask",
+    names=("background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow",
+           "l_ear", "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l",
+           "neck", "cloth"),
+    colors=((0, 0, 0), (204, 0, 0), (76, 153, 0), (204, 204, 0), (51, 51, 255), (204, 0, 204),
+            (0, 255, 255), (255, 204, 204), (102, 51, 0), (255, 0, 0), (102, 204, 0),
+            (255, 255, 0), (0, 0, 153), (0, 0, 204), (255, 51, 153), (0, 204, 204),
+            (0, 51, 0), (255, 153, 51), (0, 204, 0)),
+)
+
+# CelebAMask-HQ index -> HELEN index. Sides swap (subject's left = image's right);
+# ears go to skin as in HELEN's face-skin region; glasses keep what they cover (eyes
+# are labelled under eye_g in CelebAMask-HQ only where visible, so eye_g -> skin);
+# hat, earring, necklace, neck and cloth are background in HELEN's scheme.
+CELEBAMASK_TO_HELEN = {
+    "background": "background", "skin": "skin", "nose": "nose", "eye_g": "skin",
+    "l_eye": "r_eye", "r_eye": "l_eye", "l_brow": "r_brow", "r_brow": "l_brow",
+    "l_ear": "skin", "r_ear": "skin", "mouth": "i_mouth", "u_lip": "u_lip", "l_lip": "l_lip",
+    "hair": "hair", "hat": "background", "ear_r": "background", "neck_l": "background",
+    "neck": "background", "cloth": "background",
+}
+
+CLASS_MAPS = {cm.name: cm for cm in (HELEN, LFW_PL, CELEBAMASK)}
+
+
+def get_class_map(name):
+    """The :class:`ClassMap` called ``name`` (``"helen"``, ``"lfw_pl"``, ``"celebamask"``)."""
+    if isinstance(name, ClassMap):
+        return name
+    try:
+        return CLASS_MAPS[name]
+    except KeyError:
+        raise ValueError(f"unknown class map {name!r}; known: {', '.join(CLASS_MAPS)}") from None
+
+
+def remap_table(source, target, mapping):
+    """A lookup table ``lut`` so that ``lut[source_label]`` is the target label.
+
+    ``mapping`` maps source class names to target class names and must cover every
+    source class.
+    """
+    source, target = get_class_map(source), get_class_map(target)
+    missing = [n for n in source.names if n not in mapping]
+    if missing:
+        raise ValueError(f"mapping {source.name} -> {target.name} misses classes {missing}")
+    return np.array([target.index(mapping[n]) for n in source.names], dtype=np.int32)
+
+
+def flip_permutation(class_map):
+    """Index permutation that swaps ``l_*`` and ``r_*`` classes (for horizontal flips)."""
+    class_map = get_class_map(class_map)
+    perm = np.arange(class_map.num_classes)
+    for i, name in enumerate(class_map.names):
+        for a, b in (("l_", "r_"), ("r_", "l_")):
+            if name.startswith(a) and b + name[2:] in class_map.names:
+                perm[i] = class_map.index(b + name[2:])
+    return perm

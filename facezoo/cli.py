@@ -1,0 +1,93 @@
+"""The ``facezoo`` command line.
+
+    facezoo models                                   list the architectures
+    facezoo export stn_icnn --format tflite -o stn_icnn.tflite
+    facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _architectures():
+    from facezoo.models import ICNN, STNiCNN
+
+    return {
+        "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), 128x128 faces"),
+        "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
+    }
+
+
+def build_architecture(name, **config):
+    """A freshly initialised model of architecture ``name`` (e.g. ``"stn_icnn"``)."""
+    archs = _architectures()
+    if name not in archs:
+        import difflib
+
+        close = difflib.get_close_matches(name, archs, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Known: {', '.join(archs)}")
+    return archs[name][0](**config)
+
+
+def _cmd_models(args):
+    for name, (_, description) in _architectures().items():
+        print(f"{name:12s} {description}")
+    return 0
+
+
+def _cmd_export(args):
+    from facezoo.export import export
+
+    model = build_architecture(args.model)
+    result = export(model, args.output, format=args.format, verbose=False)
+    print(result)
+    return 0
+
+
+def _cmd_eval(args):
+    from facezoo.evaluate import run_eval_command
+
+    return run_eval_command(args)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="facezoo", description="Face parsing and landmarks for Keras 3.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the available models")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
+    p.add_argument("model", help="model name (see `facezoo models`)")
+    p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
+    p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
+    p.add_argument("model", help="model name (see `facezoo models`) or a .keras file")
+    p.add_argument("--dataset", required=True, choices=["helen", "lfw_pl", "celebamask", "300w"])
+    p.add_argument("--data", required=True, help="dataset root folder")
+    p.add_argument("--split", default="test")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, TypeError) as error:
+        print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Differentiable affine crops (a Spatial Transformer sampler) and the inverse paste.
+
+Coordinates follow the ``align_corners=True`` convention of PyTorch's ``affine_grid`` /
+``grid_sample``, which the STN-iCNN authors use: in normalised coordinates -1 and +1 are
+the *centres* of the first and last pixel. A crop of ``h x w`` pixels samples, for each
+output pixel with normalised position ``v = (vx, vy, 1)``, the source position
+``u = theta @ v`` (``theta`` is ``2 x 3``). Samples outside the image read zeros, so
+cropping from the zero-padded image (as the paper does) needs no padded copy in memory.
+
+The sampler is written with ``keras.ops`` only: the image is flattened to
+``(B*H*W, C)``, the four neighbours of every sample are gathered with ``ops.take`` and
+blended. Unlike ``ops.image.affine_transform`` this gives gradients to ``theta`` on every
+backend, and it exports to TFLite with builtin ops only (GATHER, no Flex) and to ONNX,
+keeping a dynamic batch size.
+
+Example:
+    >>> crop = SpatialCrop((81, 81))
+    >>> parts = crop(image, theta)          # image (B,H,W,C), theta (B,P,2,3)
+    >>> parts.shape                         # (B, P, 81, 81, C)
+    >>> back = SpatialPaste((H, W))(parts, theta)   # (B, P, H, W, C), zeros outside
+"""
+
+import keras
+from keras import ops
+
+_INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def _pair(value, name):
+    """A positive int pair from an int or a 2-sequence; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise ValueError(
+            f"{name} must be a positive int or a pair of positive ints, got {value!r}"
+        ) from None
+    if len(pair) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair
+    ):
+        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+    return pair
+
+
+def _check_interpolation(interpolation):
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(
+            f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}"
+        )
+    return interpolation
+
+
+def _check_theta_shape(theta_shape):
+    if len(theta_shape) != 4 or tuple(theta_shape[-2:]) != (2, 3):
+        raise ValueError(
+            "theta must have shape (batch, parts, 2, 3) (one 2x3 affine matrix per part), "
+            f"got shape {tuple(theta_shape)}"
+        )
+
+
+def _check_image_shape(image_shape, name="image"):
+    if len(image_shape) != 4:
+        raise ValueError(
+            f"{name} must have shape (batch, height, width, channels), got shape {tuple(image_shape)}"
+        )
+    if any(d is None for d in image_shape[1:]):
+        raise ValueError(f"{name} needs static height, width and channels, got shape {tuple(image_shape)}")
+    if image_shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one channel, got shape {tuple(image_shape)}")
+
+
+def invert_affine(theta):
+    """Inverse of a batch of ``2 x 3`` affine matrices ``(..., 2, 3)`` (keras.ops only)."""
+    a, b, tx = theta[..., 0, 0], theta[..., 0, 1], theta[..., 0, 2]
+    c, d, ty = theta[..., 1, 0], theta[..., 1, 1], theta[..., 1, 2]
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    itx = -(ia * tx + ib * ty)
+    ity = -(ic * tx + id_ * ty)
+    row0 = ops.stack([ia, ib, itx], axis=-1)
+    row1 = ops.stack([ic, id_, ity], axis=-1)
+    return ops.stack([row0, row1], axis=-2)
+
+
+def crop_theta(center_xy, image_size, crop_size, scale=1.0):
+    """The constrained theta ``[[s*kx, 0, tx], [0, s*ky, ty]]`` of a crop centred on a pixel.
+
+    ``center_xy`` (..., 2) is in pixels of an image of ``image_size = (H, W)``; with
+    ``scale=1`` the crop samples the image at its own resolution (``kx = (w-1)/(W-1)``), so
+    an odd crop centred on an integer pixel reads exactly the array slice
+    ``[cy - h//2 : cy + h//2 + 1, cx - w//2 : cx + w//2 + 1]``.
+    """
+    height, width = _pair(image_size, "image_size")
+    crop_h, crop_w = _pair(crop_size, "crop_size")
+    center_xy = ops.convert_to_tensor(center_xy, "float32")
+    scale = ops.convert_to_tensor(scale, "float32")
+    sx = scale * (crop_w - 1) / max(width - 1, 1)
+    sy = scale * (crop_h - 1) / max(height - 1, 1)
+    tx = 2.0 * center_xy[..., 0] / max(width - 1, 1) - 1.0
+    ty = 2.0 * center_xy[..., 1] / max(height - 1, 1) - 1.0
+    sx = ops.broadcast_to(sx, ops.shape(tx))
+    sy = ops.broadcast_to(sy, ops.shape(tx))
+    zero = ops.zeros_like(tx)
+    row0 = ops.stack([sx, zero, tx], axis=-1)
+    row1 = ops.stack([zero, sy, ty], axis=-1)
+    return ops.stack([row0, row1], axis=-2)
+
+
+def _snap_to_grid(coords, size):
+    """Snap coordinates within float32 rounding error of an integer onto it.
+
+    float32 rounding puts a sample meant for pixel 40 at 39.99999; snapping makes a crop
+    whose theta lands on the pixel grid *exactly* the array slice (the reason STN-iCNN
+    uses odd crop sizes). The straight-through form keeps the gradient to theta.
+    """
+    tolerance = 16 * 1.2e-7 * max(size, 1)  # a few float32 ulps at this image size
+    nearest = ops.round(coords)
+    offset = ops.where(ops.abs(nearest - coords) < tolerance, nearest - coords, ops.zeros_like(coords))
+    return coords + ops.stop_gradient(offset)
+
+
+def affine_sample(image, theta, output_size, interpolation="bilinear"):
+    """Sample ``P`` affine windows of ``output_size`` from each image.
+
+    Args:
+        image: ``(B, H, W, C)`` float tensor (static H, W, C; any batch size).
+        theta: ``(B, P, 2, 3)`` affine matrices in normalised coordinates.
+        output_size: ``(h, w)`` of every window.
+        interpolation: ``"bilinear"`` (differentiable in image and theta) or
+            ``"nearest"`` (for label maps).
+    Returns:
+        ``(B, P, h, w, C)``; samples outside the image are zero.
+    """
+    out_h, out_w = _pair(output_size, "output_size")
+    _check_interpolation(interpolation)
+    _, height, width, channels = image.shape
+    num_parts = theta.shape[1]
+    dtype = image.dtype if "float" in str(image.dtype) else "float32"
+    image = ops.cast(image, dtype)
+    theta = ops.cast(theta, dtype)
+
+    # Normalised target grid, align_corners=True: -1 and 1 are pixel centres.
+    ys = ops.linspace(-1.0, 1.0, out_h, dtype=dtype) if out_h > 1 else ops.zeros((1,), dtype)
+    xs = ops.linspace(-1.0, 1.0, out_w, dtype=dtype) if out_w > 1 else ops.zeros((1,), dtype)
+    grid_y, grid_x = ops.meshgrid(ys, xs, indexing="ij")  # (h, w)
+    grid = ops.stack(
+        [ops.reshape(grid_x, (-1,)), ops.reshape(grid_y, (-1,)), ops.ones((out_h * out_w,), dtype)],
+        axis=0,
+    )  # (3, h*w)
+    source = ops.einsum("bpij,jn->bpin", theta, grid)  # (B, P, 2, h*w)
+    # Back to pixel coordinates of the source image.
+    x = _snap_to_grid((source[:, :, 0, :] + 1.0) * (0.5 * (width - 1)), max(height, width))
+    y = _snap_to_grid((source[:, :, 1, :] + 1.0) * (0.5 * (height - 1)), max(height, width))
+
+    batch = ops.shape(image)[0]
+    flat = ops.reshape(image, (-1, channels))
+    base = ops.reshape(ops.arange(batch, dtype="int32") * (height * width), (-1, 1, 1))
+
+    def gather(xi, yi):
+        inside = (xi >= 0) & (xi <= width - 1) & (yi >= 0) & (yi <= height - 1)
+        xi = ops.clip(xi, 0, width - 1)
+        yi = ops.clip(yi, 0, height - 1)
+        index = base + yi * width + xi  # (B, P, h*w)
+        values = ops.take(flat, ops.reshape(index, (-1,)), axis=0)
+        values = ops.reshape(values, (-1, num_parts, out_h * out_w, channels))
+        return values, ops.expand_dims(ops.cast(inside, image.dtype), -1)
+
+    if interpolation == "nearest":
+        xi = ops.cast(ops.floor(x + 0.5), "int32")
+        yi = ops.cast(ops.floor(y + 0.5), "int32")
+        values, inside = gather(xi, yi)
+        out = values * inside
+    else:
+        x0f = ops.stop_gradient(ops.floor(x))
+        y0f = ops.stop_gradient(ops.floor(y))
+        wx1 = ops.expand_dims(x - x0f, -1)
+        wy1 = ops.expand_dims(y - y0f, -1)
+        wx0, wy0 = 1.0 - wx1, 1.0 - wy1
+        x0, y0 = ops.cast(x0f, "int32"), ops.cast(y0f, "int32")
+        x1, y1 = x0 + 1, y0 + 1
+        out = 0.0
+        for xi, yi, weight in (
+            (x0, y0, wx0 * wy0),
+            (x1, y0, wx1 * wy0),
+            (x0, y1, wx0 * wy1),
+            (x1, y1, wx1 * wy1),
+        ):
+            values, inside = gather(xi, yi)
+            out = out + values * (weight * inside)
+    return ops.reshape(out, (-1, num_parts, out_h, out_w, channels))
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class SpatialCrop(keras.layers.Layer):
+    """Crop ``P`` affine windows per image: ``(B,H,W,C)`` + ``(B,P,2,3)`` -> ``(B,P,h,w,C)``.
+
+    Bilinear by default, differentiable with respect to the image and ``theta``; any
+    affine ``theta`` is supported (STN-iCNN constrains it to scale + translation, see
+    :func:`crop_theta`). ``interpolation="nearest"`` crops label maps.
+
+    Example:
+        >>> crop = SpatialCrop(81)
+        >>> theta = crop_theta(centers_xy, image_size=(512, 512), crop_size=81)  # (B,P,2,3)
+        >>> parts = crop(images, theta)   # (B, P, 81, 81, 3)
+    """
+
+    def __init__(self, crop_size, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.crop_size = _pair(crop_size, "crop_size")
+        self.interpolation = _check_interpolation(interpolation)
+
+    def build(self, image_shape, theta_shape):
+        _check_image_shape(image_shape)
+        _check_theta_shape(theta_shape)
+        self.built = True
+
+    def call(self, image, theta):
+        _check_image_shape(image.shape)
+        _check_theta_shape(theta.shape)
+        return affine_sample(image, theta, self.crop_size, self.interpolation)
+
+    def compute_output_shape(self, image_shape, theta_shape):
+        return (image_shape[0], theta_shape[1], *self.crop_size, image_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(crop_size=list(self.crop_size), interpolation=self.interpolation)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class SpatialPaste(keras.layers.Layer):
+    """Inverse of :class:`SpatialCrop`: paste crops back where they were cut from.
+
+    ``(B,P,h,w,C)`` crops and the ``(B,P,2,3)`` theta that cut them give
+    ``(B,P,H,W,C)`` canvases of ``output_size``, zero outside each crop window. Each
+    canvas pixel samples its crop at the inverted transform, so a crop followed by a
+    paste returns the original pixels inside the window.
+
+    Example:
+        >>> canvases = SpatialPaste((512, 512))(part_probabilities, theta)
+    """
+
+    def __init__(self, output_size, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.output_size = _pair(output_size, "output_size")
+        self.interpolation = _check_interpolation(interpolation)
+
+    def build(self, crops_shape, theta_shape):
+        self._check(crops_shape, theta_shape)
+        self.built = True
+
+    @staticmethod
+    def _check(crops_shape, theta_shape):
+        if len(crops_shape) != 5:
+            raise ValueError(
+                "crops must have shape (batch, parts, height, width, channels), "
+                f"got shape {tuple(crops_shape)}"
+            )
+        _check_theta_shape(theta_shape)
+        if crops_shape[1] is not None and theta_shape[1] is not None and crops_shape[1] != theta_shape[1]:
+            raise ValueError(
+                f"crops hold {crops_shape[1]} parts but theta holds {theta_shape[1]}"
+            )
+
+    def call(self, crops, theta):
+        self._check(crops.shape, theta.shape)
+        _, num_parts, crop_h, crop_w, channels = crops.shape
+        crops = ops.reshape(crops, (-1, crop_h, crop_w, channels))
+        inverse = ops.reshape(invert_affine(ops.cast(theta, "float32")), (-1, 1, 2, 3))
+        canvas = affine_sample(crops, inverse, self.output_size, self.interpolation)
+        return ops.reshape(canvas, (-1, num_parts, *self.output_size, channels))
+
+    def compute_output_shape(self, crops_shape, theta_shape):
+        return (crops_shape[0], crops_shape[1], *self.output_size, crops_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(output_size=list(self.output_size), interpolation=self.interpolation)
+        return config

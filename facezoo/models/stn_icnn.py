@@ -1,0 +1,388 @@
+"""STN-iCNN: end-to-end face parsing with a Spatial Transformer cropper (Yin et al. 2021).
+
+Pipeline, as in the paper and the authors' code:
+
+1. **Stage 1**: an :class:`~facezoo.models.ICNN` parses the face resized to
+   ``stage1_size`` (128x128) into all classes.
+2. **Localizer**: a small conv net reads the stage-1 softmax and predicts one constrained
+   affine ``theta = [[s*kx, 0, tx], [0, s*ky, ty]]`` per part (scale + translation;
+   ``k = (crop-1)/(size-1)`` so ``s = 1`` crops at the image's own resolution).
+3. **SpatialCrop** cuts odd-sized patches (81x81) from the full-resolution image; outside
+   the image it reads zeros, which is cropping from the zero-padded image.
+4. **Part iCNNs** label each patch; left and right brows (and eyes) share one model,
+   the right patch being flipped horizontally before and after.
+5. **SpatialPaste** puts the part probabilities back with the inverted transform; the
+   classes no part covers (background, skin, hair) come from the upsampled stage-1
+   softmax, weighted by the probability that no part claims the pixel.
+
+Every step is differentiable, so the whole parser trains end to end with ``model.fit``.
+Deviation from the authors' code, said plainly: their localizer maps a 2x3 grid of conv
+outputs onto theta's entries; ours flattens a 4x4 feature map into a dense layer
+initialised to the identity crop (s=1, centred), which trains more stably from scratch.
+"""
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+from facezoo.classmaps import HELEN
+from facezoo.layers import SpatialCrop, SpatialPaste, affine_sample, crop_theta
+from facezoo.losses import sparse_cross_entropy, theta_regression
+from facezoo.models._validation import check_positive_int
+from facezoo.models.icnn import ICNN
+
+#: The HELEN scheme of the paper: six parts, brows and eyes sharing a model across sides.
+HELEN_PARTS = (
+    {"name": "l_brow", "classes": ["l_brow"], "model": "brow"},
+    {"name": "r_brow", "classes": ["r_brow"], "model": "brow", "flip": True},
+    {"name": "l_eye", "classes": ["l_eye"], "model": "eye"},
+    {"name": "r_eye", "classes": ["r_eye"], "model": "eye", "flip": True},
+    {"name": "nose", "classes": ["nose"], "model": "nose"},
+    {"name": "mouth", "classes": ["u_lip", "i_mouth", "l_lip"], "model": "mouth"},
+)
+
+DEFAULT_LOSS_WEIGHTS = {"stage1": 1.0, "theta": 1.0, "parts": 1.0}
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One cropped part: the classes its model labels, which model, flipped or not."""
+
+    name: str
+    classes: tuple
+    model: str
+    flip: bool = False
+
+    def to_dict(self):
+        return {"name": self.name, "classes": list(self.classes), "model": self.model, "flip": self.flip}
+
+
+def parse_parts(parts, class_names):
+    """Validate a part configuration against ``class_names``; returns PartSpecs."""
+    if not parts:
+        raise ValueError("parts must list at least one part")
+    specs, seen_names, seen_classes, model_sizes = [], set(), {}, {}
+    allowed = {"name", "classes", "model", "flip"}
+    for part in parts:
+        if not isinstance(part, dict) or "name" not in part or "classes" not in part:
+            raise ValueError(f"each part needs a 'name' and 'classes', got {part!r}")
+        extra = set(part) - allowed
+        if extra:
+            raise ValueError(f"part {part['name']!r} has unknown keys {sorted(extra)}")
+        name = part["name"]
+        if name in seen_names:
+            raise ValueError(f"part name {name!r} appears twice")
+        classes = tuple(part["classes"])
+        if not classes:
+            raise ValueError(f"part {name!r} lists no classes")
+        for cls in classes:
+            if cls not in class_names:
+                raise ValueError(
+                    f"part {name!r} names unknown class {cls!r}; classes: {', '.join(class_names)}"
+                )
+            if cls == class_names[0]:
+                raise ValueError(f"part {name!r} cannot label the background class {cls!r}")
+            if cls in seen_classes:
+                raise ValueError(f"class {cls!r} belongs to parts {seen_classes[cls]!r} and {name!r}")
+            seen_classes[cls] = name
+        model = part.get("model", name)
+        if model_sizes.setdefault(model, len(classes)) != len(classes):
+            raise ValueError(f"parts sharing model {model!r} must label the same number of classes")
+        specs.append(PartSpec(name, classes, model, bool(part.get("flip", False))))
+        seen_names.add(name)
+    return tuple(specs)
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class LocalizationNetwork(keras.layers.Layer):
+    """Stage-1 softmax ``(B, h, w, L)`` -> one constrained theta per part ``(B, P, 2, 3)``.
+
+    Conv-BN-ReLU blocks halve the map down to at most 4x4; a dense layer, initialised to
+    zero, predicts ``(s, tx, ty)`` per part with ``s = 1 + max_scale_change * tanh(.)``
+    and ``t = tanh(.)``. ``image_size``/``crop_size`` fix ``k`` so that ``s = 1`` is a crop
+    at the image's own resolution.
+    """
+
+    def __init__(self, num_parts, image_size, crop_size, channels=16, max_scale_change=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.num_parts = check_positive_int(num_parts, "num_parts")
+        self.image_size = tuple(image_size)
+        self.crop_size = tuple(crop_size)
+        self.channels = check_positive_int(channels, "channels")
+        self.max_scale_change = float(max_scale_change)
+        self.blocks = []
+        self.flatten = layers.Flatten()
+        self.head = layers.Dense(num_parts * 3, kernel_initializer="zeros", bias_initializer="zeros", name="theta")
+
+    def build(self, input_shape):
+        height, width = input_shape[1], input_shape[2]
+        while max(height, width) > 4:
+            for stride in (2, 1):
+                self.blocks.append(
+                    [
+                        layers.Conv2D(self.channels, 3, strides=stride, padding="same", use_bias=False),
+                        layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+                    ]
+                )
+            height, width = (height + 1) // 2, (width + 1) // 2
+        shape = input_shape
+        for conv, bn in self.blocks:
+            conv.build(shape)
+            shape = conv.compute_output_shape(shape)
+            bn.build(shape)
+        self.head.build((None, shape[1] * shape[2] * shape[3]))
+        self.built = True
+
+    def call(self, probabilities, training=None):
+        x = probabilities
+        for conv, bn in self.blocks:
+            x = ops.relu(bn(conv(x), training=training))
+        raw = ops.reshape(self.head(self.flatten(x)), (-1, self.num_parts, 3))
+        scale = 1.0 + self.max_scale_change * ops.tanh(raw[..., 0])
+        kx = (self.crop_size[1] - 1) / (self.image_size[1] - 1)
+        ky = (self.crop_size[0] - 1) / (self.image_size[0] - 1)
+        tx, ty = ops.tanh(raw[..., 1]), ops.tanh(raw[..., 2])
+        zero = ops.zeros_like(tx)
+        row0 = ops.stack([scale * kx, zero, tx], axis=-1)
+        row1 = ops.stack([zero, scale * ky, ty], axis=-1)
+        return ops.stack([row0, row1], axis=-2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_parts, 2, 3)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_parts=self.num_parts,
+            image_size=list(self.image_size),
+            crop_size=list(self.crop_size),
+            channels=self.channels,
+            max_scale_change=self.max_scale_change,
+        )
+        return config
+
+
+def part_centroid_thetas(labels, part_class_ids, image_size, crop_size):
+    """Target thetas from label centroids, as the paper pre-trains the localizer.
+
+    Args:
+        labels: ``(B, H, W)`` integer label map at full resolution.
+        part_class_ids: one list of class indices per part.
+    Returns:
+        ``(thetas (B, P, 2, 3), valid (B, P))``: a crop of ``crop_size`` at scale 1 centred
+        on each part's centroid; ``valid`` is 0 where the part has no labelled pixel.
+    """
+    labels = ops.cast(labels, "int32")
+    height, width = image_size
+    xs = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width))
+    ys = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1))
+    centers, valid = [], []
+    for class_ids in part_class_ids:
+        mask = ops.zeros_like(labels, dtype="float32")
+        for class_id in class_ids:
+            mask = mask + ops.cast(ops.equal(labels, class_id), "float32")
+        mass = ops.sum(mask, axis=(1, 2))
+        safe = ops.maximum(mass, 1.0)
+        cx = ops.sum(mask * xs, axis=(1, 2)) / safe
+        cy = ops.sum(mask * ys, axis=(1, 2)) / safe
+        # A missing part gets the image centre (and no weight in the loss).
+        cx = ops.where(mass > 0, cx, (width - 1) / 2.0)
+        cy = ops.where(mass > 0, cy, (height - 1) / 2.0)
+        centers.append(ops.stack([cx, cy], axis=-1))
+        valid.append(ops.cast(mass > 0, "float32"))
+    centers = ops.stack(centers, axis=1)  # (B, P, 2)
+    return crop_theta(centers, image_size, crop_size), ops.stack(valid, axis=1)
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class STNiCNN(keras.Model):
+    """End-to-end STN-iCNN face parser.
+
+    Input: RGB faces ``(B, H, W, 3)`` in [0, 1] at ``input_size``. Output (inference): a
+    label probability map ``(B, H, W, len(class_names))``. Called with
+    ``training=True`` it returns what the losses need instead:
+    ``{"stage1_logits", "thetas", "part_logits"}``; its own :meth:`compute_loss` then
+    sums stage-1 cross-entropy, theta regression to label centroids and part
+    cross-entropy, weighted by ``loss_weights`` (set a weight to 0 to switch a term off).
+
+    Args:
+        class_names: the class map (HELEN's 11 classes by default); index 0 is background.
+        parts: part configuration, see :data:`HELEN_PARTS`.
+        input_size: ``(H, W)`` of the full-resolution face.
+        stage1_size: ``(h, w)`` the stage-1 iCNN sees.
+        crop_size: odd ``(h, w)`` of each part crop.
+        channels: row channels of every iCNN.
+        localizer_channels: width of the localization network.
+        loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
+
+    Example:
+        >>> model = STNiCNN(input_size=(512, 512))
+        >>> model.compile(optimizer="adam")          # the model brings its own loss
+        >>> model.fit(faces, label_maps, batch_size=8)  # label_maps (B, 512, 512) int
+        >>> probabilities = model.predict(faces)        # (B, 512, 512, 11)
+    """
+
+    def __init__(
+        self,
+        class_names=HELEN.names,
+        parts=HELEN_PARTS,
+        input_size=(512, 512),
+        stage1_size=(128, 128),
+        crop_size=(81, 81),
+        channels=(8, 16, 24, 32),
+        localizer_channels=16,
+        loss_weights=None,
+        name="stn_icnn",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.class_names = tuple(class_names)
+        if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
+            raise ValueError(f"class_names must be at least two distinct names, got {class_names!r}")
+        self.parts = parse_parts(parts, self.class_names)
+        self.input_size = _size(input_size, "input_size")
+        self.stage1_size = _size(stage1_size, "stage1_size")
+        self.crop_size = _size(crop_size, "crop_size")
+        if any(c % 2 == 0 for c in self.crop_size):
+            raise ValueError(
+                f"crop_size must be odd so that crops on the pixel grid are exact slices, got {self.crop_size}"
+            )
+        self.channels = tuple(channels)
+        self.localizer_channels = localizer_channels
+        self.loss_weights = dict(DEFAULT_LOSS_WEIGHTS)
+        unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
+        self.loss_weights.update(loss_weights or {})
+
+        num_classes = len(self.class_names)
+        self._part_class_ids = [[self.class_names.index(c) for c in p.classes] for p in self.parts]
+        covered = {i for ids in self._part_class_ids for i in ids}
+        self._uncovered_ids = [i for i in range(num_classes) if i not in covered]
+        # Per part: full class index -> the part model's local index (0 = its background).
+        self._local_tables = []
+        for ids in self._part_class_ids:
+            table = [0] * num_classes
+            for local, class_id in enumerate(ids, start=1):
+                table[class_id] = local
+            self._local_tables.append(table)
+
+        # === Layers ===
+        factor = (self.input_size[0] / self.stage1_size[0], self.input_size[1] / self.stage1_size[1])
+        if all(f == int(f) and f >= 1 for f in factor):
+            # Exact area resize, builtin AVERAGE_POOL_2D in TFLite.
+            self.to_stage1 = layers.AveragePooling2D(pool_size=tuple(int(f) for f in factor), name="to_stage1")
+        else:
+            self.to_stage1 = layers.Resizing(*self.stage1_size, interpolation="bilinear", name="to_stage1")
+        self.from_stage1 = layers.Resizing(*self.input_size, interpolation="bilinear", name="from_stage1")
+        self.stage1 = ICNN(num_classes=num_classes, input_shape=(*self.stage1_size, 3), channels=self.channels, name="stage1")
+        self.localizer = LocalizationNetwork(
+            len(self.parts), self.input_size, self.crop_size, channels=localizer_channels, name="localizer"
+        )
+        self.crop = SpatialCrop(self.crop_size, name="crop")
+        self.paste = SpatialPaste(self.input_size, name="paste")
+        model_keys = sorted({p.model for p in self.parts})
+        self._model_index = {key: i for i, key in enumerate(model_keys)}
+        sizes = {p.model: len(p.classes) + 1 for p in self.parts}
+        self.part_models = [
+            ICNN(num_classes=sizes[key], input_shape=(*self.crop_size, 3), channels=self.channels, name=f"part_{key}")
+            for key in model_keys
+        ]
+        self.localizer.build((None, *self.stage1_size, num_classes))
+
+    # === Forward pass ===
+    def call(self, images, thetas=None, training=None):
+        """``thetas (B, P, 2, 3)``, when given, replace the localizer (e.g. centroid crops)."""
+        images = ops.cast(images, "float32")
+        stage1_logits = self.stage1(self.to_stage1(images), training=training)
+        stage1_probs = ops.softmax(stage1_logits, axis=-1)
+        if thetas is None:
+            thetas = self.localizer(stage1_probs, training=training)
+        crops = self.crop(images, thetas)
+        part_logits = [self._label_part(i, crops[:, i], training) for i in range(len(self.parts))]
+        if training:
+            return {"stage1_logits": stage1_logits, "thetas": thetas, "part_logits": part_logits}
+        return self._assemble(stage1_probs, thetas, part_logits)
+
+    def _label_part(self, index, crop, training):
+        spec = self.parts[index]
+        model = self.part_models[self._model_index[spec.model]]
+        if spec.flip:
+            return ops.flip(model(ops.flip(crop, axis=2), training=training), axis=2)
+        return model(crop, training=training)
+
+    def _assemble(self, stage1_probs, thetas, part_logits):
+        num_classes = len(self.class_names)
+        channels = [None] * num_classes
+        unclaimed = 1.0  # probability that no part claims the pixel
+        for index, (logits, class_ids) in enumerate(zip(part_logits, self._part_class_ids)):
+            foreground = ops.softmax(logits, axis=-1)[..., 1:]
+            pasted = self.paste(ops.expand_dims(foreground, 1), thetas[:, index : index + 1])[:, 0]
+            unclaimed = unclaimed * (1.0 - ops.sum(pasted, axis=-1))
+            for local, class_id in enumerate(class_ids):
+                channels[class_id] = pasted[..., local]
+        coarse = self.from_stage1(stage1_probs)
+        coarse_total = sum(coarse[..., i] for i in self._uncovered_ids) + 1e-6
+        for i in self._uncovered_ids:
+            channels[i] = unclaimed * coarse[..., i] / coarse_total
+        probs = ops.stack(channels, axis=-1)
+        return probs / (ops.sum(probs, axis=-1, keepdims=True) + 1e-6)
+
+    # === Training ===
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        labels = ops.cast(y, "int32")
+        if len(labels.shape) == 4:
+            labels = labels[..., 0]
+        if not isinstance(y_pred, dict):  # evaluate(): probabilities at full resolution
+            loss = sparse_cross_entropy(labels, ops.log(ops.maximum(y_pred, 1e-7)))
+            return loss + self._regularization()
+        weights = self.loss_weights
+        total = 0.0
+        if weights["stage1"]:
+            small = ops.image.resize(ops.cast(labels[..., None], "float32"), self.stage1_size, interpolation="nearest")
+            total += weights["stage1"] * sparse_cross_entropy(small[..., 0], y_pred["stage1_logits"])
+        if weights["theta"]:
+            target, valid = part_centroid_thetas(labels, self._part_class_ids, self.input_size, self.crop_size)
+            total += weights["theta"] * theta_regression(y_pred["thetas"], target, valid)
+        if weights["parts"]:
+            thetas = ops.stop_gradient(y_pred["thetas"])
+            crops = affine_sample(ops.cast(labels[..., None], "float32"), thetas, self.crop_size, "nearest")
+            crops = ops.cast(ops.round(crops[..., 0]), "int32")
+            part_losses = []
+            for index, (table, logits) in enumerate(zip(self._local_tables, y_pred["part_logits"])):
+                local = ops.take(ops.convert_to_tensor(table, "int32"), crops[:, index])
+                part_losses.append(sparse_cross_entropy(local, logits))
+            total += weights["parts"] * sum(part_losses) / len(part_losses)
+        return total + self._regularization()
+
+    def _regularization(self):
+        return sum((ops.sum(loss) for loss in self.losses), 0.0)
+
+    # === Config ===
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "class_names": list(self.class_names),
+            "parts": [p.to_dict() for p in self.parts],
+            "input_size": list(self.input_size),
+            "stage1_size": list(self.stage1_size),
+            "crop_size": list(self.crop_size),
+            "channels": list(self.channels),
+            "localizer_channels": self.localizer_channels,
+            "loss_weights": dict(self.loss_weights),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _size(value, name):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 1 for v in value):
+        raise ValueError(f"{name} must be an int or an (height, width) pair of ints > 1, got {value!r}")
+    return value

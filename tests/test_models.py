@@ -1,0 +1,147 @@
+"""ICNN and STNiCNN: shapes, configs, saving, part sharing, losses and bad input."""
+
+import keras
+import numpy as np
+import pytest
+
+from facezoo.classmaps import HELEN
+from facezoo.layers import crop_theta
+from facezoo.models import ICNN, STNiCNN
+from facezoo.models.stn_icnn import part_centroid_thetas
+from helpers import SMALL_STN, small_stn
+
+
+def test_icnn_default_parameter_count_matches_its_docstring():
+    model = ICNN()
+    assert model.count_params() == 567_663
+    assert "567,663 parameters" in ICNN.__doc__
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (81, 81, 3), (40, 56, 1), (48, 48, 4)])
+def test_icnn_outputs_logits_at_input_resolution(shape):
+    model = ICNN(num_classes=5, input_shape=shape, channels=(4, 8, 8, 8))
+    out = model(np.zeros((2, *shape), "float32"))
+    assert out.shape == (2, shape[0], shape[1], 5)
+
+
+@pytest.mark.parametrize("channels", [0, 2, 5])
+def test_icnn_refuses_images_with_unsupported_channels(channels):
+    with pytest.raises(ValueError, match="1 \\(grey\\), 3 \\(RGB\\) or 4"):
+        ICNN(input_shape=(32, 32, channels))
+
+
+def test_icnn_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="num_classes"):
+        ICNN(num_classes=0)
+    with pytest.raises(ValueError, match="channels"):
+        ICNN(channels=(8,))
+
+
+def test_icnn_config_and_keras_file_round_trip(tmp_path):
+    model = ICNN(num_classes=3, input_shape=(32, 32, 3), channels=(4, 8, 8, 8))
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    clone = ICNN.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    path = tmp_path / "icnn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, ICNN)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.fixture(scope="module")
+def stn():
+    return small_stn()
+
+
+def test_stn_icnn_predicts_a_probability_map_at_input_resolution(stn):
+    x = np.random.default_rng(0).uniform(size=(2, 96, 96, 3)).astype("float32")
+    probs = keras.ops.convert_to_numpy(stn(x))
+    assert probs.shape == (2, 96, 96, len(HELEN.names))
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-4)
+    assert probs.min() >= 0
+
+
+def test_stn_icnn_shares_part_models_across_sides(stn):
+    assert sorted(m.name for m in stn.part_models) == ["part_brow", "part_eye", "part_mouth", "part_nose"]
+    # A left-right symmetric face: mirrored crops must give mirrored part predictions.
+    rng = np.random.default_rng(1)
+    half = rng.uniform(size=(1, 96, 48, 3)).astype("float32")
+    face = np.concatenate([half, half[:, :, ::-1]], axis=2)
+    centers = np.array([[[30, 30], [65, 30], [30, 45], [65, 45], [47.5, 60], [47.5, 75]]], "float32")
+    thetas = crop_theta(centers, (96, 96), 21)
+    out = stn(face, thetas=thetas, training=True)
+    left, right = (keras.ops.convert_to_numpy(out["part_logits"][i]) for i in (0, 1))
+    np.testing.assert_allclose(right, left[:, :, ::-1], atol=1e-5)
+    assert not np.allclose(left, left[:, :, ::-1], atol=1e-3)  # the test is not trivially true
+
+
+def test_stn_icnn_training_outputs_and_loss(stn):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(2, 96, 96, 3)).astype("float32")
+    y = rng.integers(0, 11, (2, 96, 96)).astype("int32")
+    out = stn(x, training=True)
+    assert set(out) == {"stage1_logits", "thetas", "part_logits"}
+    assert out["stage1_logits"].shape == (2, 48, 48, 11)
+    assert out["thetas"].shape == (2, 6, 2, 3)
+    assert [p.shape[-1] for p in out["part_logits"]] == [2, 2, 2, 2, 2, 4]
+    loss = float(stn.compute_loss(x=x, y=y, y_pred=out))
+    assert np.isfinite(loss) and loss > 0
+    # Each term can be switched off and they add up.
+    terms = {}
+    for key in ("stage1", "theta", "parts"):
+        stn.loss_weights = {k: float(k == key) for k in ("stage1", "theta", "parts")}
+        terms[key] = float(stn.compute_loss(x=x, y=y, y_pred=out))
+    stn.loss_weights = {"stage1": 1.0, "theta": 1.0, "parts": 1.0}
+    assert abs(sum(terms.values()) - loss) < 1e-4
+    assert all(v > 0 for v in terms.values())
+
+
+def test_localizer_starts_at_centred_unit_scale_crops(stn):
+    x = np.zeros((1, 96, 96, 3), "float32")
+    thetas = keras.ops.convert_to_numpy(stn(x, training=True)["thetas"])
+    want = keras.ops.convert_to_numpy(crop_theta(np.full((1, 6, 2), 47.5, "float32"), (96, 96), 21))
+    np.testing.assert_allclose(thetas, want, atol=1e-6)
+
+
+def test_part_centroid_thetas_centre_on_each_part():
+    labels = np.zeros((1, 40, 40), "int32")
+    labels[0, 10:13, 4:9] = 2  # l_brow block centred at x=6, y=11
+    labels[0, 30:33, 20:23] = 7  # u_lip
+    labels[0, 34:35, 20:23] = 9  # l_lip: the mouth centroid mixes both
+    thetas, valid = part_centroid_thetas(labels, [[2], [3], [7, 8, 9]], (40, 40), 9)
+    thetas, valid = keras.ops.convert_to_numpy(thetas), keras.ops.convert_to_numpy(valid)
+    np.testing.assert_array_equal(valid, [[1, 0, 1]])
+    mouth_y = (30 * 3 + 31 * 3 + 32 * 3 + 34 * 3) / 12
+    want = keras.ops.convert_to_numpy(crop_theta(np.array([[[6, 11], [19.5, 19.5], [21, mouth_y]]], "float32"), (40, 40), 9))
+    np.testing.assert_allclose(thetas, want, atol=1e-6)
+
+
+def test_stn_icnn_config_and_keras_file_round_trip(stn, tmp_path):
+    x = np.random.default_rng(3).uniform(size=(1, 96, 96, 3)).astype("float32")
+    clone = STNiCNN.from_config(stn.get_config())
+    assert clone.get_config() == stn.get_config()
+    path = tmp_path / "stn.keras"
+    stn.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, STNiCNN)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), stn.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(parts=[{"name": "ear", "classes": ["l_ear"]}]), "unknown class 'l_ear'"),
+        (dict(parts=[{"name": "a", "classes": ["nose"]}, {"name": "b", "classes": ["nose"]}]), "belongs to parts"),
+        (dict(parts=[{"name": "bg", "classes": ["background"]}]), "background"),
+        (dict(parts=[{"name": "x", "classes": ["nose"], "colour": 1}]), "unknown keys"),
+        (dict(parts=[]), "at least one part"),
+        (dict(crop_size=(20, 21)), "odd"),
+        (dict(crop_size=(0, 21)), "crop_size"),
+        (dict(loss_weights={"stage2": 1.0}), "unknown loss_weights"),
+        (dict(class_names=["background"]), "class_names"),
+    ],
+)
+def test_stn_icnn_refuses_bad_configuration(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        STNiCNN(**{**SMALL_STN, **overrides})
