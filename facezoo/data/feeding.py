@@ -1,0 +1,147 @@
+"""Feeding datasets to ``model.fit``: a backend-neutral PyDataset and a tf.data adapter.
+
+Example:
+    >>> train = ParsingSequence(LFWPartLabels(root, "train"), batch_size=16,
+    ...                         image_size=(128, 128), augment=Augmenter("lfw_pl"), shuffle=True)
+    >>> model.fit(train, epochs=10)                 # any backend
+    >>> model.fit(to_tf_dataset(train), epochs=10)  # tf.data, e.g. under tf.distribute
+"""
+
+import math
+from dataclasses import replace
+
+import keras
+import numpy as np
+from PIL import Image
+
+from facezoo.data.io import DataError
+
+
+def resize_sample(sample, size):
+    """Resize a sample to ``size = (H, W)``: image bilinear, labels nearest, landmarks scaled."""
+    height, width = size
+    src_h, src_w = sample.image.shape[:2]
+    if (src_h, src_w) == (height, width):
+        return sample
+    image = np.asarray(Image.fromarray(sample.image).resize((width, height), Image.BILINEAR))
+    labels = None
+    if sample.labels is not None:
+        labels = np.asarray(
+            Image.fromarray(sample.labels.astype(np.int32), mode="I").resize((width, height), Image.NEAREST)
+        ).astype(np.int32)
+    landmarks = None
+    if sample.landmarks is not None:
+        # Pixel centres: x' + 0.5 = (x + 0.5) * W' / W.
+        scale = np.array([width / src_w, height / src_h], dtype=np.float32)
+        landmarks = (sample.landmarks + 0.5) * scale - 0.5
+    return replace(sample, image=image, labels=labels, landmarks=landmarks)
+
+
+class ParsingSequence(keras.utils.PyDataset):
+    """Batches ``(images, targets)`` from a facezoo dataset.
+
+    ``images`` are float32 ``(B, H, W, 3)`` in [0, 1]; ``targets`` are int32 label maps
+    ``(B, H, W)`` (``target="labels"``) or float32 landmarks ``(B, N, 2)`` in pixels of the
+    resized image (``target="landmarks"``).
+
+    Args:
+        dataset: a :class:`~facezoo.data.FaceDataset` (or any sequence of Samples).
+        batch_size: samples per batch (the last batch may be smaller).
+        image_size: ``(H, W)`` every sample is resized to; required when sizes differ.
+        augment: a callable ``(sample, rng) -> sample``, e.g. :class:`Augmenter`.
+        shuffle: reshuffle the order every epoch.
+        seed: makes shuffling and augmentation reproducible.
+        label_table: int array mapping the dataset's labels to the model's classes
+            (e.g. CelebAMask-HQ -> HELEN, see :func:`facezoo.classmaps.remap_table`).
+        target: ``"labels"`` or ``"landmarks"``.
+        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of PyDataset.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        image_size=None,
+        augment=None,
+        shuffle=False,
+        seed=0,
+        label_table=None,
+        target="labels",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if target not in ("labels", "landmarks"):
+            raise ValueError(f"target must be 'labels' or 'landmarks', got {target!r}")
+        if len(dataset) == 0:
+            raise DataError("cannot feed an empty dataset")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.image_size = None if image_size is None else tuple(image_size)
+        self.augment = augment
+        self.shuffle = shuffle
+        self.seed = seed
+        self.label_table = None if label_table is None else np.asarray(label_table, dtype=np.int32)
+        self.target = target
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        order = np.arange(len(self.dataset))
+        if self.shuffle:
+            np.random.default_rng([self.seed, self.epoch]).shuffle(order)
+        return order
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def load(self, index):
+        """The prepared sample at dataset position ``index`` (augmented, resized, remapped)."""
+        sample = self.dataset[int(index)]
+        if self.augment is not None:
+            sample = self.augment(sample, np.random.default_rng([self.seed, self.epoch, int(index)]))
+        if self.image_size is not None:
+            sample = resize_sample(sample, self.image_size)
+        if self.label_table is not None and sample.labels is not None:
+            sample = replace(sample, labels=self.label_table[sample.labels])
+        return sample
+
+    def __getitem__(self, batch_index):
+        if not 0 <= batch_index < len(self):
+            raise IndexError(f"batch {batch_index} out of range for {len(self)} batches")
+        indices = self._order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+        samples = [self.load(i) for i in indices]
+        shapes = {s.image.shape for s in samples}
+        if len(shapes) > 1:
+            raise DataError(f"samples of different sizes {sorted(shapes)} in one batch: pass image_size=(H, W)")
+        images = np.stack([s.image for s in samples]).astype(np.float32) / 255.0
+        if self.target == "labels":
+            if any(s.labels is None for s in samples):
+                raise DataError("this dataset has no label maps")
+            return images, np.stack([s.labels for s in samples]).astype(np.int32)
+        if any(s.landmarks is None for s in samples):
+            raise DataError("this dataset has no landmarks")
+        return images, np.stack([s.landmarks for s in samples]).astype(np.float32)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._make_order()
+
+
+def to_tf_dataset(sequence, prefetch=2):
+    """A ``tf.data.Dataset`` of the sequence's batches (one pass per epoch), for tf.distribute."""
+    import tensorflow as tf
+
+    images, targets = sequence[0]
+    signature = (
+        tf.TensorSpec((None, *images.shape[1:]), tf.float32),
+        tf.TensorSpec((None, *targets.shape[1:]), tf.as_dtype(targets.dtype)),
+    )
+
+    def batches():
+        for index in range(len(sequence)):
+            yield sequence[index]
+        sequence.on_epoch_end()
+
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(prefetch)

@@ -1,0 +1,156 @@
+"""Reading images, label maps and 300-W landmark files, with errors that name the file."""
+
+import os
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Largest image we decode (PIL's own bomb guard is far larger and only warns).
+MAX_PIXELS = 100_000_000
+
+
+class DataError(ValueError):
+    """A dataset file is missing, unreadable or inconsistent; the message names the file."""
+
+
+def read_image(path):
+    """An RGB ``uint8 (H, W, 3)`` array from any image PIL reads.
+
+    EXIF orientation is applied (phone photos); grey, palette, CMYK and 16-bit images are
+    converted to 8-bit RGB; RGBA is composited on white. Raises :class:`DataError` for
+    a missing, corrupt or absurdly large file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise DataError(
+                    f"{path}: image of {img.width}x{img.height} pixels is larger than {MAX_PIXELS:,} pixels"
+                )
+            img = ImageOps.exif_transpose(img)
+            return to_rgb_array(img, path)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"{path}: not a readable image ({error})") from None
+
+
+def to_rgb_array(img, source="image"):
+    """Convert a PIL image of any mode to ``uint8 (H, W, 3)``."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(array * 255.0 / peak, 0, 255).astype(np.uint8))
+    elif img.mode == "F":
+        array = np.asarray(img, dtype=np.float64)
+        peak = 1.0 if array.max() <= 1.0 else 255.0
+        img = Image.fromarray(np.clip(array * 255.0 / peak, 0, 255).astype(np.uint8))
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    array = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3 or array.size == 0:
+        raise DataError(f"{source}: could not convert to an RGB image")
+    return array
+
+
+def read_label_png(path):
+    """A single-channel index PNG as ``int32 (H, W)``; DataError if it is not one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such label file")
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ("L", "P", "I", "I;16", "1"):
+                raise DataError(f"{path}: label map must be single-channel, got mode {img.mode}")
+            return np.asarray(img, dtype=np.int32)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"{path}: not a readable label image ({error})") from None
+
+
+def read_rgb_label(path):
+    """An RGB colour-coded label (``.png`` or ``.ppm``) as ``uint8 (H, W, 3)``."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such label file")
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"{path}: not a readable label image ({error})") from None
+
+
+def colors_to_labels(rgb, colors, source):
+    """Map each pixel's exact colour to its class index; DataError for any other colour."""
+    codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    labels = np.full(codes.shape, -1, dtype=np.int32)
+    for index, (r, g, b) in enumerate(colors):
+        labels[codes == ((r << 16) | (g << 8) | b)] = index
+    if (labels < 0).any():
+        bad = np.unique(rgb[labels < 0].reshape(-1, 3), axis=0)[:5]
+        raise DataError(
+            f"{source}: {int((labels < 0).sum())} pixels have colours outside the class map, e.g. "
+            + ", ".join(str(tuple(int(v) for v in c)) for c in bad)
+        )
+    return labels
+
+
+def check_labels(labels, num_classes, source):
+    """DataError if a label value is outside ``[0, num_classes)``."""
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = sorted(set(np.unique(labels[(labels < 0) | (labels >= num_classes)]).tolist()))[:10]
+        raise DataError(f"{source}: label values {bad} are outside the class map (0..{num_classes - 1})")
+    return labels
+
+
+def check_same_size(image, labels, source):
+    if image.shape[:2] != labels.shape[:2]:
+        raise DataError(
+            f"{source}: image is {image.shape[1]}x{image.shape[0]} but its label map is "
+            f"{labels.shape[1]}x{labels.shape[0]}"
+        )
+
+
+def read_pts(path):
+    """Landmarks from a 300-W ``.pts`` file, with or without its header, as float32 (N, 2)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such landmark file")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    declared = None
+    points = []
+    for line in lines:
+        lowered = line.lower()
+        if lowered.startswith("version"):
+            continue
+        if lowered.startswith("n_points"):
+            try:
+                declared = int(line.split(":", 1)[1])
+            except (IndexError, ValueError):
+                raise DataError(f"{path}: bad n_points line {line!r}") from None
+            continue
+        if line in ("{", "}"):
+            continue
+        fields = line.replace(",", " ").split()
+        try:
+            x, y = float(fields[0]), float(fields[1])
+        except (IndexError, ValueError):
+            raise DataError(f"{path}: cannot read a point from line {line!r}") from None
+        points.append((x, y))
+    if not points:
+        raise DataError(f"{path}: holds no landmarks")
+    if declared is not None and declared != len(points):
+        raise DataError(f"{path}: header says {declared} points but the file holds {len(points)}")
+    array = np.asarray(points, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise DataError(f"{path}: holds non-finite coordinates")
+    return array
+
+
+def format_pts(points):
+    """The text of a 300-W ``.pts`` file (with header) for ``points (N, 2)``."""
+    points = np.asarray(points, dtype=np.float64)
+    body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in points)
+    return f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n"

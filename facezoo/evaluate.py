@@ -1,0 +1,193 @@
+"""Evaluate any model that follows the facezoo interface on a dataset, by its protocol.
+
+The interface: a Keras model taking float32 RGB ``(B, H, W, 3)`` in [0, 1]. A *parser*
+returns per-pixel scores ``(B, H, W, L)`` (logits or probabilities); a *landmark model*
+returns ``(B, 68, 2)`` points in pixels of its input. Faces are resized to the model's
+input; scores are resized back to each label map's own resolution (bilinear) before the
+argmax, so numbers are measured at the dataset's resolution.
+
+Example:
+    >>> scores = evaluate_parsing(model, LFWPartLabels(root, "test"), protocol="lfw_pl")
+    >>> scores["pixel_accuracy"]
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from facezoo.classmaps import CELEBAMASK_TO_HELEN, HELEN, remap_table
+from facezoo.data.feeding import resize_sample
+from facezoo.metrics import ConfusionMatrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores
+
+PROTOCOLS = {
+    "helen": (HELEN.num_classes, helen_scores),
+    "lfw_pl": (3, lfw_scores),
+    "celebamask": (19, mean_f1_scores),
+}
+
+
+def _input_size(model):
+    from facezoo.export import model_input_shape
+
+    return tuple(model_input_shape(model)[1:3])
+
+
+def _batches(dataset, batch_size, limit):
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    for start in range(0, count, batch_size):
+        yield [dataset[i] for i in range(start, min(start + batch_size, count))]
+
+
+def predict_scores(model, samples, size):
+    """Model scores for samples resized to ``size``; returns ``(B, H, W, L)`` numpy."""
+    import keras
+
+    images = np.stack([resize_sample(s, size).image for s in samples]).astype(np.float32) / 255.0
+    return keras.ops.convert_to_numpy(model(images, training=False))
+
+
+def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, limit=None, progress=True):
+    """Scores of a parser on a dataset under ``protocol`` (``helen``, ``lfw_pl``, ``celebamask``).
+
+    ``label_table`` maps the dataset's labels into the protocol's classes first (e.g.
+    CelebAMask-HQ labels into HELEN's scheme).
+    """
+    import keras
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    num_classes, score_fn = PROTOCOLS[protocol]
+    size = _input_size(model)
+    cm = ConfusionMatrix(num_classes)
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    with tqdm(total=total, desc=f"evaluating {protocol}", disable=not progress, leave=False) as bar:
+        for samples in _batches(dataset, batch_size, limit):
+            scores = predict_scores(model, samples, size)
+            if scores.ndim != 4 or scores.shape[-1] != num_classes:
+                raise ValueError(
+                    f"the {protocol} protocol needs {num_classes} class scores per pixel; "
+                    f"the model returns shape {scores.shape}"
+                )
+            for sample, score in zip(samples, scores):
+                height, width = sample.labels.shape
+                if score.shape[:2] != (height, width):
+                    score = keras.ops.convert_to_numpy(
+                        keras.ops.image.resize(score[None], (height, width), interpolation="bilinear")
+                    )[0]
+                truth = sample.labels if label_table is None else label_table[sample.labels]
+                cm.update(np.argmax(score, axis=-1), truth)
+            bar.update(len(samples))
+    result = score_fn(cm.matrix)
+    result["confusion_matrix"] = cm.matrix.tolist()
+    return result
+
+
+def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, progress=True):
+    """NME and failure rate of a landmark model, measured in each image's own pixels."""
+    size = _input_size(model)
+    predicted, true = [], []
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    with tqdm(total=total, desc="evaluating landmarks", disable=not progress, leave=False) as bar:
+        for samples in _batches(dataset, batch_size, limit):
+            points = predict_scores(model, samples, size)
+            if points.ndim != 3 or points.shape[1:] != (68, 2):
+                raise ValueError(f"a landmark model must return (B, 68, 2) points; got shape {points.shape}")
+            for sample, p in zip(samples, points):
+                height, width = sample.image.shape[:2]
+                scale = np.array([width / size[1], height / size[0]])
+                predicted.append((p + 0.5) * scale - 0.5)  # back to the original pixels
+                true.append(sample.landmarks)
+            bar.update(len(samples))
+    return landmark_scores(np.stack(predicted), np.stack(true), threshold=threshold)
+
+
+def evaluate(model, dataset_name, dataset, **kwargs):
+    """Pick the protocol for ``dataset_name`` and the model's number of classes."""
+    if dataset_name == "300w":
+        return "300w", evaluate_landmarks(model, dataset, **kwargs)
+    num_classes = model.output_shape[-1] if hasattr(model, "output_shape") and model.output_shape else None
+    if num_classes is None:
+        num_classes = len(getattr(model, "class_names", ()))
+    if dataset_name == "celebamask" and num_classes == HELEN.num_classes:
+        table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
+        return "helen", evaluate_parsing(model, dataset, "helen", label_table=table, **kwargs)
+    return dataset_name, evaluate_parsing(model, dataset, dataset_name, **kwargs)
+
+
+def format_table(title, scores):
+    """A plain two-column table of the numbers (the confusion matrix left out)."""
+    rows = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}/{key}" if prefix else key, inner)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((prefix, value))
+
+    walk("", {k: v for k, v in scores.items() if k != "confusion_matrix"})
+    width = max([len(name) for name, _ in rows] + [6])
+    lines = [title, f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
+    for name, value in rows:
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{name:<{width}}  {text}")
+    return "\n".join(lines)
+
+
+def write_json_atomic(path, payload):
+    """Write JSON so that a crash never leaves a half-written file behind."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=2)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def load_model_for_eval(name_or_path, dataset_name):
+    """A ``.keras`` file, or a fresh architecture sized for the dataset's classes."""
+    import keras
+
+    import facezoo.models  # noqa: F401  (registers the custom objects)
+    from facezoo.cli import build_architecture
+
+    if name_or_path.endswith(".keras"):
+        if not os.path.isfile(name_or_path):
+            raise FileNotFoundError(f"no model file {name_or_path!r}")
+        return keras.models.load_model(name_or_path)
+    if dataset_name == "300w":
+        raise ValueError(f"{name_or_path!r} is not a landmark model; pass a .keras landmark model")
+    num_classes = PROTOCOLS[dataset_name][0]
+    if name_or_path == "icnn":
+        return build_architecture("icnn", num_classes=num_classes)
+    if name_or_path == "stn_icnn" and dataset_name not in ("helen", "celebamask"):
+        raise ValueError("stn_icnn parses HELEN's facial parts; evaluate it on --dataset helen or celebamask")
+    return build_architecture(name_or_path)
+
+
+def run_eval_command(args):
+    from facezoo.data import open_dataset
+
+    dataset = open_dataset(args.dataset, args.data, args.split)
+    model = load_model_for_eval(args.model, args.dataset)
+    protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit)
+    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"
+    print(format_table(title, scores))
+    if args.json:
+        write_json_atomic(
+            args.json,
+            {"model": args.model, "dataset": args.dataset, "split": args.split, "samples": count,
+             "protocol": protocol, "scores": scores},
+        )
+        print(f"wrote {args.json}")
+    return 0

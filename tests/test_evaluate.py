@@ -1,0 +1,81 @@
+"""`facezoo eval` and the evaluation loop, on fixtures and (when present) real LFW-PL."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from facezoo.cli import main
+from facezoo.data import CelebAMask, Landmarks300W
+from facezoo.evaluate import evaluate, evaluate_parsing, format_table
+from fixtures import make_celebamask_merged, make_landmark_folder
+
+
+class Oracle(keras.Model):
+    """Returns one-hot scores of fixed label maps: a perfect parser for the fixtures."""
+
+    def __init__(self, labels, num_classes):
+        super().__init__()
+        self.scores = keras.ops.one_hot(np.stack(labels), num_classes)
+        self.num_classes = num_classes
+        self.calls = 0
+
+    def call(self, images, training=False):
+        out = self.scores[self.calls : self.calls + images.shape[0]]
+        self.calls += images.shape[0]
+        return out
+
+
+def test_perfect_parser_scores_one_and_remapping_to_helen(tmp_path):
+    truth = make_celebamask_merged(tmp_path, count=3, size=(32, 32))
+    data = CelebAMask(tmp_path, "test")
+    oracle = Oracle([truth[i] for i in data.ids], 19)
+    oracle.input_size = (32, 32)
+    protocol, scores = evaluate(oracle, "celebamask", data, batch_size=2, progress=False)
+    assert protocol == "celebamask" and scores["mean_f1"] == pytest.approx(1.0)
+    assert "mean_f1" in format_table("t", scores)
+
+
+def test_wrong_number_of_classes_is_a_clear_error(tmp_path):
+    make_celebamask_merged(tmp_path, count=1, size=(32, 32))
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(5, 1)])
+    with pytest.raises(ValueError, match="needs 19 class scores per pixel; the model returns shape"):
+        evaluate_parsing(model, CelebAMask(tmp_path, "test"), "celebamask", progress=False)
+
+
+def test_landmark_evaluation_in_original_pixels(tmp_path):
+    make_landmark_folder(tmp_path / "testset", count=2, size=(60, 50))
+    data = Landmarks300W(tmp_path, "test")
+    truth = {s.id: s.landmarks for s in data}
+
+    class Points(keras.Model):
+        input_size = (30, 25)
+
+        def call(self, images, training=False):  # the truth, in the 30x25 input's pixels
+            return np.stack([(truth[i] + 0.5) * 0.5 - 0.5 for i in data.ids])
+
+    protocol, scores = evaluate(Points(), "300w", data, progress=False)
+    assert protocol == "300w" and scores["nme_inter_ocular"] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_cli_eval_fresh_icnn_on_lfw_pl(data_root, tmp_path, capsys):
+    out = tmp_path / "scores.json"
+    code = main(["eval", "icnn", "--dataset", "lfw_pl", "--data", str(data_root / "lfw_pl"),
+                 "--split", "test", "--limit", "16", "--json", str(out)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "icnn on lfw_pl/test (16 faces, lfw_pl protocol)" in table
+    for row in ("pixel_accuracy", "f1/background", "f1/skin", "f1/hair"):
+        assert row in table
+    payload = json.loads(out.read_text())
+    assert payload["samples"] == 16 and 0 <= payload["scores"]["pixel_accuracy"] <= 1
+    assert np.asarray(payload["scores"]["confusion_matrix"]).sum() == 16 * 250 * 250
+
+
+def test_cli_eval_errors(tmp_path, capsys):
+    assert main(["eval", "icnn", "--dataset", "lfw_pl", "--data", str(tmp_path / "missing")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    make_celebamask_merged(tmp_path, count=1)
+    assert main(["eval", "nonet", "--dataset", "celebamask", "--data", str(tmp_path)]) == 2
+    assert "unknown model 'nonet'" in capsys.readouterr().err
