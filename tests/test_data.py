@@ -248,8 +248,11 @@ def test_landmark_sequence_scales_points(tmp_path):
 
 def test_sequence_refuses_mixed_sizes_and_bad_batch(tmp_path):
     make_helen(tmp_path)
-    (tmp_path / "images" / "104_1.jpg").unlink()
-    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(tmp_path / "images" / "104_1.jpg")
+    make_helen(tmp_path, {"tuning.txt": ["105_1"]}, size=(30, 30))  # a smaller face...
+    with open(tmp_path / "testing.txt", "a") as handle:
+        handle.write("3 , 105_1\n")  # ...in the test split
+    with pytest.raises(DataError, match="different sizes .* pass image_size"):
+        ParsingSequence(HelenParsing(tmp_path, "test"), 3)[0]
     with pytest.raises(ValueError, match="batch_size"):
         ParsingSequence(HelenParsing(tmp_path, "train"), 0)
 
