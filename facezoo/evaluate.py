@@ -154,7 +154,8 @@ def write_json_atomic(path, payload):
 
 
 def load_model_for_eval(name_or_path, dataset_name):
-    """A ``.keras`` file, or a fresh architecture sized for the dataset's classes."""
+    """A ``.keras`` file, a facezoo ``.npz`` checkpoint, or a fresh architecture sized for
+    the dataset's classes."""
     import keras
 
     import facezoo.models  # noqa: F401  (registers the custom objects)
@@ -164,6 +165,10 @@ def load_model_for_eval(name_or_path, dataset_name):
         if not os.path.isfile(name_or_path):
             raise FileNotFoundError(f"no model file {name_or_path!r}")
         return keras.models.load_model(name_or_path)
+    if name_or_path.endswith(".npz"):
+        from facezoo.checkpoints import load_checkpoint
+
+        return load_checkpoint(name_or_path)
     if dataset_name == "300w":
         raise ValueError(f"{name_or_path!r} is not a landmark model; pass a .keras landmark model")
     num_classes = PROTOCOLS[dataset_name][0]

@@ -70,7 +70,7 @@ def test_stn_icnn_shares_part_models_across_sides(stn):
     face = np.concatenate([half, half[:, :, ::-1]], axis=2)
     centers = np.array([[[30, 30], [65, 30], [30, 45], [65, 45], [47.5, 60], [47.5, 75]]], "float32")
     thetas = crop_theta(centers, (96, 96), 21)
-    out = stn(face, thetas=thetas, training=True)
+    out = stn({"images": face, "thetas": thetas}, training=True)
     left, right = (keras.ops.convert_to_numpy(out["part_logits"][i]) for i in (0, 1))
     np.testing.assert_allclose(right, left[:, :, ::-1], atol=1e-5)
     assert not np.allclose(left, left[:, :, ::-1], atol=1e-3)  # the test is not trivially true
@@ -145,3 +145,52 @@ def test_stn_icnn_config_and_keras_file_round_trip(stn, tmp_path):
 def test_stn_icnn_refuses_bad_configuration(overrides, message):
     with pytest.raises(ValueError, match=message):
         STNiCNN(**{**SMALL_STN, **overrides})
+
+
+def test_phases_freeze_what_they_do_not_train_and_compute_only_what_they_need():
+    model = small_stn()
+    rng = np.random.default_rng(4)
+    x = rng.uniform(size=(1, 96, 96, 3)).astype("float32")
+    y = rng.integers(0, 11, (1, 96, 96)).astype("int32")
+    model.set_phase("stage1")
+    assert model.stage1.trainable and not model.localizer.trainable
+    assert not any(m.trainable for m in model.part_models)
+    assert set(model(x, training=True)) == {"stage1_logits"}
+    model.set_phase("localizer")
+    assert set(model(x, training=True)) == {"stage1_logits", "thetas"}
+    model.set_phase("parts")
+    thetas = model.centroid_thetas(y)
+    out = model({"images": x, "thetas": thetas}, training=True)
+    assert set(out) == {"thetas", "part_logits"}  # stage 1 is skipped on given crops
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out["thetas"]), thetas)
+    assert float(model.compute_loss(x=x, y=y, y_pred=out)) > 0
+    model.set_phase("end_to_end")
+    assert model.stage1.trainable and model.localizer.trainable and all(m.trainable for m in model.part_models)
+    with pytest.raises(ValueError, match="unknown phase"):
+        model.set_phase("stage2")
+    with pytest.raises(ValueError, match="dict inputs take 'images'"):
+        model({"image": x})
+
+
+def test_centroid_cropper_follows_the_stage1_prediction():
+    model = small_stn(cropper="centroid")
+    assert model(np.zeros((1, 96, 96, 3), "float32")).shape == (1, 96, 96, 11)
+    labels = np.zeros((1, 48, 48), "int32")  # a stage-1 map that sees a nose at x=30, y=40
+    labels[0, 38:43, 28:33] = HELEN.index("nose")
+    probs = keras.ops.softmax(keras.ops.one_hot(labels, 11) * 10.0, axis=-1)
+    thetas = keras.ops.convert_to_numpy(model._stage1_centroid_thetas(probs))
+    nose = [p.name for p in model.parts].index("nose")
+    centre = np.array([[[(30 + 0.5) * 2 - 0.5, (40 + 0.5) * 2 - 0.5]]], "float32")  # 48 -> 96 pixels
+    want = keras.ops.convert_to_numpy(crop_theta(centre, (96, 96), 21))
+    np.testing.assert_allclose(thetas[0, nose], want[0, 0], atol=1e-5)
+
+
+def test_crop_scale_widens_the_window():
+    wide = small_stn(crop_scale=2.0)
+    out = wide(np.zeros((1, 96, 96, 3), "float32"), training=True)
+    thetas = keras.ops.convert_to_numpy(out["thetas"])
+    np.testing.assert_allclose(thetas[..., 0, 0], 2.0 * 20 / 95, rtol=1e-6)
+    with pytest.raises(ValueError, match="crop_scale"):
+        small_stn(crop_scale=0)
+    with pytest.raises(ValueError, match="cropper"):
+        small_stn(cropper="oracle")

@@ -125,8 +125,13 @@ class ParsingSequence(keras.utils.PyDataset):
         return images, np.stack([s.landmarks for s in samples]).astype(np.float32)
 
     def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._make_order()
+        self.set_epoch(self.epoch + 1)
+
+    def set_epoch(self, epoch):
+        """Order and augmentation of ``epoch`` (a resumed run calls this to catch up)."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._order = self._make_order()
 
 
 def to_tf_dataset(sequence, prefetch=2):

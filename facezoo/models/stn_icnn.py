@@ -99,16 +99,18 @@ class LocalizationNetwork(keras.layers.Layer):
     """Stage-1 softmax ``(B, h, w, L)`` -> one constrained theta per part ``(B, P, 2, 3)``.
 
     Conv-BN-ReLU blocks halve the map down to at most 4x4; a dense layer, initialised to
-    zero, predicts ``(s, tx, ty)`` per part with ``s = 1 + max_scale_change * tanh(.)``
-    and ``t = tanh(.)``. ``image_size``/``crop_size`` fix ``k`` so that ``s = 1`` is a crop
-    at the image's own resolution.
+    zero, predicts ``(s, tx, ty)`` per part with
+    ``s = base_scale * (1 + max_scale_change * tanh(.))`` and ``t = tanh(.)``.
+    ``image_size``/``crop_size`` fix ``k`` so that ``s = 1`` is a crop at the image's own
+    resolution; ``base_scale > 1`` makes each crop cover a larger window.
     """
 
-    def __init__(self, num_parts, image_size, crop_size, channels=16, max_scale_change=0.5, **kwargs):
+    def __init__(self, num_parts, image_size, crop_size, channels=16, max_scale_change=0.5, base_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.num_parts = check_positive_int(num_parts, "num_parts")
         self.image_size = tuple(image_size)
         self.crop_size = tuple(crop_size)
+        self.base_scale = float(base_scale)
         self.channels = check_positive_int(channels, "channels")
         self.max_scale_change = float(max_scale_change)
         self.blocks = []
@@ -139,7 +141,7 @@ class LocalizationNetwork(keras.layers.Layer):
         for conv, bn in self.blocks:
             x = ops.relu(bn(conv(x), training=training))
         raw = ops.reshape(self.head(self.flatten(x)), (-1, self.num_parts, 3))
-        scale = 1.0 + self.max_scale_change * ops.tanh(raw[..., 0])
+        scale = self.base_scale * (1.0 + self.max_scale_change * ops.tanh(raw[..., 0]))
         kx = (self.crop_size[1] - 1) / (self.image_size[1] - 1)
         ky = (self.crop_size[0] - 1) / (self.image_size[0] - 1)
         tx, ty = ops.tanh(raw[..., 1]), ops.tanh(raw[..., 2])
@@ -159,22 +161,17 @@ class LocalizationNetwork(keras.layers.Layer):
             crop_size=list(self.crop_size),
             channels=self.channels,
             max_scale_change=self.max_scale_change,
+            base_scale=self.base_scale,
         )
         return config
 
 
-def part_centroid_thetas(labels, part_class_ids, image_size, crop_size):
-    """Target thetas from label centroids, as the paper pre-trains the localizer.
-
-    Args:
-        labels: ``(B, H, W)`` integer label map at full resolution.
-        part_class_ids: one list of class indices per part.
-    Returns:
-        ``(thetas (B, P, 2, 3), valid (B, P))``: a crop of ``crop_size`` at scale 1 centred
-        on each part's centroid; ``valid`` is 0 where the part has no labelled pixel.
-    """
+def label_centroids(labels, part_class_ids):
+    """Centroids ``(B, P, 2)`` (x, y in pixels) of each part's classes in ``(B, H, W)``
+    integer labels, and ``valid (B, P)``: 0 where the part has no pixel (its centroid is
+    then the image centre)."""
     labels = ops.cast(labels, "int32")
-    height, width = image_size
+    height, width = labels.shape[1], labels.shape[2]
     xs = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width))
     ys = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1))
     centers, valid = [], []
@@ -184,37 +181,69 @@ def part_centroid_thetas(labels, part_class_ids, image_size, crop_size):
             mask = mask + ops.cast(ops.equal(labels, class_id), "float32")
         mass = ops.sum(mask, axis=(1, 2))
         safe = ops.maximum(mass, 1.0)
-        cx = ops.sum(mask * xs, axis=(1, 2)) / safe
-        cy = ops.sum(mask * ys, axis=(1, 2)) / safe
-        # A missing part gets the image centre (and no weight in the loss).
-        cx = ops.where(mass > 0, cx, (width - 1) / 2.0)
-        cy = ops.where(mass > 0, cy, (height - 1) / 2.0)
+        cx = ops.where(mass > 0, ops.sum(mask * xs, axis=(1, 2)) / safe, (width - 1) / 2.0)
+        cy = ops.where(mass > 0, ops.sum(mask * ys, axis=(1, 2)) / safe, (height - 1) / 2.0)
         centers.append(ops.stack([cx, cy], axis=-1))
         valid.append(ops.cast(mass > 0, "float32"))
-    centers = ops.stack(centers, axis=1)  # (B, P, 2)
-    return crop_theta(centers, image_size, crop_size), ops.stack(valid, axis=1)
+    return ops.stack(centers, axis=1), ops.stack(valid, axis=1)
+
+
+def part_centroid_thetas(labels, part_class_ids, image_size, crop_size, scale=1.0):
+    """Target thetas from label centroids, as the paper pre-trains the localizer.
+
+    Args:
+        labels: ``(B, H, W)`` integer label map at full resolution (``image_size``).
+        part_class_ids: one list of class indices per part.
+        scale: the crop scale (``STNiCNN.crop_scale``).
+    Returns:
+        ``(thetas (B, P, 2, 3), valid (B, P))``: a crop of ``crop_size`` centred on each
+        part's centroid; ``valid`` is 0 where the part has no labelled pixel.
+    """
+    centers, valid = label_centroids(labels, part_class_ids)
+    return crop_theta(centers, image_size, crop_size, scale=scale), valid
+
+
+#: Training phases of the paper's schedule: what each trains and which loss terms count.
+PHASES = {
+    "stage1": ("stage1",),
+    "localizer": ("theta",),
+    "parts": ("parts",),
+    "end_to_end": ("stage1", "theta", "parts"),
+}
+CROPPERS = ("localizer", "centroid")
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
 class STNiCNN(keras.Model):
     """End-to-end STN-iCNN face parser.
 
-    Input: RGB faces ``(B, H, W, 3)`` in [0, 1] at ``input_size``. Output (inference): a
-    label probability map ``(B, H, W, len(class_names))``. Called with
-    ``training=True`` it returns what the losses need instead:
-    ``{"stage1_logits", "thetas", "part_logits"}``; its own :meth:`compute_loss` then
-    sums stage-1 cross-entropy, theta regression to label centroids and part
-    cross-entropy, weighted by ``loss_weights`` (set a weight to 0 to switch a term off).
+    Input: RGB faces ``(B, H, W, 3)`` in [0, 1] at ``input_size`` (or a dict
+    ``{"images": ..., "thetas": (B, P, 2, 3)}`` to crop where you say). Output
+    (inference): a label probability map ``(B, H, W, len(class_names))``.
+
+    Called with ``training=True`` it returns what the losses need instead,
+    ``{"stage1_logits", "thetas", "part_logits"}``, and its own :meth:`compute_loss`
+    sums stage-1 cross-entropy, theta regression to the label centroids and part
+    cross-entropy (parts are labelled on crops of the label map cut with the same
+    thetas), weighted by ``loss_weights``. :meth:`set_phase` selects a step of the
+    paper's schedule: ``"stage1"``, ``"localizer"`` (stage 1 frozen), ``"parts"`` (crops
+    from the given thetas, e.g. label centroids) or ``"end_to_end"`` (default).
+
+    ``cropper="centroid"`` replaces the localizer at inference by the centroids of the
+    stage-1 prediction: the original, non-differentiable iCNN pipeline.
 
     Args:
         class_names: the class map (HELEN's 11 classes by default); index 0 is background.
         parts: part configuration, see :data:`HELEN_PARTS`.
         input_size: ``(H, W)`` of the full-resolution face.
         stage1_size: ``(h, w)`` the stage-1 iCNN sees.
-        crop_size: odd ``(h, w)`` of each part crop.
+        crop_size: odd ``(h, w)`` of each part crop, in pixels of the part model.
+        crop_scale: each crop covers ``crop_scale * crop_size`` pixels of the face (1 =
+            the face's own resolution; 1.6 fits CelebAMask-HQ's parts at 512x512).
         channels: row channels of every iCNN.
         localizer_channels: width of the localization network.
         loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
+        cropper: ``"localizer"`` (STN-iCNN) or ``"centroid"`` (iCNN baseline).
 
     Example:
         >>> model = STNiCNN(input_size=(512, 512))
@@ -230,9 +259,11 @@ class STNiCNN(keras.Model):
         input_size=(512, 512),
         stage1_size=(128, 128),
         crop_size=(81, 81),
+        crop_scale=1.0,
         channels=(8, 16, 24, 32),
         localizer_channels=16,
         loss_weights=None,
+        cropper="localizer",
         name="stn_icnn",
         **kwargs,
     ):
@@ -248,6 +279,12 @@ class STNiCNN(keras.Model):
             raise ValueError(
                 f"crop_size must be odd so that crops on the pixel grid are exact slices, got {self.crop_size}"
             )
+        if not isinstance(crop_scale, (int, float)) or not 0 < crop_scale <= 8:
+            raise ValueError(f"crop_scale must be a number in (0, 8], got {crop_scale!r}")
+        self.crop_scale = float(crop_scale)
+        if cropper not in CROPPERS:
+            raise ValueError(f"cropper must be one of {CROPPERS}, got {cropper!r}")
+        self.cropper = cropper
         self.channels = tuple(channels)
         self.localizer_channels = localizer_channels
         self.loss_weights = dict(DEFAULT_LOSS_WEIGHTS)
@@ -255,6 +292,7 @@ class STNiCNN(keras.Model):
         if unknown:
             raise ValueError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
         self.loss_weights.update(loss_weights or {})
+        self.phase = "end_to_end"
 
         num_classes = len(self.class_names)
         self._part_class_ids = [[self.class_names.index(c) for c in p.classes] for p in self.parts]
@@ -278,7 +316,8 @@ class STNiCNN(keras.Model):
         self.from_stage1 = layers.Resizing(*self.input_size, interpolation="bilinear", name="from_stage1")
         self.stage1 = ICNN(num_classes=num_classes, input_shape=(*self.stage1_size, 3), channels=self.channels, name="stage1")
         self.localizer = LocalizationNetwork(
-            len(self.parts), self.input_size, self.crop_size, channels=localizer_channels, name="localizer"
+            len(self.parts), self.input_size, self.crop_size, channels=localizer_channels,
+            base_scale=self.crop_scale, name="localizer",
         )
         self.crop = SpatialCrop(self.crop_size, name="crop")
         self.paste = SpatialPaste(self.input_size, name="paste")
@@ -290,20 +329,75 @@ class STNiCNN(keras.Model):
             for key in model_keys
         ]
         self.localizer.build((None, *self.stage1_size, num_classes))
+        self.build((None, *self.input_size, 3))
+
+    def build(self, input_shape=None):
+        # Every weight-holding sub-model is built in __init__ (fixed input size), so weights
+        # can be loaded before the first call.
+        self.built = True
+
+    # === Training phases ===
+    def set_phase(self, phase):
+        """Train one step of the schedule: freezes what that step does not train.
+
+        Recompile after changing the phase (Keras collects trainable weights at compile).
+        """
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
+        self.phase = phase
+        self.stage1.trainable = phase in ("stage1", "end_to_end")
+        self.localizer.trainable = phase in ("localizer", "end_to_end")
+        for model in self.part_models:
+            model.trainable = phase in ("parts", "end_to_end")
+        return self
+
+    def centroid_thetas(self, labels):
+        """Crops centred on the parts of full-resolution ``labels (B, H, W)``; numpy."""
+        thetas, _ = part_centroid_thetas(labels, self._part_class_ids, self.input_size, self.crop_size, self.crop_scale)
+        return ops.convert_to_numpy(thetas)
 
     # === Forward pass ===
-    def call(self, images, thetas=None, training=None):
-        """``thetas (B, P, 2, 3)``, when given, replace the localizer (e.g. centroid crops)."""
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            unknown = set(inputs) - {"images", "thetas"}
+            if unknown or "images" not in inputs:
+                raise ValueError(f"dict inputs take 'images' and optionally 'thetas', got keys {sorted(inputs)}")
+            images, thetas = inputs["images"], inputs.get("thetas")
+        else:
+            images, thetas = inputs, None
         images = ops.cast(images, "float32")
-        stage1_logits = self.stage1(self.to_stage1(images), training=training)
-        stage1_probs = ops.softmax(stage1_logits, axis=-1)
+        phase = self.phase if training else None
+        outputs = {}
+        if not (phase == "parts" and thetas is not None):
+            stage1_logits = self.stage1(self.to_stage1(images), training=training)
+            stage1_probs = ops.softmax(stage1_logits, axis=-1)
+            outputs["stage1_logits"] = stage1_logits
+            if phase == "stage1":
+                return outputs
         if thetas is None:
-            thetas = self.localizer(stage1_probs, training=training)
+            if self.cropper == "centroid" and not training:
+                thetas = self._stage1_centroid_thetas(stage1_probs)
+            else:
+                thetas = self.localizer(stage1_probs, training=training)
+        outputs["thetas"] = thetas
+        if phase == "localizer":
+            return outputs
         crops = self.crop(images, thetas)
         part_logits = [self._label_part(i, crops[:, i], training) for i in range(len(self.parts))]
         if training:
-            return {"stage1_logits": stage1_logits, "thetas": thetas, "part_logits": part_logits}
+            outputs["part_logits"] = part_logits
+            return outputs
         return self._assemble(stage1_probs, thetas, part_logits)
+
+    def _stage1_centroid_thetas(self, stage1_probs):
+        """The iCNN pipeline's cropper: centroids of the stage-1 argmax, at full resolution."""
+        labels = ops.argmax(stage1_probs, axis=-1)
+        centers, _ = label_centroids(labels, self._part_class_ids)
+        factor = ops.convert_to_tensor(
+            [self.input_size[1] / self.stage1_size[1], self.input_size[0] / self.stage1_size[0]], "float32"
+        )
+        centers = (centers + 0.5) * factor - 0.5
+        return ops.stop_gradient(crop_theta(centers, self.input_size, self.crop_size, self.crop_scale))
 
     def _label_part(self, index, crop, training):
         spec = self.parts[index]
@@ -337,15 +431,18 @@ class STNiCNN(keras.Model):
         if not isinstance(y_pred, dict):  # evaluate(): probabilities at full resolution
             loss = sparse_cross_entropy(labels, ops.log(ops.maximum(y_pred, 1e-7)))
             return loss + self._regularization()
-        weights = self.loss_weights
+        active = PHASES[self.phase]
+        weights = {k: (self.loss_weights[k] if k in active else 0.0) for k in self.loss_weights}
         total = 0.0
-        if weights["stage1"]:
+        if weights["stage1"] and "stage1_logits" in y_pred:
             small = ops.image.resize(ops.cast(labels[..., None], "float32"), self.stage1_size, interpolation="nearest")
             total += weights["stage1"] * sparse_cross_entropy(small[..., 0], y_pred["stage1_logits"])
-        if weights["theta"]:
-            target, valid = part_centroid_thetas(labels, self._part_class_ids, self.input_size, self.crop_size)
+        if weights["theta"] and "thetas" in y_pred:
+            target, valid = part_centroid_thetas(
+                labels, self._part_class_ids, self.input_size, self.crop_size, self.crop_scale
+            )
             total += weights["theta"] * theta_regression(y_pred["thetas"], target, valid)
-        if weights["parts"]:
+        if weights["parts"] and "part_logits" in y_pred:
             thetas = ops.stop_gradient(y_pred["thetas"])
             crops = affine_sample(ops.cast(labels[..., None], "float32"), thetas, self.crop_size, "nearest")
             crops = ops.cast(ops.round(crops[..., 0]), "int32")
@@ -369,9 +466,11 @@ class STNiCNN(keras.Model):
             "input_size": list(self.input_size),
             "stage1_size": list(self.stage1_size),
             "crop_size": list(self.crop_size),
+            "crop_scale": self.crop_scale,
             "channels": list(self.channels),
             "localizer_channels": self.localizer_channels,
             "loss_weights": dict(self.loss_weights),
+            "cropper": self.cropper,
         }
 
     @classmethod

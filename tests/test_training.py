@@ -1,0 +1,184 @@
+"""Training: exact resume, refusals before training, multi-worker tf.distribute, recipes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from facezoo.data import CelebAMask, ParsingSequence
+from facezoo.models import ICNN
+from facezoo.training import (
+    Phase, ScaledAdam, TrainingSetupError, check_schedule, step_halving_schedule, train,
+)
+from fixtures import make_celebamask_merged
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAfter(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Killed()
+
+
+def _sequence(root):
+    data = CelebAMask(root, "train")
+    return ParsingSequence(data, batch_size=2, image_size=(16, 16), shuffle=True, seed=1)
+
+
+def _run(root, out, epochs, callbacks=None):
+    keras.utils.set_random_seed(0)
+    return train(
+        lambda: ICNN(num_classes=19, input_shape=(16, 16, 3), channels=(2, 2, 2, 2)),
+        _sequence(root), None, str(out), run_name="unit", epochs=epochs, learning_rate=1e-2, halve_every=1,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), callbacks=callbacks, verbose=0,
+    )
+
+
+def test_killed_run_resumes_with_the_same_optimizer_state_and_schedule(tmp_path):
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()  # threaded CPU reductions differ run to run
+    make_celebamask_merged(tmp_path / "data", split="train", count=6, size=(16, 16))
+    straight = _run(tmp_path / "data", tmp_path / "a", epochs=3)
+    with pytest.raises(Killed):
+        _run(tmp_path / "data", tmp_path / "b", epochs=3, callbacks=[KillAfter(1)])
+    resumed = _run(tmp_path / "data", tmp_path / "b", epochs=3)
+    steps = [int(keras.ops.convert_to_numpy(m.optimizer.iterations.value)) for m in (straight, resumed)]
+    assert steps == [9, 9]
+    # The halving schedule continued where it was: lr after 9 steps at 3 steps/epoch, halved each epoch.
+    assert float(keras.ops.convert_to_numpy(resumed.optimizer.learning_rate)) == pytest.approx(1e-2 / 8)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    rows = (tmp_path / "b" / "log.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # no epoch trained twice
+    assert (tmp_path / "b" / "epoch_003.keras").exists() and (tmp_path / "b" / "last.keras").exists()
+
+
+def test_run_directory_of_another_recipe_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"run": "icnn_lfw"}))
+    with pytest.raises(TrainingSetupError, match="holds a run of 'icnn_lfw', not 'unit'"):
+        train(lambda: None, [0], None, str(tmp_path / "run"), run_name="unit", epochs=1, learning_rate=1e-3)
+
+
+@pytest.mark.parametrize(
+    "schedule, message",
+    [
+        ((Phase("stage1", 2, 0.0),), "learning_rate"),
+        ((Phase("stage1", 2, 5.0),), "learning_rate"),
+        ((Phase("stage1", 0, 1e-3),), "epochs"),
+        ((Phase("stage1", 2, 1e-3, halve_every=0),), "halve_every"),
+        ((Phase("stage3", 2, 1e-3),), "unknown phase"),
+        ((Phase("parts", 2, 1e-3), Phase("stage1", 2, 1e-3)), "order"),
+        ((Phase("stage1", 2, 1e-3), Phase("stage1", 2, 1e-3)), "twice"),
+        ((), "no phase"),
+    ],
+)
+def test_senseless_schedules_are_refused(schedule, message):
+    with pytest.raises(TrainingSetupError, match=message):
+        check_schedule(schedule)
+
+
+def test_step_halving_schedule_and_scaled_adam():
+    schedule = step_halving_schedule(1e-3, steps_per_epoch=10, halve_every=5)
+    assert float(schedule(49)) == pytest.approx(1e-3) and float(schedule(50)) == pytest.approx(5e-4)
+    frozen, free = keras.Variable(np.ones(3, "float32"), name="a"), keras.Variable(np.ones(3, "float32"), name="b")
+    opt = ScaledAdam(0.1, multipliers={frozen.path: 0.0})
+    opt.apply([np.ones(3, "float32"), np.ones(3, "float32")], [frozen, free])
+    np.testing.assert_array_equal(frozen.numpy(), 1.0)
+    assert np.all(free.numpy() < 1.0)
+    assert ScaledAdam.from_config(opt.get_config()).multipliers == {frozen.path: 0.0}
+
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, json
+    sys.path.insert(0, {tests!r})
+    import keras, numpy as np
+    from facezoo.data import CelebAMask, ParsingSequence, to_tf_dataset
+    from facezoo.models import ICNN
+    from facezoo.training import make_strategy, train
+    import tensorflow as tf
+    strategy = make_strategy()
+    assert isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy), strategy
+    seq = ParsingSequence(CelebAMask({data!r}, "train"), batch_size=2, image_size=(16, 16))
+    ds = to_tf_dataset(seq)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    ds = ds.with_options(options)
+    keras.utils.set_random_seed(0)
+    model = train(lambda: ICNN(num_classes=19, input_shape=(16, 16, 3), channels=(2, 2, 2, 2)), ds, None,
+                  {out!r}, run_name="mw", epochs=2, learning_rate=1e-2, steps_per_epoch=2, strategy=strategy,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), verbose=0)
+    task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    np.savez({out!r} + f"/weights_{{task}}.npz", *model.get_weights())
+    print("WORKER-DONE", task)
+    """
+)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
+    make_celebamask_merged(tmp_path / "data", split="train", count=4, size=(16, 16))
+    out = tmp_path / "run"
+    out.mkdir()
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    script = WORKER.format(tests=str(Path(__file__).parent), data=str(tmp_path / "data"), out=str(out))
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
+               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        procs.append(subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    for proc in procs:
+        try:
+            outputs.append(proc.communicate(timeout=600)[0])
+        finally:
+            proc.kill()
+    for index, (proc, text) in enumerate(zip(procs, outputs)):
+        assert proc.returncode == 0 and f"WORKER-DONE {index}" in text, text[-3000:]
+    a, b = (np.load(out / f"weights_{i}.npz") for i in range(2))
+    assert len(a.files) == len(b.files) > 0
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+    start = ICNN(num_classes=19, input_shape=(16, 16, 3), channels=(2, 2, 2, 2))
+    assert any(not np.allclose(w, a[k]) for w, k in zip(start.get_weights(), a.files))  # it did train
+    assert (out / "last.keras").exists() and (out / "worker_1" / "last.keras").exists()
+
+
+@pytest.mark.parametrize("recipe, data", [("icnn_lfw", "lfw_pl"), ("stn_icnn_celebamask", "celebamask_subset")])
+def test_recipe_smoke_runs(recipe, data, data_root, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / f"{recipe}.py"), "--data", str(data_root / data),
+         "--out", str(tmp_path / "run"), "--smoke"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (tmp_path / "run" / "final.keras").exists()
