@@ -2,13 +2,14 @@
 
 Example:
     >>> import facezoo
-    >>> from facezoo.models import STNiCNN
-    >>> model = STNiCNN(input_size=(512, 512))
-    >>> facezoo.export(model, "stn_icnn.tflite", format="tflite")
+    >>> model = facezoo.load("icnn_lfw")                  # shipped weights, offline
+    >>> probs = model.predict(model.preprocess(face_crop))
+    >>> facezoo.export(model, "icnn_lfw.tflite", format="tflite")
 """
 
 __version__ = "0.1.0"
 
 from facezoo.export import export  # noqa: E402
+from facezoo.registry import list_models, load  # noqa: E402
 
-__all__ = ["export", "__version__"]
+__all__ = ["export", "list_models", "load", "__version__"]

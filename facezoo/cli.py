@@ -34,16 +34,36 @@ def build_architecture(name, **config):
 
 
 def _cmd_models(args):
+    from facezoo.registry import PRESETS
+
+    print("pretrained (facezoo.load(NAME)):")
+    for name, preset in sorted(PRESETS.items()):
+        status = "no published weights" if preset.unavailable else preset.license.split(":")[0] + " terms"
+        print(f"  {name:22s} {preset.description} [{status}]")
+    print("architectures (random initialisation):")
     for name, (_, description) in _architectures().items():
-        print(f"{name:12s} {description}")
+        print(f"  {name:22s} {description}")
     return 0
+
+
+def model_from_name(name):
+    """A preset with its weights, or a fresh architecture."""
+    from facezoo.registry import PRESETS, load
+
+    if name in PRESETS:
+        return load(name, compile=False)
+    if name in _architectures():
+        return build_architecture(name)
+    from facezoo.registry import get_preset
+
+    get_preset(name)  # raises with the closest names
 
 
 def _cmd_export(args):
     from facezoo.export import export
 
-    model = build_architecture(args.model)
-    result = export(model, args.output, format=args.format, verbose=False)
+    model = model_from_name(args.model)
+    result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False)
     print(result)
     return 0
 
@@ -65,6 +85,7 @@ def build_parser():
     p.add_argument("model", help="model name (see `facezoo models`)")
     p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
+    p.add_argument("--quantize", choices=["fp16", "int8"], default=None, help="TFLite only")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
@@ -84,7 +105,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError) as error:
+    except (ValueError, FileNotFoundError, TypeError, RuntimeError) as error:
         print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

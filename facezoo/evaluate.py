@@ -154,8 +154,8 @@ def write_json_atomic(path, payload):
 
 
 def load_model_for_eval(name_or_path, dataset_name):
-    """A ``.keras`` file, a facezoo ``.npz`` checkpoint, or a fresh architecture sized for
-    the dataset's classes."""
+    """A ``.keras`` file, a facezoo ``.npz`` checkpoint, a preset name (its published
+    weights), or a fresh architecture sized for the dataset's classes."""
     import keras
 
     import facezoo.models  # noqa: F401  (registers the custom objects)
@@ -169,14 +169,22 @@ def load_model_for_eval(name_or_path, dataset_name):
         from facezoo.checkpoints import load_checkpoint
 
         return load_checkpoint(name_or_path)
+    from facezoo.registry import PRESETS, load
+
+    if name_or_path in PRESETS:
+        return load(name_or_path, compile=False)
     if dataset_name == "300w":
         raise ValueError(f"{name_or_path!r} is not a landmark model; pass a .keras landmark model")
     num_classes = PROTOCOLS[dataset_name][0]
     if name_or_path == "icnn":
         return build_architecture("icnn", num_classes=num_classes)
-    if name_or_path == "stn_icnn" and dataset_name not in ("helen", "celebamask"):
-        raise ValueError("stn_icnn parses HELEN's facial parts; evaluate it on --dataset helen or celebamask")
-    return build_architecture(name_or_path)
+    if name_or_path == "stn_icnn":
+        if dataset_name not in ("helen", "celebamask"):
+            raise ValueError("stn_icnn parses HELEN's facial parts; evaluate it on --dataset helen or celebamask")
+        return build_architecture(name_or_path)
+    from facezoo.cli import model_from_name
+
+    return model_from_name(name_or_path)  # raises, naming the closest models
 
 
 def run_eval_command(args):

@@ -5,14 +5,20 @@ loaded in its own runtime (ai-edge-litert, onnxruntime, TensorFlow), run on samp
 inputs and compared with the Keras model. A file that fails the check (or any error on
 the way) is deleted, so nothing half-written is left behind.
 
+TFLite files can be quantized (``"fp16"`` weights, or ``"int8"`` with a representative
+set of faces) and every file carries facezoo's metadata (model name, class names and
+colours, input size, normalisation, license) as JSON: in a TFLite file, the entry named
+``facezoo`` of the flatbuffer's ``metadata`` table; in an ONNX file, the model property
+``facezoo``; next to a SavedModel, ``facezoo.json``. :func:`read_metadata` reads it back.
+
 Example:
     >>> import facezoo
-    >>> from facezoo.models import ICNN
-    >>> result = facezoo.export(ICNN(num_classes=3), "icnn.tflite", format="tflite")
-    >>> result.max_abs_diff <= result.atol
-    True
+    >>> result = facezoo.export("icnn_lfw", "icnn_lfw.tflite", format="tflite", quantize="fp16")
+    >>> facezoo.export.read_metadata("icnn_lfw.tflite")["class_names"]
+    ['background', 'skin', 'hair']
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,6 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}
+QUANTIZATIONS = (None, "fp16", "int8")
+#: Quantized files are checked by how often they agree with Keras on the arg-max label.
+MIN_AGREEMENT = {"fp16": 0.99, "int8": 0.90}
+METADATA_NAME = "facezoo"
 
 
 class ExportError(RuntimeError):
@@ -34,8 +44,15 @@ class ExportResult:
     max_abs_diff: float
     atol: float
     ops: list = field(default_factory=list)
+    quantize: str = None
+    agreement: float = None
 
     def __str__(self):
+        if self.quantize:
+            return (
+                f"exported {self.format} ({self.quantize}) to {self.path}: arg-max agreement with keras "
+                f"{self.agreement:.4f} (at least {MIN_AGREEMENT[self.quantize]}), max |diff| {self.max_abs_diff:.2e}"
+            )
         return (
             f"exported {self.format} to {self.path}: max |runtime - keras| = "
             f"{self.max_abs_diff:.2e} (tolerance {self.atol:.0e})"
@@ -53,16 +70,42 @@ def model_input_shape(model):
     return (None, *size, 3)
 
 
-def export(model, path, format="tflite", *, sample_inputs=None, atol=1e-4, verbose=True):
+def model_metadata(model):
+    """The metadata a file of ``model`` carries (richer for models from ``facezoo.load``)."""
+    import facezoo
+
+    shape = model_input_shape(model)
+    meta = {"facezoo_version": facezoo.__version__, "model": model.name, "input_shape": list(shape[1:]),
+            "input": "float32 RGB, batch first (B, H, W, 3)"}
+    preset = getattr(model, "preset", None)
+    if preset is not None:
+        meta.update(
+            model=preset.name, task=preset.task, class_names=list(preset.class_names),
+            class_colors=[list(c) for c in preset.class_colors], normalization=preset.preprocessing,
+            face_crop=preset.face_crop, license=preset.license,
+            output="per-pixel class scores (B, H, W, classes): arg-max gives the label map",
+        )
+    return meta
+
+
+def export(model, path, format="tflite", *, quantize=None, representative_data=None, sample_inputs=None,
+           atol=1e-4, verbose=True):
     """Write ``model`` to ``path`` in ``format`` and verify it against Keras.
 
     Args:
-        model: a built Keras model (inputs ``(B, H, W, C)`` float32).
+        model: a built Keras model (inputs ``(B, H, W, C)`` float32), or a preset name
+            (its published weights are loaded).
         path: output file (``.tflite``/``.onnx``) or directory (``saved_model``).
         format: ``"tflite"`` (builtin ops only), ``"onnx"`` (opset 17) or ``"saved_model"``.
+        quantize: TFLite only: ``None``, ``"fp16"`` (half-size weights) or ``"int8"``
+            (integer kernels, float input/output, calibrated on ``representative_data``).
+        representative_data: array ``(N, H, W, C)`` of real, preprocessed faces for int8
+            calibration. The default is ``sample_inputs``, i.e. noise: pass real faces.
         sample_inputs: array ``(B, H, W, C)`` for the parity check; seeded uniform noise
             in [0, 1] (batch 2) when omitted.
-        atol: largest accepted ``max |runtime - keras|``.
+        atol: largest accepted ``max |runtime - keras|`` (float exports); quantized files
+            must agree with Keras on the arg-max label of at least 99 % (fp16) or 90 %
+            (int8) of the outputs.
     Returns:
         :class:`ExportResult` with the measured difference.
     Raises:
@@ -72,6 +115,10 @@ def export(model, path, format="tflite", *, sample_inputs=None, atol=1e-4, verbo
     """
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if quantize and format != "tflite":
+        raise ValueError(f"quantize={quantize!r} is for TFLite files; {format} exports are float32")
     path = os.fspath(path)
     suffix = FORMATS[format]
     if suffix and not path.endswith(suffix):
@@ -79,6 +126,10 @@ def export(model, path, format="tflite", *, sample_inputs=None, atol=1e-4, verbo
 
     import keras
 
+    if isinstance(model, str):
+        from facezoo.registry import load
+
+        model = load(model, compile=False)
     shape = model_input_shape(model)
     if sample_inputs is None:
         sample_inputs = np.random.default_rng(0).uniform(0, 1, (2, *shape[1:])).astype("float32")
@@ -91,37 +142,61 @@ def export(model, path, format="tflite", *, sample_inputs=None, atol=1e-4, verbo
     staged = os.path.join(workdir, "model" + suffix)
     try:
         signature = [keras.InputSpec(shape=shape, dtype="float32")]
-        _write(model, staged, format, signature)
+        calibration = sample_inputs if representative_data is None else np.asarray(representative_data, "float32")
+        _write(model, staged, format, signature, quantize, calibration)
+        _write_metadata(staged, format, model_metadata(model))
         actual, ops = _run(staged, format, sample_inputs)
         if format == "tflite":
             flex = sorted({op for op in ops if op.startswith("Flex") or op == "DELEGATE"})
             if flex:
                 raise ExportError(f"the TFLite file needs non-builtin ops {flex}")
         diff = float(np.max(np.abs(actual - expected)))
-        if not np.isfinite(diff) or diff > atol:
+        agreement = None
+        if quantize:
+            agreement = float(np.mean(np.argmax(actual, -1) == np.argmax(expected, -1)))
+            if agreement < MIN_AGREEMENT[quantize]:
+                raise ExportError(
+                    f"{quantize} TFLite export agrees with the Keras model on {agreement:.3f} of the labels, "
+                    f"below {MIN_AGREEMENT[quantize]}"
+                )
+        elif not np.isfinite(diff) or diff > atol:
             raise ExportError(
                 f"{format} export differs from the Keras model: max |diff| = {diff:.3e} > {atol:.0e}"
             )
         _replace(staged, path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = ExportResult(path, format, diff, atol, ops)
+    result = ExportResult(path, format, diff, atol, ops, quantize, agreement)
     if verbose:
         print(result)
     return result
 
 
-def _write(model, path, format, signature):
+def _write(model, path, format, signature, quantize=None, calibration=None):
     if format == "tflite":
         import tensorflow as tf
 
-        model.export(
-            path,
-            format="litert",
-            verbose=False,
-            input_signature=signature,
-            target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
-        )
+        options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+        if quantize == "fp16":
+            options = {"optimizations": [tf.lite.Optimize.DEFAULT],
+                       "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS],
+                                       "supported_types": [tf.float16]}}
+        elif quantize == "int8":
+            def representative():
+                for sample in calibration:
+                    yield [sample[None].astype("float32")]
+
+            # int8 kernels where they exist, float builtins elsewhere; float input/output.
+            options = {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative,
+                       "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                                         tf.lite.OpsSet.TFLITE_BUILTINS]}}
+        try:
+            model.export(path, format="litert", verbose=False, input_signature=signature, **options)
+        except RuntimeError as error:  # the converter's own message went to stderr
+            raise ExportError(
+                f"the TFLite converter failed{' to quantize to ' + quantize if quantize else ''} "
+                f"({error or 'see the converter log above'})"
+            ) from error
     elif format == "onnx":
         model.export(path, format="onnx", verbose=False, input_signature=signature, opset_version=17)
     else:
@@ -158,6 +233,53 @@ def _run(path, format, inputs):
 
     loaded = tf.saved_model.load(path)
     return np.asarray(loaded.serve(tf.constant(inputs))), []
+
+
+def _write_metadata(path, format, metadata):
+    text = json.dumps(metadata, sort_keys=True)
+    if format == "tflite":
+        from tensorflow.lite.python import schema_py_generated as schema
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        model = flatbuffer_utils.read_model(path)
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = (model.metadata or []) + [entry]
+        flatbuffer_utils.write_model(model, path)
+    elif format == "onnx":
+        import onnx
+
+        model = onnx.load(path)
+        onnx.helper.set_model_props(model, {METADATA_NAME: text})
+        onnx.save(model, path)
+    else:
+        with open(os.path.join(path, "facezoo.json"), "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def read_metadata(path):
+    """The facezoo metadata dict stored in an exported file (or SavedModel directory)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        with open(os.path.join(path, "facezoo.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    if path.endswith(".onnx"):
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(path).metadata_props}
+        return json.loads(props[METADATA_NAME])
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(path)
+    for entry in model.metadata or []:
+        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
+        if name == METADATA_NAME:
+            return json.loads(bytes(model.buffers[entry.buffer].data).decode("utf-8"))
+    raise ValueError(f"{path} carries no facezoo metadata")
 
 
 def _onnx_nodes(path):

@@ -7,7 +7,7 @@ CelebAMask-HQ's 19 classes are mapped to HELEN's 11 (facezoo.classmaps.CELEBAMAS
 The paper's phases (stage 1, localizer, parts on ground-truth crops, end to end) with
 Adam halved every 5 epochs and the paper's augmentation, for fewer epochs than
 facezoo.training.STN_ICNN_SCHEDULE (25/10/20/10) so that it trains on a 2-core CPU in
-about two hours: 20/6/8/4 (CPU_SCHEDULE below).
+about two hours: 20/6/5/2 (CPU_SCHEDULE below).
 81x81 crops cover 130x130 pixels of the 512x512 face (crop_scale 1.6), which holds the
 brows, nose and mouth of these faces. The last 50 training faces are held out for
 validation; the 100 test faces are never seen. Rerunning the command resumes.
@@ -30,8 +30,8 @@ VALIDATION_FACES = 50
 CPU_SCHEDULE = (
     Phase("stage1", 20, 1e-3),
     Phase("localizer", 6, 1e-3),
-    Phase("parts", 8, 1e-3),
-    Phase("end_to_end", 4, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
+    Phase("parts", 5, 1e-3),
+    Phase("end_to_end", 2, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
 )
 
 

@@ -182,3 +182,32 @@ def test_recipe_smoke_runs(recipe, data, data_root, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert (tmp_path / "run" / "final.keras").exists()
+
+
+def test_helen_recipe_smoke_on_a_fixture_in_smiths_layout(tmp_path):
+    from fixtures import make_helen
+
+    (tmp_path / "helen").mkdir()
+    make_helen(tmp_path / "helen", {"exemplars.txt": ["1_1", "2_1", "3_1", "4_1"], "tuning.txt": ["5_1", "6_1"],
+                                    "testing.txt": ["7_1"]}, size=(60, 50))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "stn_icnn_helen.py"), "--data", str(tmp_path / "helen"),
+         "--out", str(tmp_path / "run"), "--smoke"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (tmp_path / "run" / "final.keras").exists()
+    for phase in ("stage1", "localizer", "parts", "end_to_end"):
+        assert (tmp_path / "run" / f"{phase}.weights.h5").exists()
+
+
+def test_recipe_refuses_a_wrong_layout_before_training(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "icnn_lfw.py"), "--data", str(tmp_path / "empty"),
+         "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0 and "parts_train.txt: split list missing" in result.stderr
+    assert not (tmp_path / "run").exists()

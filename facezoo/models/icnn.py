@@ -14,7 +14,7 @@ The model outputs per-pixel *logits* ``(B, H, W, L)`` at the input resolution.
 """
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from facezoo.models._validation import check_channels, check_positive_int
 
@@ -30,6 +30,18 @@ def _bn(name):
 
 def _downsample(name):
     return layers.MaxPooling2D(pool_size=3, strides=2, padding="same", name=name)
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class NearestUpsample2x(layers.Layer):
+    """Nearest-neighbour x2 upsampling as one resize op (UpSampling2D's repeat lowers to
+    ExpandDims/Tile/Reshape, which int8 TFLite quantization cannot calibrate)."""
+
+    def call(self, x):
+        return ops.image.resize(x, (2 * x.shape[1], 2 * x.shape[2]), interpolation="nearest")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], input_shape[3])
 
 
 def _row_sizes(height, width, num_rows):
@@ -98,7 +110,7 @@ class ICNN(keras.Model):
             # x2 nearest, then drop the extra row/column of odd sizes: integer-scale resizes
             # export exactly (ONNX mis-infers 41 -> 81) and match PyTorch's floor(i*in/out).
             (h, w), (sh, sw) = sizes[r], sizes[r + 1]
-            up = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_x2")
+            up = NearestUpsample2x(name=f"{name}_x2")
             crop = layers.Cropping2D(((0, 2 * sh - h), (0, 2 * sw - w)), name=f"{name}_crop")
             return lambda x: crop(up(x))
 

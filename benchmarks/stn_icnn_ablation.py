@@ -1,0 +1,67 @@
+"""The STN-iCNN paper's ablation on our data: iCNN (centroid cropper) vs STN-iCNN before
+and after end-to-end training, per part, HELEN protocol.
+
+    python benchmarks/stn_icnn_ablation.py --run runs/stn_icnn_celebamask \
+        --data ../shared/data/celebamask_subset [--json benchmarks/stn_icnn_ablation.json]
+
+Reads the phase weights a run of recipes/stn_icnn_celebamask.py leaves behind
+(parts.weights.h5 = before end-to-end, end_to_end.weights.h5 = after) and scores the 100
+test faces of the CelebAMask-HQ subset mapped to HELEN's classes. All three rows share the
+same stage 1 and, before end-to-end, the same part models; they differ in the cropper.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
+from facezoo.data import CelebAMask  # noqa: E402
+from facezoo.evaluate import evaluate_parsing, write_json_atomic  # noqa: E402
+from facezoo.models import STNiCNN  # noqa: E402
+from stn_icnn_celebamask import CONFIG  # noqa: E402
+
+ROWS = (
+    ("iCNN (centroid cropper)", "parts.weights.h5", "centroid"),
+    ("STN-iCNN before end-to-end", "parts.weights.h5", "localizer"),
+    ("STN-iCNN after end-to-end", "end_to_end.weights.h5", "localizer"),
+)
+COLUMNS = ("brows", "eyes", "nose", "u_lip", "i_mouth", "l_lip", "mouth")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    test = CelebAMask(args.data, "test")
+    table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
+    results = {}
+    for label, weights, cropper in ROWS:
+        path = os.path.join(args.run, weights)
+        if not os.path.exists(path):
+            print(f"skipping {label}: {path} not found")
+            continue
+        model = STNiCNN(**CONFIG, cropper=cropper)
+        model.load_weights(path)
+        scores = evaluate_parsing(model, test, "helen", batch_size=4, label_table=table)
+        results[label] = {**scores["groups"], "overall": scores["overall"], "overall_strict": scores["overall_strict"]}
+
+    header = f"{'model (HELEN protocol, ' + str(len(test)) + ' test faces)':<40}" + "".join(
+        f"{c:>9}" for c in (*COLUMNS, "overall", "strict"))
+    print(header)
+    print("-" * len(header))
+    for label, row in results.items():
+        print(f"{label:<40}" + "".join(f"{row[c]:9.3f}" for c in (*COLUMNS, "overall", "overall_strict")))
+    if args.json:
+        write_json_atomic(args.json, {"data": args.data, "split": "test", "faces": len(test), "rows": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Presets: one entry per published checkpoint, and :func:`load`.
+
+Each :class:`Preset` says what a checkpoint is (architecture and config, task, class
+map, input size and preprocessing, the face crop it expects), where its weights are
+(file in the package's ``weights/`` and its sha256, Hub repo), what it was trained on
+and under which terms, and what it scores under which protocol.
+
+Example:
+    >>> import facezoo
+    >>> facezoo.list_models()
+    ['icnn_lfw', 'stn_icnn_celebamask', 'stn_icnn_helen']
+    >>> model = facezoo.load("icnn_lfw")             # shipped weights, works offline
+    >>> probs = model.predict(model.preprocess(photo_crop))
+    >>> scratch = facezoo.load("icnn_lfw", weights=None)   # same architecture, random init
+"""
+
+import difflib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from facezoo.classmaps import get_class_map
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+#: Installed wheels carry the weights inside the package; a source checkout keeps them
+#: at the repository root.
+WEIGHTS_DIRS = (os.path.join(PACKAGE_DIR, "weights"), os.path.join(os.path.dirname(PACKAGE_DIR), "weights"))
+
+CELEBAMASK_TERMS = "CelebAMask-HQ: non-commercial research purposes only"
+LFW_TERMS = "LFW Part Labels: research use (University of Massachusetts, Amherst)"
+HELEN_TERMS = "HELEN: research use"
+
+
+class UnknownModelError(ValueError):
+    """No preset has this name."""
+
+
+class WeightsUnavailableError(RuntimeError):
+    """The preset has no published weights, or they cannot be found or verified."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    architecture: str
+    config: dict
+    task: str
+    description: str
+    class_map: str
+    input_size: tuple
+    face_crop: str
+    training_data: str
+    license: str
+    paper: str
+    recipe: str
+    weights_file: Optional[str] = None
+    sha256: Optional[str] = None
+    hub_repo: Optional[str] = None
+    metrics: dict = field(default_factory=dict)
+    unavailable: Optional[str] = None
+    preprocessing: dict = field(default_factory=lambda: {"scale": 1 / 255.0, "mean": [0.0, 0.0, 0.0],
+                                                         "std": [1.0, 1.0, 1.0], "color": "RGB"})
+
+    @property
+    def class_names(self):
+        return get_class_map(self.class_map).names
+
+    @property
+    def class_colors(self):
+        return get_class_map(self.class_map).colors
+
+
+PRESETS = {
+    p.name: p
+    for p in (
+        Preset(
+            name="icnn_lfw",
+            architecture="icnn",
+            config={"num_classes": 3, "input_shape": (256, 256, 3), "name": "icnn_lfw"},
+            task="parsing",
+            description="iCNN, background/skin/hair, trained on LFW Part Labels",
+            class_map="lfw_pl",
+            input_size=(256, 256),
+            face_crop="an LFW deep-funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
+            training_data="LFW Part Labels train split (1,500 faces), validated on its 500 validation faces",
+            license=LFW_TERMS,
+            paper="Zhou, Hu, Zhang. Interlinked Convolutional Neural Networks for Face Parsing. ISNN 2015",
+            recipe="python recipes/icnn_lfw.py --data LFW_PL_ROOT --out runs/icnn_lfw",
+            weights_file="icnn_lfw.npz",
+            hub_repo="facezoo/icnn_lfw",
+        ),
+        Preset(
+            name="stn_icnn_celebamask",
+            architecture="stn_icnn",
+            config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.6},
+            task="parsing",
+            description="STN-iCNN, HELEN's 11 classes, trained on a CelebAMask-HQ subset at 512x512",
+            class_map="helen",
+            input_size=(512, 512),
+            face_crop="a CelebA-HQ aligned face (eyes level, face filling the frame), 512x512",
+            training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
+                          "classes mapped to HELEN's",
+            license=CELEBAMASK_TERMS,
+            paper="Yin, Wang, Liu, Xu, Chen. End-to-End Face Parsing via Interlinked Convolutional "
+                  "Neural Networks. Cognitive Neurodynamics 2021",
+            recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
+            weights_file="stn_icnn_celebamask.npz",
+            hub_repo="facezoo/stn_icnn_celebamask",
+        ),
+        Preset(
+            name="stn_icnn_helen",
+            architecture="stn_icnn",
+            config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.0},
+            task="parsing",
+            description="STN-iCNN on HELEN (the paper's setting); no published weights",
+            class_map="helen",
+            input_size=(512, 512),
+            face_crop="a HELEN face resized to 512x512 as in the authors' data preparation",
+            training_data="HELEN (Smith et al. 2013) exemplars.txt, validated on tuning.txt",
+            license=HELEN_TERMS,
+            paper="Yin et al. 2021 (as above)",
+            recipe="python recipes/stn_icnn_helen.py --data HELEN_ROOT --out runs/stn_icnn_helen",
+            unavailable="facezoo could not obtain HELEN's parsing labels (Smith et al. 2013), so no checkpoint "
+                        "was trained; train one with the recipe on your copy of HELEN",
+        ),
+    )
+}
+
+
+def list_models(task=None):
+    """Names of the presets, optionally of one ``task`` (``"parsing"`` or ``"landmarks"``)."""
+    return sorted(name for name, p in PRESETS.items() if task is None or p.task == task)
+
+
+def get_preset(name):
+    if name in PRESETS:
+        return PRESETS[name]
+    close = difflib.get_close_matches(str(name), PRESETS, n=3, cutoff=0.4)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownModelError(f"unknown model {name!r}.{hint} Available: {', '.join(sorted(PRESETS))}")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build(preset):
+    """The preset's architecture, randomly initialised."""
+    from facezoo.models import ICNN, STNiCNN
+
+    architectures = {"icnn": ICNN, "stn_icnn": STNiCNN}
+    return architectures[preset.architecture](**preset.config)
+
+
+def packaged_weights(preset):
+    """Path of the preset's weights inside the package (or source tree), or None."""
+    if not preset.weights_file:
+        return None
+    for folder in WEIGHTS_DIRS:
+        path = os.path.join(folder, preset.weights_file)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def verify(path, expected_sha256):
+    """Refuse a weights file whose sha256 differs from the registry's."""
+    actual = sha256_of(path)
+    if expected_sha256 and actual != expected_sha256:
+        raise WeightsUnavailableError(
+            f"{path}: sha256 {actual} does not match the registry's {expected_sha256}; the file is damaged or "
+            "not this checkpoint, so it was not loaded (delete it and load again)"
+        )
+    return path
+
+
+def resolve_weights(preset):
+    """The local path of a preset's verified weights: the package first (more sources
+    come with the Hub support)."""
+    if preset.unavailable:
+        raise WeightsUnavailableError(
+            f"{preset.name} has no published weights: {preset.unavailable}. Train them with:\n  {preset.recipe}"
+        )
+    path = packaged_weights(preset)
+    if path is None:
+        raise WeightsUnavailableError(
+            f"the weights of {preset.name} ({preset.weights_file}) are not in this installation "
+            f"(looked in {', '.join(WEIGHTS_DIRS)})"
+        )
+    return verify(path, preset.sha256)
+
+
+def _attach(model, preset):
+    """Give a loaded model its preset, class map and preprocessing."""
+    model.preset = preset
+    model.class_names = preset.class_names
+    model.class_colors = preset.class_colors
+    model.preprocess = lambda images: preprocess(images, preset)
+    return model
+
+
+def preprocess(images, preset):
+    """uint8 RGB image(s) ``(H, W, 3)`` or ``(B, H, W, 3)`` -> float32 model input batch."""
+    from PIL import Image
+
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    array = np.asarray(images)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"expected RGB image(s) of shape (H, W, 3) or (B, H, W, 3), got {array.shape}")
+    height, width = preset.input_size
+    resized = np.stack([
+        np.asarray(Image.fromarray(a.astype(np.uint8)).resize((width, height), Image.BILINEAR)) for a in array
+    ]).astype(np.float32)
+    p = preset.preprocessing
+    return (resized * p["scale"] - np.asarray(p["mean"], np.float32)) / np.asarray(p["std"], np.float32)
+
+
+def load(name, weights="default", compile=True):
+    """A ready Keras model for preset ``name``.
+
+    Args:
+        name: a preset name (see :func:`list_models`).
+        weights: ``"default"`` (the published checkpoint, verified by sha256), ``None``
+            (random initialisation, ready for ``fit``), or a path to a facezoo ``.npz``
+            checkpoint or ``.keras`` file of the same architecture.
+        compile: compile with the preset's training loss, so ``model.fit`` works as is.
+    Returns:
+        The model, with ``.preset``, ``.class_names``, ``.class_colors`` and
+        ``.preprocess(images)`` attached.
+    """
+    import keras
+
+    from facezoo.checkpoints import load_checkpoint
+
+    preset = get_preset(name)
+    if weights is None:
+        model = build(preset)
+    elif weights == "default":
+        model = load_checkpoint(resolve_weights(preset))
+    elif isinstance(weights, (str, os.PathLike)):
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no weights file {path!r}")
+        model = load_checkpoint(path) if path.endswith(".npz") else keras.models.load_model(path)
+        expected = build(preset)
+        if type(model) is not type(expected) or model.get_config() != expected.get_config():
+            raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
+    else:
+        raise ValueError(f"weights must be 'default', None or a path, got {weights!r}")
+    if compile:
+        if preset.architecture == "icnn":
+            model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        else:
+            model.compile(optimizer="adam")
+    return _attach(model, preset)
