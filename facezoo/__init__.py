@@ -9,6 +9,9 @@ Example:
 
 __version__ = "0.1.0"
 
+# Importing these registers facezoo's layers, models and optimizer with Keras, so that
+# keras.models.load_model reads facezoo .keras files after a plain `import facezoo`.
+from facezoo import layers, models, training  # noqa: E402,F401
 from facezoo.export import export  # noqa: E402
 from facezoo.registry import list_models, load  # noqa: E402
 

@@ -39,6 +39,7 @@ def save_checkpoint(model, path, dtype="float16"):
     os.close(handle)
     try:
         np.savez_compressed(temp, **arrays)
+        os.chmod(temp, 0o644)  # mkstemp makes 0600 files
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):

@@ -146,6 +146,7 @@ def write_json_atomic(path, payload):
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(payload, out, indent=2)
+        os.chmod(temp, 0o644)  # mkstemp makes 0600 files
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):

@@ -194,3 +194,19 @@ def test_crop_scale_widens_the_window():
         small_stn(crop_scale=0)
     with pytest.raises(ValueError, match="cropper"):
         small_stn(cropper="oracle")
+
+
+def test_keras_files_reload_in_a_fresh_process_after_import_facezoo(tmp_path):
+    import subprocess
+    import sys
+
+    model = ICNN(num_classes=3, input_shape=(32, 32, 3), channels=(2, 2, 2, 2))
+    x = np.random.default_rng(5).uniform(size=(1, 32, 32, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
+    code = (f"import numpy as np, keras, facezoo; m = keras.models.load_model({str(tmp_path / 'm.keras')!r}); "
+            f"d = np.abs(m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0) - np.load({str(tmp_path / 'y.npy')!r})).max(); "
+            "print('DIFF', d)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "DIFF 0.0" in out.stdout, out.stderr[-2000:]
