@@ -90,7 +90,7 @@ PRESETS = {
             paper="Zhou, Hu, Zhang. Interlinked Convolutional Neural Networks for Face Parsing. ISNN 2015",
             recipe="python recipes/icnn_lfw.py --data LFW_PL_ROOT --out runs/icnn_lfw",
             weights_file="icnn_lfw.npz",
-            sha256="8ee3e2dac3b9c0451ccee7dc5ebd2a37bbd08e98d3453ba7ee54c14a40930fa3",
+            sha256="f756c89748bb3e2058aba345c2d3652b2bf1b3b0b5e3fba26a690b78de21f87b",
             hub_repo="facezoo/icnn_lfw",
             metrics={
                 "protocol": "LFW-PL: pixel accuracy and per-class F1 from one confusion matrix over the split, "
