@@ -12,9 +12,10 @@ Example:
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from facezoo.utils import atomic_output
 
 
 class CheckpointError(ValueError):
@@ -33,18 +34,8 @@ def save_checkpoint(model, path, dtype="float16"):
     for index, weight in enumerate(model.get_weights()):
         weight = np.asarray(weight)
         arrays[f"w{index:04d}"] = weight.astype(dtype) if weight.dtype.kind == "f" else weight
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    os.close(handle)
-    try:
+    with atomic_output(path, suffix=".npz") as temp:
         np.savez_compressed(temp, **arrays)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600 files
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
     return path
 
 

@@ -13,7 +13,6 @@ Example:
 
 import json
 import os
-import tempfile
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, HELEN, remap_table
 from facezoo.data.feeding import resize_sample
 from facezoo.metrics import ConfusionMatrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores
+from facezoo.utils import atomic_output
 
 PROTOCOLS = {
     "helen": (HELEN.num_classes, helen_scores),
@@ -139,19 +139,9 @@ def format_table(title, scores):
 
 def write_json_atomic(path, payload):
     """Write JSON so that a crash never leaves a half-written file behind."""
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with atomic_output(path, suffix=".json") as temp:
+        with open(temp, "w", encoding="utf-8") as out:
             json.dump(payload, out, indent=2)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600 files
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
 
 
 def load_model_for_eval(name_or_path, dataset_name):

@@ -55,30 +55,32 @@ def to_rgb_array(img, source="image"):
     return array
 
 
-def read_label_png(path):
-    """A single-channel index PNG as ``int32 (H, W)``; DataError if it is not one."""
+def _read_label(path, convert):
+    """Open a label image and ``convert`` it; DataError naming the file otherwise."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such label file")
     try:
         with Image.open(path) as img:
-            if img.mode not in ("L", "P", "I", "I;16", "1"):
-                raise DataError(f"{path}: label map must be single-channel, got mode {img.mode}")
-            return np.asarray(img, dtype=np.int32)
+            return convert(img, path)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DataError(f"{path}: not a readable label image ({error})") from None
+
+
+def _index_label(img, path):
+    if img.mode not in ("L", "P", "I", "I;16", "1"):
+        raise DataError(f"{path}: label map must be single-channel, got mode {img.mode}")
+    return np.asarray(img, dtype=np.int32)
+
+
+def read_label_png(path):
+    """A single-channel index PNG as ``int32 (H, W)``; DataError if it is not one."""
+    return _read_label(path, _index_label)
 
 
 def read_rgb_label(path):
     """An RGB colour-coded label (``.png`` or ``.ppm``) as ``uint8 (H, W, 3)``."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such label file")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise DataError(f"{path}: not a readable label image ({error})") from None
+    return _read_label(path, lambda img, _: np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
 def colors_to_labels(rgb, colors, source):
