@@ -36,13 +36,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--json", default=None)
+    parser.add_argument("--json", default=None, help="write the rows here (merged with rows already in the file)")
+    parser.add_argument("--rows", default="0,1,2", help="which rows to compute, e.g. 2 (default all)")
     args = parser.parse_args(argv)
 
     test = CelebAMask(args.data, "test")
     table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
     results = {}
-    for label, weights, cropper in ROWS:
+    if args.json and os.path.exists(args.json):
+        with open(args.json, encoding="utf-8") as handle:
+            results = json.load(handle)["rows"]
+    for index, (label, weights, cropper) in enumerate(ROWS):
+        if str(index) not in args.rows.split(","):
+            continue
         path = os.path.join(args.run, weights)
         if not os.path.exists(path):
             print(f"skipping {label}: {path} not found")
@@ -56,7 +62,8 @@ def main(argv=None):
         f"{c:>9}" for c in (*COLUMNS, "overall", "strict"))
     print(header)
     print("-" * len(header))
-    for label, row in results.items():
+    for label in [row[0] for row in ROWS if row[0] in results]:
+        row = results[label]
         print(f"{label:<40}" + "".join(f"{row[c]:9.3f}" for c in (*COLUMNS, "overall", "overall_strict")))
     if args.json:
         write_json_atomic(args.json, {"data": args.data, "split": "test", "faces": len(test), "rows": results})

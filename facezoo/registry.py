@@ -117,7 +117,17 @@ PRESETS = {
                   "Neural Networks. Cognitive Neurodynamics 2021",
             recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
             weights_file="stn_icnn_celebamask.npz",
+            sha256="fb6d0b8b5190970b2b330d1608a0f48cd2121ccbf91907f8e0eb5d5b2c5a8816",
             hub_repo="facezoo/stn_icnn_celebamask",
+            metrics={
+                "protocol": "HELEN protocol on CelebAMask-HQ labels mapped to HELEN's classes: one confusion "
+                            "matrix over the split at 512x512; overall = STN-iCNN code's groups (brows, eyes, "
+                            "nose, upper lip, inner mouth, lower lip, mouth), skin and hair excluded",
+                "test (100 faces)": {"overall_f1": 0.8960, "overall_strict_f1": 0.8967, "brows": 0.8548,
+                                     "eyes": 0.8792, "nose": 0.9187, "u_lip": 0.8934, "i_mouth": 0.9020,
+                                     "l_lip": 0.8888, "mouth": 0.9340, "skin": 0.9431, "hair": 0.9120},
+                "command": "facezoo eval stn_icnn_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
+            },
         ),
         Preset(
             name="stn_icnn_helen",
