@@ -15,14 +15,15 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import CelebAMask  # noqa: E402
 from facezoo.evaluate import evaluate_parsing, write_json_atomic  # noqa: E402
 from facezoo.models import STNiCNN  # noqa: E402
-from stn_icnn_celebamask import CONFIG  # noqa: E402
+from facezoo.registry import get_preset  # noqa: E402
+
+CONFIG = get_preset("stn_icnn_celebamask").config
 
 ROWS = (
     ("iCNN (centroid cropper)", "parts.weights.h5", "centroid"),

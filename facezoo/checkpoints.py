@@ -43,8 +43,6 @@ def load_checkpoint(path):
     """The float32 Keras model stored in a checkpoint written by :func:`save_checkpoint`."""
     import keras
 
-    import facezoo.models  # noqa: F401  (registers facezoo's classes for deserialisation)
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint file {path!r}")

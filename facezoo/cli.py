@@ -12,55 +12,22 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _architectures():
-    from facezoo.models import ICNN, STNiCNN
-
-    return {
-        "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), 128x128 faces"),
-        "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
-    }
-
-
-def build_architecture(name, **config):
-    """A freshly initialised model of architecture ``name`` (e.g. ``"stn_icnn"``)."""
-    archs = _architectures()
-    if name not in archs:
-        import difflib
-
-        close = difflib.get_close_matches(name, archs, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Known: {', '.join(archs)}")
-    return archs[name][0](**config)
-
-
 def _cmd_models(args):
-    from facezoo.registry import PRESETS
+    from facezoo.registry import ARCHITECTURES, PRESETS
 
     print("pretrained (facezoo.load(NAME)):")
     for name, preset in sorted(PRESETS.items()):
         status = "no published weights" if preset.unavailable else preset.license.split(":")[0] + " terms"
         print(f"  {name:22s} {preset.description} [{status}]")
     print("architectures (random initialisation):")
-    for name, (_, description) in _architectures().items():
+    for name, (_, description) in ARCHITECTURES.items():
         print(f"  {name:22s} {description}")
     return 0
 
 
-def model_from_name(name):
-    """A preset with its weights, or a fresh architecture."""
-    from facezoo.registry import PRESETS, load
-
-    if name in PRESETS:
-        return load(name, compile=False)
-    if name in _architectures():
-        return build_architecture(name)
-    from facezoo.registry import get_preset
-
-    get_preset(name)  # raises with the closest names
-
-
 def _cmd_export(args):
     from facezoo.export import export
+    from facezoo.registry import model_from_name
 
     model = model_from_name(args.model)
     result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False)

@@ -149,8 +149,7 @@ def load_model_for_eval(name_or_path, dataset_name):
     weights), or a fresh architecture sized for the dataset's classes."""
     import keras
 
-    import facezoo.models  # noqa: F401  (registers the custom objects)
-    from facezoo.cli import build_architecture
+    from facezoo.registry import PRESETS, build_architecture, load, model_from_name
 
     if name_or_path.endswith(".keras"):
         if not os.path.isfile(name_or_path):
@@ -160,8 +159,6 @@ def load_model_for_eval(name_or_path, dataset_name):
         from facezoo.checkpoints import load_checkpoint
 
         return load_checkpoint(name_or_path)
-    from facezoo.registry import PRESETS, load
-
     if name_or_path in PRESETS:
         return load(name_or_path, compile=False)
     if dataset_name == "300w":
@@ -173,8 +170,6 @@ def load_model_for_eval(name_or_path, dataset_name):
         if dataset_name not in ("helen", "celebamask"):
             raise ValueError("stn_icnn parses HELEN's facial parts; evaluate it on --dataset helen or celebamask")
         return build_architecture(name_or_path)
-    from facezoo.cli import model_from_name
-
     return model_from_name(name_or_path)  # raises, naming the closest models
 
 

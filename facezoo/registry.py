@@ -23,6 +23,13 @@ from typing import Optional
 import numpy as np
 
 from facezoo.classmaps import get_class_map
+from facezoo.models import ICNN, STNiCNN
+
+#: Architectures by name: class and one line for `facezoo models`.
+ARCHITECTURES = {
+    "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), 128x128 faces"),
+    "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
+}
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Installed wheels carry the weights inside the package; a source checkout keeps them
@@ -154,12 +161,32 @@ def list_models(task=None):
     return sorted(name for name, p in PRESETS.items() if task is None or p.task == task)
 
 
+def _unknown(name, known):
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.4)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownModelError(f"unknown model {name!r}.{hint} Available: {', '.join(sorted(known))}")
+
+
 def get_preset(name):
     if name in PRESETS:
         return PRESETS[name]
-    close = difflib.get_close_matches(str(name), PRESETS, n=3, cutoff=0.4)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise UnknownModelError(f"unknown model {name!r}.{hint} Available: {', '.join(sorted(PRESETS))}")
+    raise _unknown(name, PRESETS)
+
+
+def build_architecture(name, **config):
+    """A freshly initialised model of architecture ``name`` (see :data:`ARCHITECTURES`)."""
+    if name not in ARCHITECTURES:
+        raise _unknown(name, ARCHITECTURES)
+    return ARCHITECTURES[name][0](**config)
+
+
+def model_from_name(name):
+    """A preset with its published weights, or a fresh architecture of that name."""
+    if name in PRESETS:
+        return load(name, compile=False)
+    if name in ARCHITECTURES:
+        return build_architecture(name)
+    raise _unknown(name, [*PRESETS, *ARCHITECTURES])
 
 
 def sha256_of(path):
@@ -172,10 +199,7 @@ def sha256_of(path):
 
 def build(preset):
     """The preset's architecture, randomly initialised."""
-    from facezoo.models import ICNN, STNiCNN
-
-    architectures = {"icnn": ICNN, "stn_icnn": STNiCNN}
-    return architectures[preset.architecture](**preset.config)
+    return build_architecture(preset.architecture, **preset.config)
 
 
 def packaged_weights(preset):

@@ -301,6 +301,16 @@ STN_ICNN_SCHEDULE = (
 )
 
 
+#: A tiny STN-iCNN for `--smoke` runs of the recipes (plumbing, not accuracy).
+SMOKE_STN_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21, 21), crop_scale=1.0,
+                        channels=(4, 8, 8, 8), localizer_channels=4)
+
+
+def smoke_schedule(schedule):
+    """The same phases, one epoch each."""
+    return tuple(Phase(p.name, 1, p.learning_rate, p.multipliers, p.halve_every) for p in schedule)
+
+
 def check_schedule(schedule):
     """Refuse a schedule that makes no sense, before any training starts."""
     from facezoo.models.stn_icnn import PHASES

@@ -21,11 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
-from facezoo.training import Phase, train_stn_icnn  # noqa: E402
+from facezoo.registry import get_preset  # noqa: E402
+from facezoo.training import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
 
-CONFIG = dict(input_size=(512, 512), stage1_size=(128, 128), crop_size=(81, 81), crop_scale=1.6)
-SMOKE_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21, 21), crop_scale=1.0,
-                    channels=(4, 8, 8, 8), localizer_channels=4)
+CONFIG = get_preset("stn_icnn_celebamask").config  # the config its weights are published with
 VALIDATION_FACES = 50
 CPU_SCHEDULE = (
     Phase("stage1", 20, 1e-3),
@@ -49,8 +48,8 @@ def main(argv=None):
     config, schedule, steps = CONFIG, CPU_SCHEDULE, None
     if args.smoke:
         train_set.records, val_set.records = train_set.records[:4], val_set.records[:2]
-        config, args.batch_size, steps = SMOKE_CONFIG, 2, 1
-        schedule = tuple(Phase(p.name, 1, p.learning_rate, p.multipliers) for p in CPU_SCHEDULE)
+        config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
+        schedule = smoke_schedule(CPU_SCHEDULE)
     size = config["input_size"]
     table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("celebamask"), shuffle=True,

@@ -17,11 +17,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.data import Augmenter, HelenParsing, ParsingSequence  # noqa: E402
-from facezoo.training import STN_ICNN_SCHEDULE, Phase, train_stn_icnn  # noqa: E402
+from facezoo.registry import get_preset  # noqa: E402
+from facezoo.training import SMOKE_STN_CONFIG, STN_ICNN_SCHEDULE, smoke_schedule, train_stn_icnn  # noqa: E402
 
-CONFIG = dict(input_size=(512, 512), stage1_size=(128, 128), crop_size=(81, 81), crop_scale=1.0)
-SMOKE_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21, 21),
-                    channels=(4, 8, 8, 8), localizer_channels=4)
+CONFIG = get_preset("stn_icnn_helen").config  # the registry entry this recipe trains
 
 
 def main(argv=None):
@@ -36,8 +35,8 @@ def main(argv=None):
     config, schedule, steps = CONFIG, STN_ICNN_SCHEDULE, None
     if args.smoke:
         train_set.records, val_set.records = train_set.records[:4], val_set.records[:2]
-        config, args.batch_size, steps = SMOKE_CONFIG, 2, 1
-        schedule = tuple(Phase(p.name, 1, p.learning_rate, p.multipliers) for p in STN_ICNN_SCHEDULE)
+        config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
+        schedule = smoke_schedule(STN_ICNN_SCHEDULE)
     size = config["input_size"]
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
