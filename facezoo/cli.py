@@ -3,6 +3,7 @@
     facezoo models                                   list the architectures
     facezoo export stn_icnn --format tflite -o stn_icnn.tflite
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
+    facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
 """
 
 import argparse
@@ -30,15 +31,53 @@ def _cmd_export(args):
     from facezoo.registry import model_from_name
 
     model = model_from_name(args.model)
-    result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False)
+    calibration = None
+    if args.calibration:
+        calibration = _preprocessed_faces(model, args.calibration)
+    result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False,
+                    representative_data=calibration, sample_inputs=None if calibration is None else calibration[:4])
     print(result)
     return 0
+
+
+def _preprocessed_faces(model, folder, limit=64):
+    """Up to ``limit`` face crops from ``folder``, preprocessed for ``model``."""
+    import numpy as np
+    from PIL import Image
+
+    from facezoo.data.io import IMAGE_EXTENSIONS, DataError, read_image
+    from facezoo.registry import preprocess
+
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--calibration: no folder {folder!r}")
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))[:limit]
+    if not files:
+        raise ValueError(f"--calibration: no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    faces = []
+    for name in files:
+        try:
+            faces.append(read_image(os.path.join(folder, name)))
+        except DataError as error:
+            print(f"--calibration: skipping {name}: {error}", file=sys.stderr)
+    if not faces:
+        raise ValueError(f"--calibration: no readable image in {folder}")
+    if getattr(model, "preset", None) is not None:
+        return np.concatenate([preprocess(face, model.preset) for face in faces])
+    height, width = model.input_shape[1:3]  # a bare architecture: RGB in [0, 1]
+    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in faces]) / 255.0
 
 
 def _cmd_eval(args):
     from facezoo.evaluate import run_eval_command
 
     return run_eval_command(args)
+
+
+def _cmd_publish(args):
+    from facezoo.hub import publish
+
+    print(publish(args.model, args.repo, weights=args.weights, private=args.private))
+    return 0
 
 
 def build_parser():
@@ -53,6 +92,8 @@ def build_parser():
     p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
     p.add_argument("--quantize", choices=["fp16", "int8"], default=None, help="TFLite only")
+    p.add_argument("--calibration", default=None, metavar="DIR",
+                   help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
@@ -64,6 +105,13 @@ def build_parser():
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
+    p.add_argument("model", help="preset name (see `facezoo models`)")
+    p.add_argument("--repo", required=True, help="Hub repository ORG/REPO (created if missing)")
+    p.add_argument("--weights", default=None, help="a facezoo .npz checkpoint to publish instead of the shipped one")
+    p.add_argument("--private", action="store_true")
+    p.set_defaults(func=_cmd_publish)
     return parser
 
 
@@ -72,7 +120,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
         print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

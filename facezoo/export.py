@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,7 +101,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         quantize: TFLite only: ``None``, ``"fp16"`` (half-size weights) or ``"int8"``
             (integer kernels, float input/output, calibrated on ``representative_data``).
         representative_data: array ``(N, H, W, C)`` of real, preprocessed faces for int8
-            calibration. The default is ``sample_inputs``, i.e. noise: pass real faces.
+            calibration (a few dozen are enough). The default is ``sample_inputs``, which
+            are noise unless given: pass real faces (``facezoo export --calibration DIR``).
         sample_inputs: array ``(B, H, W, C)`` for the parity check; seeded uniform noise
             in [0, 1] (batch 2) when omitted.
         atol: largest accepted ``max |runtime - keras|`` (float exports); quantized files
@@ -143,6 +145,9 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     try:
         signature = [keras.InputSpec(shape=shape, dtype="float32")]
         calibration = sample_inputs if representative_data is None else np.asarray(representative_data, "float32")
+        if quantize == "int8" and representative_data is None:
+            warnings.warn("int8 export calibrated on the sample inputs (noise unless given); pass "
+                          "representative_data of real faces for a useful int8 model", stacklevel=2)
         _write(model, staged, format, signature, quantize, calibration)
         _write_metadata(staged, format, model_metadata(model))
         actual, ops = _run(staged, format, sample_inputs)
@@ -186,10 +191,13 @@ def _write(model, path, format, signature, quantize=None, calibration=None):
                 for sample in calibration:
                     yield [sample[None].astype("float32")]
 
-            # int8 kernels where they exist, float builtins elsewhere; float input/output.
+            # int8 kernels where they exist, float builtins elsewhere; float input/output. The
+            # MLIR quantizer refuses iCNN (a nearest upsample feeding a concatenation cannot meet
+            # its "same scale" constraint); the older calibrator requantizes there instead.
             options = {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative,
                        "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                                         tf.lite.OpsSet.TFLITE_BUILTINS]}}
+                                                         tf.lite.OpsSet.TFLITE_BUILTINS]},
+                       "experimental_new_quantizer": False}
         try:
             model.export(path, format="litert", verbose=False, input_signature=signature, **options)
         except RuntimeError as error:  # the converter's own message went to stderr
@@ -206,22 +214,7 @@ def _write(model, path, format, signature, quantize=None, calibration=None):
 def _run(path, format, inputs):
     """Run the exported file in its own runtime; returns (outputs, op names)."""
     if format == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        from ai_edge_litert.interpreter import OpResolverType
-
-        interpreter = Interpreter(model_path=path)
-        detail = interpreter.get_input_details()[0]
-        interpreter.resize_tensor_input(detail["index"], inputs.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(detail["index"], inputs)
-        interpreter.invoke()
-        output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-        # Op names from an interpreter without XNNPACK, which would show as DELEGATE.
-        plain = Interpreter(
-            model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-        return output, [op["op_name"] for op in plain._get_ops_details()]
+        return _run_litert(path, inputs)
     if format == "onnx":
         import onnxruntime as ort
 
@@ -233,6 +226,27 @@ def _run(path, format, inputs):
 
     loaded = tf.saved_model.load(path)
     return np.asarray(loaded.serve(tf.constant(inputs))), []
+
+
+def _run_litert(path, inputs):
+    """Run a .tflite file in LiteRT in a child process: a crash of the native runtime
+    (XNNPACK has segfaulted on some int8 graphs) becomes an ExportError, not a dead process."""
+    import subprocess
+    import sys
+
+    folder = os.path.dirname(path)
+    np.save(os.path.join(folder, "inputs.npy"), inputs)
+    outputs = os.path.join(folder, "outputs.npz")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_litert_check.py")
+    result = subprocess.run([sys.executable, script, path, os.path.join(folder, "inputs.npy"), outputs],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        how = f"crashed (signal {-result.returncode})" if result.returncode < 0 else "failed"
+        detail = result.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise ExportError(f"the LiteRT runtime {how} running the TFLite file with its default XNNPACK delegate "
+                          f"({detail[0]})")
+    with np.load(outputs) as data:
+        return data["output"], [str(op) for op in data["ops"]]
 
 
 def _write_metadata(path, format, metadata):

@@ -12,6 +12,7 @@ Example:
     >>> model = facezoo.load("icnn_lfw")             # shipped weights, works offline
     >>> probs = model.predict(model.preprocess(photo_crop))
     >>> scratch = facezoo.load("icnn_lfw", weights=None)   # same architecture, random init
+    >>> mine = facezoo.load("icnn_lfw", weights="hf://my-org/icnn_lfw")  # see facezoo.hub
 """
 
 import difflib
@@ -59,6 +60,7 @@ class Preset:
     class_map: str
     input_size: tuple
     face_crop: str
+    dataset: str
     training_data: str
     license: str
     paper: str
@@ -92,6 +94,7 @@ PRESETS = {
             class_map="lfw_pl",
             input_size=(128, 128),
             face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 128x128",
+            dataset="LFW Part Labels",
             training_data="LFW Part Labels train split (1,500 faces), validated on its 500 validation faces",
             license=LFW_TERMS,
             paper="Zhou, Hu, Zhang. Interlinked Convolutional Neural Networks for Face Parsing. ISNN 2015",
@@ -117,6 +120,7 @@ PRESETS = {
             class_map="helen",
             input_size=(512, 512),
             face_crop="a CelebA-HQ aligned face (eyes level, face filling the frame), 512x512",
+            dataset="CelebAMask-HQ",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
                           "classes mapped to HELEN's",
             license=CELEBAMASK_TERMS,
@@ -145,6 +149,7 @@ PRESETS = {
             class_map="helen",
             input_size=(512, 512),
             face_crop="a HELEN face resized to 512x512 as in the authors' data preparation",
+            dataset="HELEN",
             training_data="HELEN (Smith et al. 2013) exemplars.txt, validated on tuning.txt",
             license=HELEN_TERMS,
             paper="Yin et al. 2021 (as above)",
@@ -173,11 +178,11 @@ def get_preset(name):
     raise _unknown(name, PRESETS)
 
 
-def build_architecture(name, **config):
-    """A freshly initialised model of architecture ``name`` (see :data:`ARCHITECTURES`)."""
-    if name not in ARCHITECTURES:
-        raise _unknown(name, ARCHITECTURES)
-    return ARCHITECTURES[name][0](**config)
+def build_architecture(architecture, **config):
+    """A freshly initialised model of ``architecture`` (see :data:`ARCHITECTURES`)."""
+    if architecture not in ARCHITECTURES:
+        raise _unknown(architecture, ARCHITECTURES)
+    return ARCHITECTURES[architecture][0](**config)
 
 
 def model_from_name(name):
@@ -225,19 +230,23 @@ def verify(path, expected_sha256):
 
 
 def resolve_weights(preset):
-    """The local path of a preset's verified weights: the package first (more sources
-    come with the Hub support)."""
+    """The local path of a preset's verified weights, looked for in order: the package's
+    own ``weights/``, the local Hugging Face cache, the Hub (see :mod:`facezoo.hub`)."""
     if preset.unavailable:
         raise WeightsUnavailableError(
             f"{preset.name} has no published weights: {preset.unavailable}. Train them with:\n  {preset.recipe}"
         )
     path = packaged_weights(preset)
-    if path is None:
-        raise WeightsUnavailableError(
-            f"the weights of {preset.name} ({preset.weights_file}) are not in this installation "
-            f"(looked in {', '.join(WEIGHTS_DIRS)})"
-        )
-    return verify(path, preset.sha256)
+    if path is not None:
+        return verify(path, preset.sha256)
+    if preset.hub_repo:
+        from facezoo.hub import fetch_preset_weights
+
+        return fetch_preset_weights(preset)
+    raise WeightsUnavailableError(
+        f"the weights of {preset.name} ({preset.weights_file}) are not in this installation "
+        f"(looked in {', '.join(WEIGHTS_DIRS)}) and it has no Hub repository"
+    )
 
 
 def _attach(model, preset):
@@ -272,9 +281,11 @@ def load(name, weights="default", compile=True):
 
     Args:
         name: a preset name (see :func:`list_models`).
-        weights: ``"default"`` (the published checkpoint, verified by sha256), ``None``
-            (random initialisation, ready for ``fit``), or a path to a facezoo ``.npz``
-            checkpoint or ``.keras`` file of the same architecture.
+        weights: ``"default"`` (the published checkpoint, verified by sha256: from the
+            package, else the Hub cache, else the Hub), ``None`` (random initialisation,
+            ready for ``fit``), a path to a facezoo ``.npz`` checkpoint or ``.keras`` file of
+            the same architecture, or ``"hf://org/repo[@revision]"`` (a repository written
+            by ``facezoo publish``; its sha256 is checked against its ``config.json``).
         compile: compile with the preset's training loss, so ``model.fit`` works as is.
     Returns:
         The model, with ``.preset``, ``.class_names``, ``.class_colors`` and
@@ -291,14 +302,18 @@ def load(name, weights="default", compile=True):
         model = load_checkpoint(resolve_weights(preset))
     elif isinstance(weights, (str, os.PathLike)):
         path = os.fspath(weights)
-        if not os.path.isfile(path):
+        if path.startswith("hf://"):
+            from facezoo.hub import fetch
+
+            path, _ = fetch(path)
+        elif not os.path.isfile(path):
             raise FileNotFoundError(f"no weights file {path!r}")
         model = load_checkpoint(path) if path.endswith(".npz") else keras.models.load_model(path)
         expected = build(preset)
         if type(model) is not type(expected) or model.get_config() != expected.get_config():
             raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
     else:
-        raise ValueError(f"weights must be 'default', None or a path, got {weights!r}")
+        raise ValueError(f"weights must be 'default', None, a path or hf://ORG/REPO, got {weights!r}")
     if compile:
         if preset.architecture == "icnn":
             model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))

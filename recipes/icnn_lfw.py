@@ -27,7 +27,7 @@ from facezoo.models import ICNN  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
 # (directory, input size, epochs, learning rate, halve every N epochs)
-STAGES = (("128", 128, 20, 1e-3, 5),)
+STAGES = (("128", 128, 20, 1e-3, 5), ("160", 160, 12, 5e-4, 4))
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 """Presets, facezoo.load and weights verification."""
 
 import dataclasses
+import os
 import shutil
 
 import numpy as np
@@ -34,7 +35,7 @@ def test_preset_without_weights_says_why_and_how_to_train():
 @pytest.fixture
 def tiny_preset(tmp_path, monkeypatch):
     preset = dataclasses.replace(
-        registry.PRESETS["icnn_lfw"], name="tiny", input_size=(32, 32), weights_file="tiny.npz",
+        registry.PRESETS["icnn_lfw"], name="tiny", input_size=(32, 32), weights_file="tiny.npz", hub_repo=None,
         config={"num_classes": 3, "input_shape": (32, 32, 3), "channels": (2, 2, 2, 2)},
     )
     model = registry.build(preset)
@@ -89,10 +90,42 @@ def test_shipped_weights_match_the_registry(name):
     assert preset.metrics, f"{name} ships weights but publishes no metrics"
 
 
-def test_a_built_wheel_carries_the_weights(tmp_path):
-    """pip builds a wheel whose facezoo/weights holds every shipped checkpoint and card."""
+def test_every_published_model_round_trips_through_a_keras_file_in_a_fresh_process(tmp_path):
+    """Save each published model as .keras; a new process with facezoo imported reloads it
+    and gives the same outputs."""
     import subprocess
     import sys
+    import textwrap
+
+    names = [n for n, p in registry.PRESETS.items() if p.weights_file]
+    rng = np.random.default_rng(0)
+    expected = {}
+    for name in names:
+        model = facezoo.load(name, compile=False)
+        face = rng.integers(0, 256, (*model.preset.input_size, 3), dtype=np.uint8)
+        np.save(tmp_path / f"{name}_in.npy", model.preprocess(face))
+        expected[name] = model.predict(np.load(tmp_path / f"{name}_in.npy"), verbose=0)
+        model.save(tmp_path / f"{name}.keras")
+    script = textwrap.dedent(f"""
+        import os, keras, numpy as np, facezoo
+        for name in {names!r}:
+            model = keras.models.load_model(os.path.join({str(tmp_path)!r}, name + ".keras"))
+            x = np.load(os.path.join({str(tmp_path)!r}, name + "_in.npy"))
+            np.save(os.path.join({str(tmp_path)!r}, name + "_out.npy"), model.predict(x, verbose=0))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in names:
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}_out.npy"), expected[name], atol=1e-5, err_msg=name)
+
+
+def test_pip_install_in_a_fresh_environment_loads_the_packaged_weights(tmp_path):
+    """A wheel installed into a new virtual environment, run outside the source tree with
+    the Hub offline, finds and verifies its weights inside the installed package."""
+    import subprocess
+    import sys
+    import sysconfig
+    import venv
     import zipfile
     from pathlib import Path
 
@@ -104,4 +137,26 @@ def test_a_built_wheel_carries_the_weights(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {p.name for p in (repo / "weights").iterdir() if p.suffix in (".npz", ".md")}
     assert shipped and {f"facezoo/weights/{n}" for n in shipped} <= names
-    assert "facezoo/registry.py" in names and "facezoo/models/stn_icnn.py" in names
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                        text=True).strip())
+    # The dependencies (TensorFlow, ...) come from this environment; facezoo only from the wheel.
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+                             str(wheel)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty_cache"))
+    script = ("import facezoo, facezoo.registry as r; print(facezoo.__file__); "
+              "print(*[r.resolve_weights(r.get_preset(n)) for n in facezoo.list_models() "
+              "if r.get_preset(n).weights_file], sep='\\n'); facezoo.load('icnn_lfw')")
+    result = subprocess.run([str(python), "-c", script], cwd=outside, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.split()
+    assert lines[0].startswith(str(site / "facezoo")), lines
+    assert len(lines) > 2 and all(line.startswith(str(site / "facezoo" / "weights")) for line in lines[1:]), lines

@@ -5,6 +5,8 @@ import os
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+#: File name endings of the images facezoo reads from a folder.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm")
 #: Largest image we decode (PIL's own bomb guard is far larger and only warns).
 MAX_PIXELS = 100_000_000
 
