@@ -5,6 +5,7 @@ Example:
     >>> model = facezoo.load("icnn_lfw")                  # shipped weights, offline
     >>> probs = model.predict(model.preprocess(face_crop))
     >>> facezoo.export(model, "icnn_lfw.tflite", format="tflite")
+    >>> result = facezoo.parse("photo.jpg")                # detect, align, parse, map back
 """
 
 __version__ = "0.1.0"
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 # keras.models.load_model reads facezoo .keras files after a plain `import facezoo`.
 from facezoo import layers, models, training  # noqa: E402,F401
 from facezoo.export import export  # noqa: E402
+from facezoo.photos import parse  # noqa: E402
 from facezoo.registry import list_models, load  # noqa: E402
 
-__all__ = ["export", "list_models", "load", "__version__"]
+__all__ = ["export", "list_models", "load", "parse", "__version__"]

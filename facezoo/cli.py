@@ -4,6 +4,7 @@
     facezoo export stn_icnn --format tflite -o stn_icnn.tflite
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
+    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned]
 """
 
 import argparse
@@ -80,6 +81,57 @@ def _cmd_publish(args):
     return 0
 
 
+def _image_files(inputs):
+    """(path, error) pairs for the files named or found in the folders named."""
+    from facezoo.data.io import IMAGE_EXTENSIONS
+
+    for item in inputs:
+        if os.path.isdir(item):
+            found = sorted(f for f in os.listdir(item) if f.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                yield item, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
+            for name in found:
+                yield os.path.join(item, name), None
+        else:
+            yield item, None
+
+
+def _cmd_parse(args):
+    from tqdm import tqdm
+
+    from facezoo.data.io import DataError
+    from facezoo.detect import MTCNNDetector
+    from facezoo.photos import as_rgb, parse
+    from facezoo.registry import load
+
+    files = list(_image_files(args.inputs))
+    model = load(args.model, compile=False)
+    detector = None if args.aligned else MTCNNDetector()
+    failed, stems = 0, set()
+    progress = tqdm(files, desc="parsing", unit="photo", disable=len(files) < 2)
+    for path, error in progress:
+        if error is None:
+            try:
+                photo = as_rgb(path)
+                result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
+                result.source = path
+                stem = os.path.splitext(os.path.basename(path))[0]
+                stem = next(f"{stem}_{i}" if i else stem for i in range(len(stems) + 1)
+                            if (f"{stem}_{i}" if i else stem) not in stems)
+                stems.add(stem)
+                written = result.save(args.output, stem, photo)
+                what = "; ".join(result.notes) or f"{len(result.faces)} face{'s' * (len(result.faces) != 1)}"
+                tqdm.write(f"{path}: {what} -> {written['labels.png']}")
+                continue
+            except (DataError, ValueError, OSError) as problem:
+                error = str(problem)
+        failed += 1
+        tqdm.write(f"facezoo parse: skipped {path}: {error}", file=sys.stderr)
+    print(f"parsed {len(files) - failed} of {len(files)} input(s) with {args.model} into {args.output}"
+          + (f"; {failed} failed" if failed else ""))
+    return 1 if failed else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="facezoo", description="Face parsing and landmarks for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +164,14 @@ def build_parser():
     p.add_argument("--weights", default=None, help="a facezoo .npz checkpoint to publish instead of the shipped one")
     p.add_argument("--private", action="store_true")
     p.set_defaults(func=_cmd_publish)
+
+    p = sub.add_parser("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--model", default="stn_icnn_celebamask", help="parsing preset (see `facezoo models`)")
+    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
+    p.add_argument("--max-faces", type=int, default=32, help="parse at most this many faces per photo")
+    p.set_defaults(func=_cmd_parse)
     return parser
 
 

@@ -134,6 +134,7 @@ def preset_config(preset, weights_file, sha256):
         "architecture": preset.architecture, "config": preset.config, "task": preset.task,
         "class_names": list(preset.class_names), "class_colors": [list(c) for c in preset.class_colors],
         "input_size": list(preset.input_size), "preprocessing": preset.preprocessing, "face_crop": preset.face_crop,
+        "alignment": preset.alignment,
         "weights_file": weights_file, "sha256": sha256, "training_data": preset.training_data,
         "license": preset.license, "paper": preset.paper, "metrics": preset.metrics,
     }

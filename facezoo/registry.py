@@ -70,6 +70,10 @@ class Preset:
     hub_repo: Optional[str] = None
     metrics: dict = field(default_factory=dict)
     unavailable: Optional[str] = None
+    #: Where the training faces have their five MTCNN keypoints (``keypoints``, fractions
+    #: of the image, x then y, in facezoo.detect.KEYPOINT_NAMES order) and their mean face
+    #: box (``box``); facezoo.parse aligns photos onto it. From benchmarks/alignment_templates.py.
+    alignment: Optional[dict] = None
     preprocessing: dict = field(default_factory=lambda: {"scale": 1 / 255.0, "mean": [0.0, 0.0, 0.0],
                                                          "std": [1.0, 1.0, 1.0], "color": "RGB"})
 
@@ -99,6 +103,9 @@ PRESETS = {
             license=LFW_TERMS,
             paper="Zhou, Hu, Zhang. Interlinked Convolutional Neural Networks for Face Parsing. ISNN 2015",
             recipe="python recipes/icnn_lfw.py --data LFW_PL_ROOT --out runs/icnn_lfw",
+            alignment={"keypoints": (
+                           (0.4137, 0.4555), (0.5849, 0.4498), (0.5009, 0.553), (0.428, 0.6424), (0.5813, 0.6375)),
+                       "box": (0.3075, 0.258, 0.6868, 0.7677), "source": "mean MTCNN keypoints of 1494 training faces"},
             weights_file="icnn_lfw.npz",
             sha256="f756c89748bb3e2058aba345c2d3652b2bf1b3b0b5e3fba26a690b78de21f87b",
             hub_repo="facezoo/icnn_lfw",
@@ -127,6 +134,9 @@ PRESETS = {
             paper="Yin, Wang, Liu, Xu, Chen. End-to-End Face Parsing via Interlinked Convolutional "
                   "Neural Networks. Cognitive Neurodynamics 2021",
             recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
+            alignment={"keypoints": (
+                           (0.3788, 0.4746), (0.6201, 0.475), (0.4966, 0.6248), (0.3906, 0.7303), (0.607, 0.7301)),
+                       "box": (0.2416, 0.1944, 0.7646, 0.9086), "source": "mean MTCNN keypoints of 984 training faces"},
             weights_file="stn_icnn_celebamask.npz",
             sha256="fb6d0b8b5190970b2b330d1608a0f48cd2121ccbf91907f8e0eb5d5b2c5a8816",
             hub_repo="facezoo/stn_icnn_celebamask",

@@ -1,0 +1,76 @@
+"""Alignment templates: where a preset's training faces have their five keypoints.
+
+For each dataset a preset was trained on, MTCNN (facezoo.detect.MTCNNDetector) is run on
+the training images as the model saw them (the whole image, resized to the model input),
+and the five keypoints of the face nearest the image centre are averaged, normalised to
+the image size. facezoo.parse warps a photo's face onto these points, so a face in a
+photo reaches the model where training faces were.
+
+    python benchmarks/alignment_templates.py --data ../shared/data [--limit N] [--json F]
+
+Prints, per dataset: faces used, detection rate, the mean keypoints and their spread,
+and the mean face box (for faces given as boxes without keypoints).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from facezoo.data import CelebAMask, LFWPartLabels  # noqa: E402
+from facezoo.detect import KEYPOINT_NAMES, MTCNNDetector  # noqa: E402
+
+SOURCES = {  # preset -> (dataset, folder under --data, split)
+    "icnn_lfw": (LFWPartLabels, "lfw_pl", "train"),
+    "stn_icnn_celebamask": (CelebAMask, "celebamask_subset", "train"),
+}
+
+
+def template(dataset, limit=None):
+    detector = MTCNNDetector(min_score=0.9)
+    points, boxes, missed = [], [], 0
+    indices = range(len(dataset)) if limit is None else range(min(limit, len(dataset)))
+    for index in tqdm(indices, desc=type(dataset).__name__, leave=False):
+        image = dataset[index].image
+        height, width = image.shape[:2]
+        faces = [f for f in detector(image) if f.keypoints is not None]
+        if not faces:
+            missed += 1
+            continue
+        centre = np.array([width, height]) / 2
+        face = min(faces, key=lambda f: np.linalg.norm(f.keypoints.mean(0) - centre))
+        points.append(face.keypoints / [width, height])
+        boxes.append(np.asarray(face.box) / [width, height, width, height])
+    points, boxes = np.stack(points), np.stack(boxes)
+    return {"faces": len(points), "missed": missed, "keypoints": points.mean(0).round(4).tolist(),
+            "keypoints_std": points.std(0).round(4).tolist(), "box": boxes.mean(0).round(4).tolist()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="folder holding lfw_pl/ and celebamask_subset/")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    results = {}
+    for preset, (cls, folder, split) in SOURCES.items():
+        results[preset] = template(cls(os.path.join(args.data, folder), split), args.limit)
+        r = results[preset]
+        print(f"\n{preset}: {r['faces']} faces ({r['missed']} without a detection), keypoints as fractions of "
+              "the image (x, y) +- std")
+        for name, (x, y), (sx, sy) in zip(KEYPOINT_NAMES, r["keypoints"], r["keypoints_std"]):
+            print(f"  {name:12s} ({x:.4f}, {y:.4f}) +- ({sx:.4f}, {sy:.4f})")
+        print("  box (x0, y0, x1, y1):", r["box"])
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

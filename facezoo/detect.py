@@ -1,0 +1,104 @@
+"""Face detection for photos: a small interface, MTCNN behind it, and user boxes.
+
+A detector is any callable ``detector(image) -> list[Detection]`` taking a uint8 RGB
+array ``(H, W, 3)``. facezoo ships :class:`MTCNNDetector` (the ``mtcnn`` package, whose
+wheel carries its weights, so nothing is downloaded at run time) and :class:`BoxDetector`
+for boxes found elsewhere.
+
+Example:
+    >>> detector = MTCNNDetector()
+    >>> faces = detector(photo)                  # [Detection(box=(x0, y0, x1, y1), score, keypoints)]
+    >>> facezoo.parse(photo, detector=BoxDetector([(120, 80, 360, 380)]))   # your own boxes
+
+MTCNN (Zhang et al. 2016) finds faces from about 20 pixels wide, frontal to roughly
+half-profile, and gives five keypoints (the eye centres, the nose tip, the mouth
+corners) used for alignment. It misses strongly rotated (> ~45 degrees in-plane),
+profile and heavily occluded faces; photos are searched at most ``max_side`` pixels on
+their long side, so in a huge photo the smallest findable face grows accordingly.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+#: Order of the five keypoints in :attr:`Detection.keypoints` (image left/right).
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass
+class Detection:
+    """One face: ``box`` ``(x0, y0, x1, y1)`` in image pixels, a confidence ``score`` and
+    optionally ``keypoints`` ``(5, 2)`` in :data:`KEYPOINT_NAMES` order (x, y)."""
+
+    box: tuple
+    score: float = 1.0
+    keypoints: Optional[np.ndarray] = None
+
+    def to_json(self):
+        data = {"box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4)}
+        if self.keypoints is not None:
+            data["keypoints"] = {n: [round(float(x), 2), round(float(y), 2)]
+                                 for n, (x, y) in zip(KEYPOINT_NAMES, self.keypoints)}
+        return data
+
+
+class MTCNNDetector:
+    """MTCNN from the ``mtcnn`` package (MIT licence; weights inside its wheel).
+
+    Args:
+        min_score: detections below this confidence are dropped.
+        max_side: the photo is searched at this size on its long side at most (boxes and
+            keypoints are returned in the original photo's pixels).
+        min_face_size: smallest face searched for, in pixels of the searched image.
+    """
+
+    def __init__(self, min_score=0.9, max_side=1600, min_face_size=20):
+        self.min_score, self.max_side, self.min_face_size = min_score, max_side, min_face_size
+        self._mtcnn = None
+
+    def __call__(self, image):
+        from PIL import Image
+
+        image = _check_rgb(image)
+        if self._mtcnn is None:
+            from mtcnn import MTCNN
+
+            self._mtcnn = MTCNN()
+        height, width = image.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        searched = image
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            searched = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+        found = self._mtcnn.detect_faces(searched, min_face_size=self.min_face_size,
+                                         threshold_onet=self.min_score)
+        detections = []
+        for face in found:
+            x, y, w, h = face["box"]
+            points = np.array([face["keypoints"][n] for n in KEYPOINT_NAMES], np.float32) / scale
+            detections.append(Detection((x / scale, y / scale, (x + w) / scale, (y + h) / scale),
+                                        float(face["confidence"]), points))
+        return sorted(detections, key=lambda d: -d.score)
+
+
+class BoxDetector:
+    """Faces given as boxes ``(x0, y0, x1, y1)``, optionally with 5 keypoints each."""
+
+    def __init__(self, boxes, keypoints=None):
+        self.detections = [Detection(tuple(map(float, box)), 1.0, None if keypoints is None
+                                     else np.asarray(keypoints[i], np.float32).reshape(5, 2))
+                           for i, box in enumerate(boxes)]
+        for d in self.detections:
+            if not (d.box[2] > d.box[0] and d.box[3] > d.box[1]):
+                raise ValueError(f"a box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {d.box}")
+
+    def __call__(self, image):
+        return list(self.detections)
+
+
+def _check_rgb(image):
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"detectors take uint8 RGB images (H, W, 3), got {image.dtype} {image.shape}")
+    return image

@@ -1,0 +1,78 @@
+"""Similarity alignment, warping into a crop and mapping crops back onto the photo."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facezoo.align import (apply, box_transform, invert, paste_probabilities, similarity_transform,
+                           warp_to_crop)
+
+
+def _similarity(angle, scale, tx, ty):
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    return np.array([[c, -s, tx], [s, c, ty]])
+
+
+def test_similarity_transform_recovers_a_known_one_and_never_reflects():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 500, (5, 2))
+    truth = _similarity(0.3, 0.42, 17.0, -5.5)
+    np.testing.assert_allclose(similarity_transform(source, apply(truth, source)), truth, atol=1e-9)
+    mirrored = apply(truth, source) * [-1, 1]  # a mirror image is not a similarity
+    fit = similarity_transform(source, mirrored)
+    assert np.linalg.det(fit[:, :2]) > 0
+    np.testing.assert_allclose(apply(invert(truth), apply(truth, source)), source, atol=1e-9)
+
+
+def test_similarity_transform_refuses_bad_points():
+    with pytest.raises(ValueError, match="matching"):
+        similarity_transform(np.zeros((5, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="one place"):
+        similarity_transform(np.ones((5, 2)), np.random.rand(5, 2))
+    with pytest.raises(ValueError, match="finite"):
+        similarity_transform(np.full((5, 2), np.nan), np.random.rand(5, 2))
+
+
+def test_an_integer_shift_crops_exactly_the_slice():
+    image = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    crop = warp_to_crop(image, [[1, 0, -13], [0, 1, -7]], (20, 30))
+    np.testing.assert_array_equal(crop, image[7:27, 13:43])
+
+
+def test_a_big_face_is_box_filtered_not_aliased():
+    """A 4x downscale equals PIL's box-filtered resize, where plain bilinear sampling of a
+    fine stripe pattern would alias."""
+    stripes = np.zeros((400, 400, 3), np.uint8)
+    stripes[:, ::2] = 255
+    crop = warp_to_crop(stripes, [[0.25, 0, 0.25 * 0.5 - 0.5], [0, 0.25, 0.25 * 0.5 - 0.5]], (100, 100))
+    reference = np.asarray(Image.fromarray(stripes).resize((100, 100), Image.BOX))
+    assert np.abs(crop.astype(int) - reference).mean() < 2
+    assert abs(crop.mean() - 127.5) < 3
+
+
+def test_crop_then_paste_returns_the_shape_to_the_photo():
+    """A disc in the photo, cropped through a rotation + scale, labelled in the crop and
+    pasted back, lands on the original disc (IoU > 0.95)."""
+    yy, xx = np.mgrid[0:300, 0:400]
+    disc = (xx - 230) ** 2 + (yy - 140) ** 2 < 50 ** 2
+    photo = np.where(disc[..., None], 255, 0).astype(np.uint8).repeat(3, -1)
+    transform = _similarity(0.4, 0.6, -60.0, -60.0)  # the disc lands whole inside the crop
+    crop = warp_to_crop(photo, transform, (128, 128))
+    probs = np.stack([1 - crop[..., 0] / 255.0, crop[..., 0] / 255.0], -1).astype(np.float32)
+    (x0, y0, x1, y1), back, inside = paste_probabilities(probs, transform, photo.shape[:2])
+    pasted = np.zeros(disc.shape, bool)
+    pasted[y0:y1, x0:x1] = inside & (back.argmax(-1) == 1)
+    assert (pasted & disc).sum() / (pasted | disc).sum() > 0.95
+
+
+def test_paste_near_and_past_the_border():
+    probs = np.full((32, 32, 2), 0.5, np.float32)
+    window, back, inside = paste_probabilities(probs, [[1, 0, 10], [0, 1, 10]], (50, 50))  # crop starts at -10
+    assert window == (0, 0, 22, 22) and back.shape[:2] == inside.shape == (22, 22) and inside.all()
+    window, back, inside = paste_probabilities(probs, [[1, 0, 500], [0, 1, 0]], (50, 50))  # entirely outside
+    assert back.size == 0 and not inside.any()
+
+
+def test_box_transform_maps_a_box_onto_the_template_box():
+    transform = box_transform((100, 50, 300, 250), (0.25, 0.25, 0.75, 0.75), (128, 128))
+    np.testing.assert_allclose(apply(transform, [[100, 50], [300, 250]]), [[32, 32], [96, 96]])

@@ -1,0 +1,166 @@
+"""facezoo.parse and `facezoo parse` on real photos: detection, alignment, mapping back."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import facezoo
+from facezoo.cli import main
+from facezoo.detect import BoxDetector, MTCNNDetector
+from facezoo.photos import as_rgb
+
+ASTRONAUT = Path(__file__).resolve().parent.parent / "examples" / "astronaut.jpg"  # NASA, public domain
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def icnn():
+    return facezoo.load("icnn_lfw", compile=False)
+
+
+def _box_mask(shape, box, grow=1.0):
+    x0, y0, x1, y1 = box
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * grow, (y1 - y0) / 2 * grow
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (abs(xx - cx) <= hw) & (abs(yy - cy) <= hh)
+
+
+def _check_face_parsed(result, face, skin=1):
+    """Skin fills the detected face box and stays near it."""
+    box = face.detection.box
+    inner = _box_mask(result.labels.shape, box, 0.6)
+    near = _box_mask(result.labels.shape, box, 2.5)
+    assert (result.labels[inner] == skin).mean() > 0.6
+    assert (result.labels[~near] == 0).mean() > 0.99
+
+
+def test_one_real_face(photo, icnn):
+    result = facezoo.parse(photo, model=icnn)
+    assert result.labels.shape == photo.shape[:2] and result.labels.dtype == np.uint8
+    assert len(result.faces) == 1 and result.faces[0].detection.score > 0.95
+    _check_face_parsed(result, result.faces[0])
+    assert (result.labels == 2).sum() > 1000, "hair above the face"
+    data = result.to_json()
+    assert data["model"] == "icnn_lfw" and data["class_names"] == ["background", "skin", "hair"]
+    assert set(data["faces"][0]["landmarks"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+
+
+def test_several_faces_at_different_sizes_on_a_large_photo(photo, icnn):
+    """Three copies of the face (0.5x, 1x, 3x) on a 6000x4000 canvas: all found, each parsed
+    in place, at the photo's full resolution."""
+    canvas = np.full((4000, 6000, 3), 90, np.uint8)
+    placements = [(0.5, (300, 300)), (1.0, (1200, 2500)), (3.0, (3000, 800))]
+    for scale, (x, y) in placements:
+        size = int(512 * scale)
+        canvas[y:y + size, x:x + size] = np.asarray(Image.fromarray(photo).resize((size, size), Image.LANCZOS))
+    result = facezoo.parse(canvas, model=icnn)
+    assert result.labels.shape == (4000, 6000) and len(result.faces) == 3
+    for face in result.faces:
+        _check_face_parsed(result, face)
+    widths = sorted(f.detection.box[2] - f.detection.box[0] for f in result.faces)
+    assert widths[2] / widths[0] == pytest.approx(6, rel=0.2)
+
+
+def test_no_face_gives_an_empty_result(icnn):
+    blank = np.full((300, 400, 3), 128, np.uint8)
+    result = facezoo.parse(blank, model=icnn)
+    assert result.faces == [] and not result.labels.any() and result.notes == ["no face found"]
+
+
+def test_user_boxes_and_aligned_crops(photo, icnn):
+    detected = MTCNNDetector()(photo)[0]
+    from_box = facezoo.parse(photo, model=icnn, detector=BoxDetector([detected.box]))
+    _check_face_parsed(from_box, from_box.faces[0])
+    with_points = facezoo.parse(photo, model=icnn, detector=BoxDetector([detected.box], [detected.keypoints]))
+    reference = facezoo.parse(photo, model=icnn)
+    np.testing.assert_array_equal(with_points.labels, reference.labels)
+    crop = np.asarray(Image.fromarray(photo).crop((100, 0, 350, 250)))  # roughly an LFW-style crop
+    aligned = facezoo.parse(crop, model=icnn, aligned=True)
+    assert aligned.labels.shape == (250, 250) and (aligned.labels == 1).mean() > 0.1
+    with pytest.raises(ValueError, match="x1 > x0"):
+        BoxDetector([(10, 10, 5, 20)])
+
+
+def test_odd_inputs_are_converted(photo):
+    grey = photo.mean(-1).astype(np.uint8)
+    assert as_rgb(grey).shape == photo.shape
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    np.testing.assert_array_equal(as_rgb(rgba), photo)
+    deep = photo.astype(np.uint16) * 257
+    np.testing.assert_array_equal(as_rgb(deep), photo)
+    with pytest.raises(ValueError, match="expected an image"):
+        as_rgb(np.zeros((4, 4, 5)))
+
+
+def _odd_files(folder, photo):
+    """The photo as grey PNG, RGBA PNG, 16-bit PNG, WebP, an EXIF-rotated JPEG (stored
+    sideways, 700 wide when upright), plus a file that is not an image."""
+    Image.fromarray(photo).convert("L").save(folder / "grey.png")
+    Image.fromarray(photo).convert("RGBA").save(folder / "rgba.png")
+    Image.fromarray((photo[..., 1].astype(np.uint16) * 257)).save(folder / "deep16.png")
+    Image.fromarray(photo).save(folder / "photo.webp", quality=90)
+    wide = np.full((512, 700, 3), 60, np.uint8)
+    wide[:, :512] = photo
+    sideways = Image.fromarray(wide).rotate(90, expand=True)  # stored 700 high, 512 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    sideways.save(folder / "phone.jpg", exif=exif, quality=92)
+    (folder / "notes.jpg").write_bytes(b"this is not a jpeg")
+
+
+def test_cli_parses_a_folder_reports_the_bad_file_and_fails(photo, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    _odd_files(inputs, photo)
+    out = tmp_path / "out"
+    assert main(["parse", str(inputs), "--model", "icnn_lfw", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "notes.jpg" in captured.err and "parsed 5 of 6" in captured.out
+    for stem in ("grey", "rgba", "deep16", "photo", "phone"):
+        labels = np.asarray(Image.open(out / f"{stem}.labels.png"))
+        meta = json.loads((out / f"{stem}.json").read_text())
+        assert Image.open(out / f"{stem}.labels.png").mode == "L"
+        assert labels.shape == (meta["height"], meta["width"]) and len(meta["faces"]) == 1, stem
+        assert Image.open(out / f"{stem}.overlay.png").size == (meta["width"], meta["height"])
+    assert json.loads((out / "phone.json").read_text())["width"] == 700, "EXIF rotation applied"
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")] and not (out / "notes.labels.png").exists()
+
+
+def test_cli_default_model_and_no_face(photo, tmp_path):
+    Image.fromarray(photo).save(tmp_path / "face.png")
+    Image.fromarray(np.full((200, 300, 3), 200, np.uint8)).save(tmp_path / "wall.png")
+    out = tmp_path / "out"
+    assert main(["parse", str(tmp_path / "face.png"), str(tmp_path / "wall.png"), "-o", str(out)]) == 0
+    face = json.loads((out / "face.json").read_text())
+    assert face["model"] == "stn_icnn_celebamask" and len(face["faces"]) == 1
+    labels = np.asarray(Image.open(out / "face.labels.png"))
+    names = face["class_names"]
+    assert {names.index(n) for n in ("l_eye", "r_eye", "nose", "u_lip", "l_lip")} <= set(np.unique(labels))
+    wall = json.loads((out / "wall.json").read_text())
+    assert wall["faces"] == [] and wall["notes"] == ["no face found"]
+
+
+def test_a_failed_write_leaves_no_file(photo, icnn, tmp_path, monkeypatch):
+    result = facezoo.parse(photo, model=icnn)
+
+    def broken_overlay(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(result), "overlay", broken_overlay)
+    with pytest.raises(OSError, match="disk full"):
+        result.save(tmp_path / "out", "face", photo)
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_cli_errors(tmp_path):
+    assert main(["parse", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o")]) == 1
+    assert main(["parse", str(tmp_path), "-o", str(tmp_path / "o")]) == 1  # a folder without images
+    assert main(["parse", str(ASTRONAUT), "--model", "icnn_lvf", "-o", str(tmp_path / "o")]) == 2
