@@ -6,7 +6,7 @@ and the five keypoints of the face nearest the image centre are averaged, normal
 the image size. facezoo.parse warps a photo's face onto these points, so a face in a
 photo reaches the model where training faces were.
 
-    python benchmarks/alignment_templates.py --data ../shared/data [--limit N] [--json F]
+    python benchmarks/alignment_templates.py --data ../shared/data [--only PRESET...] [--limit N] [--json F]
 
 Prints, per dataset: faces used, detection rate, the mean keypoints and their spread,
 and the mean face box (for faces given as boxes without keypoints).
@@ -22,12 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from facezoo.data import CelebAMask, LFWPartLabels  # noqa: E402
+from facezoo.data import CelebAMask, Landmarks300W, LFWPartLabels  # noqa: E402
 from facezoo.detect import KEYPOINT_NAMES, MTCNNDetector  # noqa: E402
 
 SOURCES = {  # preset -> (dataset, folder under --data, split)
     "icnn_lfw": (LFWPartLabels, "lfw_pl", "train"),
     "stn_icnn_celebamask": (CelebAMask, "celebamask_subset", "train"),
+    "adc_landmarks_300w": (Landmarks300W, "helen68", "train"),
 }
 
 
@@ -53,12 +54,17 @@ def template(dataset, limit=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="folder holding lfw_pl/ and celebamask_subset/")
+    parser.add_argument("--data", required=True, help="folder holding lfw_pl/, celebamask_subset/ and helen68/")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--json", default=None)
+    parser.add_argument("--json", default=None, help="write (or update) this JSON file")
+    parser.add_argument("--only", nargs="+", choices=sorted(SOURCES), default=sorted(SOURCES))
     args = parser.parse_args(argv)
     results = {}
-    for preset, (cls, folder, split) in SOURCES.items():
+    if args.json and os.path.isfile(args.json):
+        with open(args.json) as handle:
+            results = json.load(handle)
+    for preset in args.only:
+        cls, folder, split = SOURCES[preset]
         results[preset] = template(cls(os.path.join(args.data, folder), split), args.limit)
         r = results[preset]
         print(f"\n{preset}: {r['faces']} faces ({r['missed']} without a detection), keypoints as fractions of "

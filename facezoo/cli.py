@@ -5,6 +5,7 @@
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
     facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned]
+    facezoo landmarks photo.jpg -o points/ [--model NAME]
 """
 
 import argparse
@@ -96,40 +97,71 @@ def _image_files(inputs):
             yield item, None
 
 
-def _cmd_parse(args):
+def _for_each_photo(args, work):
+    """Run ``work(path, photo, stem) -> message`` on every input photo with a progress bar;
+    a file that fails is reported and skipped. Exit status 1 if any failed."""
     from tqdm import tqdm
 
     from facezoo.data.io import DataError
-    from facezoo.detect import MTCNNDetector
-    from facezoo.photos import as_rgb, parse
-    from facezoo.registry import load
+    from facezoo.photos import as_rgb
 
     files = list(_image_files(args.inputs))
-    model = load(args.model, compile=False)
-    detector = None if args.aligned else MTCNNDetector()
     failed, stems = 0, set()
-    progress = tqdm(files, desc="parsing", unit="photo", disable=len(files) < 2)
-    for path, error in progress:
+    for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2):
         if error is None:
             try:
                 photo = as_rgb(path)
-                result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
-                result.source = path
-                stem = os.path.splitext(os.path.basename(path))[0]
-                stem = next(f"{stem}_{i}" if i else stem for i in range(len(stems) + 1)
-                            if (f"{stem}_{i}" if i else stem) not in stems)
+                base = stem = os.path.splitext(os.path.basename(path))[0]
+                while stem in stems:  # same name from another folder: do not overwrite
+                    stem = f"{base}_{len(stems)}"
                 stems.add(stem)
-                written = result.save(args.output, stem, photo)
-                what = "; ".join(result.notes) or f"{len(result.faces)} face{'s' * (len(result.faces) != 1)}"
-                tqdm.write(f"{path}: {what} -> {written['labels.png']}")
+                tqdm.write(f"{path}: {work(path, photo, stem)}")
                 continue
             except (DataError, ValueError, OSError) as problem:
                 error = str(problem)
         failed += 1
-        tqdm.write(f"facezoo parse: skipped {path}: {error}", file=sys.stderr)
-    print(f"parsed {len(files) - failed} of {len(files)} input(s) with {args.model} into {args.output}"
+        tqdm.write(f"facezoo {args.command}: skipped {path}: {error}", file=sys.stderr)
+    print(f"{args.command}: {len(files) - failed} of {len(files)} input(s) done with {args.model} into {args.output}"
           + (f"; {failed} failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _faces(count):
+    return f"{count} face{'s' * (count != 1)}"
+
+
+def _cmd_parse(args):
+    from facezoo.detect import MTCNNDetector
+    from facezoo.photos import parse
+    from facezoo.registry import load
+
+    model = load(args.model, compile=False)
+    detector = None if args.aligned else MTCNNDetector()
+
+    def work(path, photo, stem):
+        result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
+        result.source = path
+        written = result.save(args.output, stem, photo)
+        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['labels.png']}"
+
+    return _for_each_photo(args, work)
+
+
+def _cmd_landmarks(args):
+    from facezoo.detect import MTCNNDetector
+    from facezoo.photos import landmarks
+    from facezoo.registry import load
+
+    model = load(args.model, compile=False)
+    detector = MTCNNDetector()
+
+    def work(path, photo, stem):
+        result = landmarks(photo, model=model, detector=detector, max_faces=args.max_faces)
+        result.source = path
+        written = result.save(args.output, stem)
+        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['json']}"
+
+    return _for_each_photo(args, work)
 
 
 def build_parser():
@@ -156,6 +188,8 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.add_argument("--resolution", default=None, type=lambda v: v if v == "full" else int(v),
+                   help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
@@ -172,6 +206,13 @@ def build_parser():
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
     p.add_argument("--max-faces", type=int, default=32, help="parse at most this many faces per photo")
     p.set_defaults(func=_cmd_parse)
+
+    p = sub.add_parser("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--model", default="adc_landmarks_300w", help="landmark preset (see `facezoo models`)")
+    p.add_argument("--max-faces", type=int, default=32, help="at most this many faces per photo")
+    p.set_defaults(func=_cmd_landmarks)
     return parser
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, HELEN, remap_table
-from facezoo.data.feeding import resize_sample
+from facezoo.data.feeding import pad_to_square, resize_sample
 from facezoo.metrics import ConfusionMatrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores
 from facezoo.utils import atomic_output
 
@@ -85,21 +85,35 @@ def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, l
     return result
 
 
-def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, progress=True):
-    """NME and failure rate of a landmark model, measured in each image's own pixels."""
-    size = _input_size(model)
+def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, progress=True, resolution=None):
+    """NME and failure rate of a landmark model, measured in each image's own pixels.
+
+    Faces are padded to a centred square (as the landmark recipes train) and given to the
+    model resized to its nominal input size (``resolution=None``), to ``R x R`` (an int),
+    or at their own full resolution (``"full"``, one face per batch)."""
+    if resolution == "full":
+        batch_size = 1
+    elif resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
+                                     or resolution < 16):
+        raise ValueError(f"resolution must be None, 'full' or an int >= 16, got {resolution!r}")
     predicted, true = [], []
     total = len(dataset) if limit is None else min(limit, len(dataset))
     with tqdm(total=total, desc="evaluating landmarks", disable=not progress, leave=False) as bar:
-        for samples in _batches(dataset, batch_size, limit):
+        for originals in _batches(dataset, batch_size, limit):
+            padded = [pad_to_square(s) for s in originals]
+            samples, offsets = [p[0] for p in padded], [p[1] for p in padded]
+            size = (samples[0].image.shape[:2] if resolution == "full"
+                    else _input_size(model) if resolution is None else (resolution, resolution))
             points = predict_scores(model, samples, size)
             if points.ndim != 3 or points.shape[1:] != (68, 2):
                 raise ValueError(f"a landmark model must return (B, 68, 2) points; got shape {points.shape}")
-            for sample, p in zip(samples, points):
+            if not np.isfinite(points).all():
+                raise ValueError(f"the model predicted non-finite landmarks for {[s.id for s in samples]}")
+            for sample, offset, original, p in zip(samples, offsets, originals, points):
                 height, width = sample.image.shape[:2]
                 scale = np.array([width / size[1], height / size[0]])
-                predicted.append((p + 0.5) * scale - 0.5)  # back to the original pixels
-                true.append(sample.landmarks)
+                predicted.append((p + 0.5) * scale - 0.5 - offset)  # back to the original pixels
+                true.append(original.landmarks)
             bar.update(len(samples))
     return landmark_scores(np.stack(predicted), np.stack(true), threshold=threshold)
 
@@ -177,8 +191,12 @@ def run_eval_command(args):
     from facezoo.data import open_dataset
 
     dataset = open_dataset(args.dataset, args.data, args.split)
+    resolution = getattr(args, "resolution", None)
+    if resolution is not None and args.dataset != "300w":
+        raise ValueError("--resolution is for landmark evaluation (--dataset 300w)")
+    extra = {} if resolution is None else {"resolution": resolution if resolution == "full" else int(resolution)}
     model = load_model_for_eval(args.model, args.dataset)
-    protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit)
+    protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"
     print(format_table(title, scores))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from facezoo.align import box_transform, paste_probabilities, similarity_transform, warp_to_crop
+from facezoo.align import apply, box_transform, invert, paste_probabilities, similarity_transform, warp_to_crop
 from facezoo.data.io import DataError, read_image, to_rgb_array
 from facezoo.detect import KEYPOINT_NAMES, Detection, MTCNNDetector
 from facezoo.utils import atomic_output
@@ -229,4 +229,102 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
         labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
         foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
         result.faces.append(FaceResult(detection, transform))
+    return result
+
+
+DEFAULT_LANDMARK_MODEL = "adc_landmarks_300w"
+
+
+@dataclass
+class FaceLandmarks:
+    """One face's 68 points in photo pixels, its detection, and the photo -> crop
+    transform of the full-resolution crop the model saw (``crop_size`` pixels square)."""
+
+    detection: Detection
+    landmarks: np.ndarray
+    transform: np.ndarray
+    crop_size: int
+
+    def to_json(self):
+        data = self.detection.to_json()
+        if "keypoints" in data:
+            data["detector_keypoints"] = data.pop("keypoints")
+        data["landmarks"] = np.round(self.landmarks, 2).tolist()
+        data["crop_size"] = self.crop_size
+        data["photo_to_crop"] = np.round(self.transform, 6).tolist()
+        return data
+
+
+@dataclass
+class LandmarkResult:
+    faces: list
+    model: str
+    width: int
+    height: int
+    source: str = ""
+    notes: list = field(default_factory=list)
+
+    def to_json(self):
+        import facezoo
+
+        return {"image": self.source, "width": self.width, "height": self.height, "model": self.model,
+                "facezoo_version": facezoo.__version__, "points": "iBUG 68, 0-based, (x, y) in photo pixels",
+                "faces": [face.to_json() for face in self.faces], "notes": self.notes}
+
+    def save(self, folder, stem):
+        """Write ``<stem>.json`` and one 300-W ``<stem>_face<i>.pts`` per face, renamed
+        only when all are complete. Returns the paths."""
+        from facezoo.data.io import format_pts
+
+        os.makedirs(folder, exist_ok=True)
+        paths = {"json": os.path.join(folder, f"{stem}.json")}
+        paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
+        with contextlib.ExitStack() as stack:
+            temps = {k: stack.enter_context(atomic_output(p, suffix=os.path.splitext(p)[1])) for k, p in paths.items()}
+            with open(temps["json"], "w", encoding="utf-8") as handle:
+                json.dump(self.to_json(), handle, indent=2)
+            for i, face in enumerate(self.faces):
+                with open(temps[f"face{i}"], "w", encoding="utf-8") as handle:
+                    handle.write(format_pts(face.landmarks))
+        return paths
+
+
+def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=4096):
+    """68 landmarks of every face in ``image``, in the photo's pixels.
+
+    Each face is aligned to the preset's template and cut out *at the photo's own
+    resolution* (a face 2,000 pixels wide gives a crop of about 3,000 pixels, capped at
+    ``max_crop``), so a high-resolution model such as :class:`ADCLandmarks` sees every
+    pixel of it; the points are mapped back through the inverse transform.
+
+    Returns:
+        :class:`LandmarkResult`; faces whose prediction is not finite are left out and
+        named in ``notes``.
+    """
+    import keras
+
+    source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
+    photo = as_rgb(image)
+    model = _load_model(model)
+    preset = model.preset
+    if preset.task != "landmarks":
+        raise ValueError(f"{preset.name} is a {preset.task} model; landmarks needs a landmark preset")
+    result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source)
+    detections = sorted((detector or MTCNNDetector())(photo), key=lambda d: -d.score)[:max_faces]
+    if not detections:
+        result.notes.append("no face found")
+    nominal = preset.input_size[0]
+    p = preset.preprocessing
+    for index, detection in enumerate(detections):
+        transform = face_transform(detection, preset)  # photo -> nominal crop
+        scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
+        side = int(np.clip(round(nominal / scale), 64, max_crop))
+        transform = transform * (side / nominal)  # photo -> full-resolution crop
+        crop = warp_to_crop(photo, transform, (side, side)).astype(np.float32)
+        batch = ((crop * p["scale"] - np.asarray(p["mean"], np.float32)) / np.asarray(p["std"], np.float32))[None]
+        points = keras.ops.convert_to_numpy(model(batch, training=False))[0]
+        if not np.isfinite(points).all():
+            result.notes.append(f"face {index}: the model predicted non-finite landmarks; left out")
+            continue
+        result.faces.append(FaceLandmarks(detection, apply(invert(transform), points), transform, side))
     return result

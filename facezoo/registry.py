@@ -24,12 +24,14 @@ from typing import Optional
 import numpy as np
 
 from facezoo.classmaps import get_class_map
-from facezoo.models import ICNN, STNiCNN
+from facezoo.models import ICNN, ADCLandmarks, HolisticLandmarks, STNiCNN
 
 #: Architectures by name: class and one line for `facezoo models`.
 ARCHITECTURES = {
-    "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), 128x128 faces"),
+    "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)"),
     "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
+    "adc_landmarks": (ADCLandmarks, "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size"),
+    "holistic_landmarks": (HolisticLandmarks, "68 landmarks from the whole face resized to 256x256 (baseline)"),
 }
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +42,7 @@ WEIGHTS_DIRS = (os.path.join(PACKAGE_DIR, "weights"), os.path.join(os.path.dirna
 CELEBAMASK_TERMS = "CelebAMask-HQ: non-commercial research purposes only"
 LFW_TERMS = "LFW Part Labels: research use (University of Massachusetts, Amherst)"
 HELEN_TERMS = "HELEN: research use"
+HELEN_300W_TERMS = "HELEN with 300-W annotation: research use"
 
 
 class UnknownModelError(ValueError):
@@ -79,11 +82,11 @@ class Preset:
 
     @property
     def class_names(self):
-        return get_class_map(self.class_map).names
+        return () if self.class_map is None else get_class_map(self.class_map).names
 
     @property
     def class_colors(self):
-        return get_class_map(self.class_map).colors
+        return () if self.class_map is None else get_class_map(self.class_map).colors
 
 
 PRESETS = {

@@ -202,6 +202,7 @@ def train(
     learning_rate,
     halve_every=5,
     loss=None,
+    loss_weights=None,
     metrics=None,
     optimizer=None,
     strategy=None,
@@ -219,7 +220,8 @@ def train(
         train_data, val_data: PyDatasets (or tf.data datasets) of ``(images, targets)``.
         out_dir: run directory (checkpoints, ``log.csv``, the resume backup).
         run_name: recipe name; a run directory of another recipe is refused.
-        loss: compile loss (None for models that bring their own, like STNiCNN).
+        loss: compile loss (None for models that bring their own, like STNiCNN); with
+            ``loss_weights`` for models with several outputs.
         optimizer: ``schedule -> optimizer`` (default Adam).
         monitor: ``(metric, "max"|"min")``: also keep the best epoch as ``best.keras``.
         callbacks: extra Keras callbacks.
@@ -238,7 +240,8 @@ def train(
     def build_and_compile():
         model = build_model()
         opt = optimizer(schedule) if optimizer else keras.optimizers.Adam(schedule)
-        model.compile(optimizer=opt, loss=loss, metrics=metrics, jit_compile=False, run_eagerly=run_eagerly)
+        model.compile(optimizer=opt, loss=loss, loss_weights=loss_weights, metrics=metrics, jit_compile=False,
+                      run_eagerly=run_eagerly)
         return model
 
     if strategy is not None:

@@ -45,18 +45,31 @@ def test_wrong_number_of_classes_is_a_clear_error(tmp_path):
 
 
 def test_landmark_evaluation_in_original_pixels(tmp_path):
+    """An oracle that returns the truth in its input's pixels (faces padded to a square,
+    then resized) scores NME 0 at the nominal size, at R x R and at full resolution."""
+    from facezoo.data.feeding import pad_to_square
+
     make_landmark_folder(tmp_path / "testset", count=2, size=(60, 50))
     data = Landmarks300W(tmp_path, "test")
-    truth = {s.id: s.landmarks for s in data}
+    padded = [pad_to_square(s)[0] for s in data]
 
     class Points(keras.Model):
         input_size = (30, 25)
 
-        def call(self, images, training=False):  # the truth, in the 30x25 input's pixels
-            return np.stack([(truth[i] + 0.5) * 0.5 - 0.5 for i in data.ids])
+        def call(self, images, training=False):
+            height, width = images.shape[1:3]
+            side = padded[0].image.shape[0]
+            return np.stack([(s.landmarks + 0.5) * [width / side, height / side] - 0.5 for s in padded])
 
-    protocol, scores = evaluate(Points(), "300w", data, progress=False)
-    assert protocol == "300w" and scores["nme_inter_ocular"] == pytest.approx(0.0, abs=1e-4)
+    for resolution in (None, 40, "full"):
+        kwargs = {} if resolution is None else {"resolution": resolution}
+        if resolution == "full":
+            padded = padded[:1]
+            data.records = data.records[:1]
+        protocol, scores = evaluate(Points(), "300w", data, progress=False, **kwargs)
+        assert protocol == "300w" and scores["nme_inter_ocular"] == pytest.approx(0.0, abs=1e-4), resolution
+    with pytest.raises(ValueError, match="resolution must be"):
+        evaluate(Points(), "300w", data, progress=False, resolution=8)
 
 
 def test_cli_eval_fresh_icnn_on_lfw_pl(data_root, tmp_path, capsys):

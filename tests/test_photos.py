@@ -123,7 +123,7 @@ def test_cli_parses_a_folder_reports_the_bad_file_and_fails(photo, tmp_path, cap
     out = tmp_path / "out"
     assert main(["parse", str(inputs), "--model", "icnn_lfw", "-o", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "notes.jpg" in captured.err and "parsed 5 of 6" in captured.out
+    assert "notes.jpg" in captured.err and "5 of 6 input(s) done" in captured.out
     for stem in ("grey", "rgba", "deep16", "photo", "phone"):
         labels = np.asarray(Image.open(out / f"{stem}.labels.png"))
         meta = json.loads((out / f"{stem}.json").read_text())
@@ -164,3 +164,83 @@ def test_cli_errors(tmp_path):
     assert main(["parse", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o")]) == 1
     assert main(["parse", str(tmp_path), "-o", str(tmp_path / "o")]) == 1  # a folder without images
     assert main(["parse", str(ASTRONAUT), "--model", "icnn_lvf", "-o", str(tmp_path / "o")]) == 2
+
+
+class _TemplateOracle:
+    """A 'landmark model' that answers, in its input's pixels, the preset's template
+    keypoints for points 0-4 (and NaN everywhere when ``broken``)."""
+
+    def __init__(self, preset, broken=False):
+        from facezoo.registry import _attach
+
+        import keras
+
+        class Oracle(keras.Model):
+            def call(self, images, training=False):
+                side = images.shape[1]
+                points = np.zeros((1, 68, 2), np.float32)
+                points[0, :5] = np.asarray(preset.alignment["keypoints"]) * side
+                return points * (np.nan if broken else 1.0)
+
+        self.model = _attach(Oracle(), preset)
+
+
+@pytest.fixture
+def landmark_preset():
+    import dataclasses
+
+    from facezoo import registry
+
+    return dataclasses.replace(
+        registry.PRESETS["icnn_lfw"], name="oracle", architecture="adc_landmarks", task="landmarks", class_map=None,
+        config={}, input_size=(512, 512), weights_file=None, sha256=None,
+        alignment={"keypoints": ((0.36, 0.42), (0.64, 0.42), (0.5, 0.56), (0.39, 0.7), (0.61, 0.7)),
+                   "box": (0.2, 0.15, 0.8, 0.9)})
+
+
+def test_landmarks_come_back_in_photo_pixels_from_a_full_resolution_crop(photo, landmark_preset, tmp_path):
+    """Points the model puts on the template come back onto the detector's keypoints (up to
+    the similarity fit), at 1x and at 4x the photo's size; the crop grows with the face."""
+    from facezoo.photos import landmarks
+
+    oracle = _TemplateOracle(landmark_preset).model
+    sizes = []
+    for scale in (1, 4):
+        big = np.asarray(Image.fromarray(photo).resize((512 * scale, 512 * scale), Image.BICUBIC))
+        result = landmarks(big, model=oracle)
+        face = result.faces[0]
+        keypoints = face.detection.keypoints
+        eyes = np.linalg.norm(keypoints[0] - keypoints[1])
+        assert np.abs(face.landmarks[:5] - keypoints).max() < 0.15 * eyes
+        sizes.append(face.crop_size)
+    assert sizes[1] == pytest.approx(4 * sizes[0], rel=0.1)
+    from facezoo.data.io import read_pts
+
+    paths = result.save(tmp_path, "big")
+    np.testing.assert_allclose(read_pts(paths["face0"]), face.landmarks, atol=0.01)
+    assert json.loads(open(paths["json"]).read())["faces"][0]["crop_size"] == sizes[1]
+
+
+def test_non_finite_landmarks_are_reported_not_written(photo, landmark_preset, tmp_path):
+    from facezoo.photos import landmarks
+
+    result = landmarks(photo, model=_TemplateOracle(landmark_preset, broken=True).model)
+    assert result.faces == [] and "non-finite" in result.notes[0]
+    paths = result.save(tmp_path, "face")
+    assert list(paths) == ["json"] and json.loads(open(paths["json"]).read())["faces"] == []
+    with pytest.raises(ValueError, match="is a parsing model"):
+        landmarks(photo, model=facezoo.load("icnn_lfw", compile=False))
+
+
+def test_unlabelled_faces_are_aligned_and_fed_as_minus_one(photo, tmp_path):
+    from facezoo.data import AlignedFaces, ConcatDataset, ParsingSequence
+
+    Image.fromarray(photo).save(tmp_path / "face.jpg")
+    Image.fromarray(np.full((100, 100, 3), 128, np.uint8)).save(tmp_path / "wall.jpg")
+    faces = AlignedFaces(tmp_path, "icnn_lfw", (250, 250))
+    assert len(faces) == 1 and faces.skipped == [(str(tmp_path / "wall.jpg"), "no face found")]
+    crop = faces[0].image
+    assert crop.shape == (250, 250, 3) and crop[100:150, 100:150].std() > 10  # a face in the middle
+    both = ConcatDataset(faces, faces)
+    images, labels = ParsingSequence(both, 2, (64, 64), unlabelled=True)[0]
+    assert images.shape == (2, 64, 64, 3) and (labels == -1).all()

@@ -172,7 +172,8 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
     assert (out / "last.keras").exists() and (out / "worker_1" / "last.keras").exists()
 
 
-@pytest.mark.parametrize("recipe, data", [("icnn_lfw", "lfw_pl"), ("stn_icnn_celebamask", "celebamask_subset")])
+@pytest.mark.parametrize("recipe, data", [("icnn_lfw", "lfw_pl"), ("stn_icnn_celebamask", "celebamask_subset"),
+                                          ("adc_landmarks_300w", "helen68")])
 def test_recipe_smoke_runs(recipe, data, data_root, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
@@ -211,3 +212,19 @@ def test_recipe_refuses_a_wrong_layout_before_training(tmp_path):
     )
     assert result.returncode != 0 and "parts_train.txt: split list missing" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_rtparser_recipe_smoke_teacher_with_sc_then_student_with_unlabelled_faces(data_root, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    recipe = str(REPO / "recipes" / "rtparser_lfw.py")
+    base = [sys.executable, recipe, "--data", str(data_root / "lfw_pl"), "--smoke"]
+    result = subprocess.run(base + ["--out", str(tmp_path / "teacher")], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "val_embedding_loss" in result.stdout  # the SC loss was part of the training
+    result = subprocess.run(base + ["--out", str(tmp_path / "student"), "--student", "--teacher",
+                                    str(tmp_path / "teacher" / "final.keras"), "--unlabelled",
+                                    str(data_root / "helen68" / "trainset")],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (tmp_path / "student" / "final.keras").exists()

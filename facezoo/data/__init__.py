@@ -13,6 +13,7 @@ from facezoo.data.helen import HelenParsing
 from facezoo.data.io import DataError, read_image, read_pts
 from facezoo.data.landmarks300w import Landmarks300W
 from facezoo.data.lfw_pl import LFWPartLabels
+from facezoo.data.unlabelled import AlignedFaces, ConcatDataset
 
 DATASETS = {
     "helen": HelenParsing,

@@ -37,6 +37,25 @@ def resize_sample(sample, size):
     return replace(sample, image=image, labels=labels, landmarks=landmarks)
 
 
+def pad_to_square(sample):
+    """Pad a sample with black (label 0) to a centred square; landmarks follow. Returns
+    the padded sample and the ``(x, y)`` offset added to its coordinates."""
+    height, width = sample.image.shape[:2]
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    if side == height == width:
+        return sample, np.zeros(2, np.float32)
+    image = np.zeros((side, side, 3), np.uint8)
+    image[top:top + height, left:left + width] = sample.image
+    labels = None
+    if sample.labels is not None:
+        labels = np.zeros((side, side), sample.labels.dtype)
+        labels[top:top + height, left:left + width] = sample.labels
+    offset = np.array([left, top], np.float32)
+    landmarks = None if sample.landmarks is None else sample.landmarks + offset
+    return replace(sample, image=image, labels=labels, landmarks=landmarks), offset
+
+
 class ParsingSequence(keras.utils.PyDataset):
     """Batches ``(images, targets)`` from a facezoo dataset.
 
@@ -54,6 +73,8 @@ class ParsingSequence(keras.utils.PyDataset):
         label_table: int array mapping the dataset's labels to the model's classes
             (e.g. CelebAMask-HQ -> HELEN, see :func:`facezoo.classmaps.remap_table`).
         target: ``"labels"`` or ``"landmarks"``.
+        unlabelled: samples without labels are fed with label maps of -1 (for
+            semi-supervised training, e.g. :class:`facezoo.models.Distiller`).
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of PyDataset.
     """
 
@@ -67,6 +88,7 @@ class ParsingSequence(keras.utils.PyDataset):
         seed=0,
         label_table=None,
         target="labels",
+        unlabelled=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +106,7 @@ class ParsingSequence(keras.utils.PyDataset):
         self.seed = seed
         self.label_table = None if label_table is None else np.asarray(label_table, dtype=np.int32)
         self.target = target
+        self.unlabelled = unlabelled
         self.epoch = 0
         self._order = self._make_order()
 
@@ -117,9 +140,10 @@ class ParsingSequence(keras.utils.PyDataset):
             raise DataError(f"samples of different sizes {sorted(shapes)} in one batch: pass image_size=(H, W)")
         images = np.stack([s.image for s in samples]).astype(np.float32) / 255.0
         if self.target == "labels":
-            if any(s.labels is None for s in samples):
-                raise DataError("this dataset has no label maps")
-            return images, np.stack([s.labels for s in samples]).astype(np.int32)
+            if any(s.labels is None for s in samples) and not self.unlabelled:
+                raise DataError("this dataset has no label maps (pass unlabelled=True to feed them as -1)")
+            return images, np.stack([np.full(s.image.shape[:2], -1) if s.labels is None else s.labels
+                                     for s in samples]).astype(np.int32)
         if any(s.landmarks is None for s in samples):
             raise DataError("this dataset has no landmarks")
         return images, np.stack([s.landmarks for s in samples]).astype(np.float32)

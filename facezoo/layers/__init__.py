@@ -1,5 +1,6 @@
 """Reusable layers (keras.ops only, so they run on the TensorFlow, JAX and PyTorch backends)."""
 
+from facezoo.layers.soft_argmax import SoftArgmax, soft_argmax
 from facezoo.layers.spatial_crop import (
     SpatialCrop,
     SpatialPaste,
@@ -8,4 +9,4 @@ from facezoo.layers.spatial_crop import (
     invert_affine,
 )
 
-__all__ = ["SpatialCrop", "SpatialPaste", "affine_sample", "crop_theta", "invert_affine"]
+__all__ = ["SpatialCrop", "SpatialPaste", "SoftArgmax", "affine_sample", "crop_theta", "invert_affine", "soft_argmax"]

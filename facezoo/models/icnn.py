@@ -43,6 +43,10 @@ class NearestUpsample2x(layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], input_shape[3])
 
+    def receptive_field_step(self, field):
+        """For facezoo.receptive_field: upsampling halves the jump between units."""
+        return tuple((r, j / 2) for r, j in field)
+
 
 def _row_sizes(height, width, num_rows):
     sizes = [(height, width)]

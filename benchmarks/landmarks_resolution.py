@@ -1,0 +1,115 @@
+"""ADC vs holistic landmarks as the input resolution grows: accuracy, memory, time.
+
+    python benchmarks/landmarks_resolution.py --data ../shared/data/helen68 \\
+        --adc runs/adc_landmarks_300w/final.keras --holistic runs/holistic_landmarks_300w/final.keras \\
+        [--resolutions 256 512 1024 full] [--limit N] [--json benchmarks/results/landmarks_resolution.json]
+
+For every model and resolution, a fresh process evaluates the helen68 testset (330 HELEN
+faces at full resolution, padded to a square) with faces given to the model at R x R
+pixels (``full`` = each face's own size, median 1066 px, up to 3860 px), through
+``facezoo.evaluate.evaluate_landmarks``: NME (inter-ocular, percent; points scored in
+the original pixels) and failure rate at 8 %. Beside them: the model's median time per
+face (forward pass only), the process's peak resident memory above its level after
+loading the model and one warm-up call, and the size of the largest float32 input
+tensor, so memory that is the input itself can be told from the network's own.
+One run prints one table; the numbers in the model card come from it.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker(args):
+    import keras
+    import numpy as np
+
+    import facezoo  # noqa: F401  (registers the custom layers)
+    from facezoo.data import Landmarks300W
+    from facezoo.evaluate import evaluate_landmarks
+
+    model = keras.models.load_model(args.model_path)
+    model(np.zeros((1, 256, 256, 3), np.float32))  # warm up at a small size
+    base = _rss_mb()
+    times, largest = [], [0]
+
+    class Timed:
+        input_size = model.input_size
+
+        def __call__(self, images, training=False):
+            largest[0] = max(largest[0], int(np.prod(images.shape)) * 4 / 2**20)
+            start = time.perf_counter()
+            out = keras.ops.convert_to_numpy(model(images, training=False))
+            times.append((time.perf_counter() - start) * 1000 / len(images))
+            return out
+
+    resolution = args.resolution if args.resolution == "full" else int(args.resolution)
+    dataset = Landmarks300W(args.data, "test")
+    scores = evaluate_landmarks(Timed(), dataset, batch_size=1, limit=args.limit, resolution=resolution,
+                                progress=False)
+    scores.update(ms_per_face=float(np.median(times)), peak_mb_above_model=_rss_mb() - base,
+                  largest_input_mb=largest[0])
+    print("RESULT " + json.dumps(scores))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="helen68 folder (testset/ is used)")
+    parser.add_argument("--adc", help="ADCLandmarks .keras file")
+    parser.add_argument("--holistic", help="HolisticLandmarks .keras file")
+    parser.add_argument("--resolutions", nargs="+", default=["256", "512", "1024", "full"])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model-path", help=argparse.SUPPRESS)
+    parser.add_argument("--resolution", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    models = {name: path for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
+    if not models:
+        parser.error("give --adc and/or --holistic")
+    rows = []
+    for resolution in args.resolutions:
+        for name, path in models.items():
+            command = [sys.executable, __file__, "--worker", "--data", args.data, "--model-path", path,
+                       "--resolution", resolution] + (["--limit", str(args.limit)] if args.limit else [])
+            run = subprocess.run(command, capture_output=True, text=True)
+            line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                raise SystemExit(f"{name} at {resolution} failed:\n{run.stderr[-3000:]}")
+            rows.append({"model": name, "resolution": resolution, **json.loads(line[len("RESULT "):])})
+            print(f"done: {name} at {resolution}", file=sys.stderr)
+
+    header = f"{'resolution':>10} {'model':>9} {'NME io %':>9} {'fail@8 %':>9} {'ms/face':>8} {'peak MB':>8} {'input MB':>9}"
+    print(f"helen68 testset, {rows[0]['faces']} faces, faces padded to a square and given at R x R")
+    print(header)
+    for r in rows:
+        print(f"{r['resolution']:>10} {r['model']:>9} {r['nme_inter_ocular']:9.2f} {r['failure_rate_8']:9.1f} "
+              f"{r['ms_per_face']:8.1f} {r['peak_mb_above_model']:8.0f} {r['largest_input_mb']:9.1f}")
+    if {"adc", "holistic"} <= set(models):
+        print("\nratios adc / holistic:")
+        for resolution in args.resolutions:
+            a, h = [next(r for r in rows if r["resolution"] == resolution and r["model"] == m)
+                    for m in ("adc", "holistic")]
+            print(f"{resolution:>10}  NME {a['nme_inter_ocular'] / h['nme_inter_ocular']:.2f}  "
+                  f"time {a['ms_per_face'] / h['ms_per_face']:.2f}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Speed of every parser in the zoo: Keras and TFLite (float32, int8), 1 and 2 threads.
+
+    python benchmarks/parser_speed.py [--repeats 20] [--json benchmarks/results/parser_speed.json]
+
+One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
+model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
+LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
+not accuracy). Models are the published presets and the real-time parser architectures
+at 256x256 (RTParser teacher, width 1.0, and its 0.4-width student; random weights until
+their checkpoints ship: speed does not depend on the weights). Prints the median ms per
+face and the ratio to STN-iCNN in the same run.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _models():
+    import facezoo
+    from facezoo.models import RTParser
+
+    return {
+        "stn_icnn_celebamask (512)": facezoo.load("stn_icnn_celebamask", compile=False),
+        "icnn_lfw (160)": facezoo.load("icnn_lfw", compile=False),
+        "rtparser teacher (256)": RTParser(num_classes=3, input_size=(256, 256)),
+        "rtparser student 0.4 (256)": RTParser(num_classes=3, input_size=(256, 256), width=0.4),
+    }
+
+
+def _median_ms(run, repeats):
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def worker(threads, repeats):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    warnings.simplefilter("ignore")
+    import facezoo
+    from ai_edge_litert.interpreter import Interpreter
+    from facezoo.export import ExportError, model_input_shape
+
+    results = {}
+    folder = tempfile.mkdtemp(prefix="facezoo-speed-")
+    for name, model in _models().items():
+        shape = model_input_shape(model)[1:]
+        face = np.random.default_rng(0).uniform(size=(1, *shape)).astype("float32")
+        row = {"keras": _median_ms(lambda: model.predict_on_batch(face), repeats)}
+        for quantize in (None, "int8"):
+            path = os.path.join(folder, f"{len(results)}_{quantize}.tflite")
+            key = f"tflite_{quantize or 'fp32'}"
+            try:
+                facezoo.export(model, path, quantize=quantize, representative_data=np.repeat(face, 4, 0),
+                               sample_inputs=face, verbose=False)
+            except ExportError as error:
+                row[key] = None
+                row[f"{key}_error"] = str(error)[:120]
+                continue
+            interpreter = Interpreter(model_path=path, num_threads=threads)
+            interpreter.allocate_tensors()
+            index = interpreter.get_input_details()[0]["index"]
+
+            def run():
+                interpreter.set_tensor(index, face)
+                interpreter.invoke()
+
+            row[key] = _median_ms(run, repeats)
+        results[name] = row
+    print("RESULT " + json.dumps(results))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        return worker(args.worker, args.repeats)
+
+    table = {}
+    for threads in args.threads:
+        run = subprocess.run([sys.executable, __file__, "--worker", str(threads), "--repeats", str(args.repeats)],
+                             capture_output=True, text=True)
+        line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(f"worker with {threads} thread(s) failed:\n{run.stderr[-3000:]}")
+        table[threads] = json.loads(line[len("RESULT "):])
+
+    reference = "stn_icnn_celebamask (512)"
+    print(f"ms per face (median of {args.repeats}), one face per call; (x) = STN-iCNN's time / this one's")
+    columns = ("keras", "tflite_fp32", "tflite_int8")
+    print(f"{'model':30s} {'thr':>3} " + " ".join(f"{c:>20s}" for c in columns))
+    for threads, rows in table.items():
+        for name, row in rows.items():
+            cells = []
+            for c in columns:
+                value, base = row.get(c), rows[reference].get(c)
+                if value is None:
+                    cells.append(f"{'n/a':>20s}")
+                else:
+                    ratio = f"({base / value:.1f}x)" if base else ""
+                    cells.append(f"{value:11.1f} {ratio:>8s}")
+            print(f"{name:30s} {threads:>3} " + " ".join(cells))
+    for threads, rows in table.items():
+        for name, row in rows.items():
+            for key, value in row.items():
+                if key.endswith("_error"):
+                    print(f"note: {name}, {threads} thread(s), {key[:-6]}: {value}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(table, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Attention-driven cropping for high-resolution facial landmarks (Chandran et al., CVPR 2020),
+and the holistic baseline it is compared with.
+
+``ADCLandmarks`` takes a face image at *any* resolution:
+
+1. a global network sees the face resized to ``global_size`` and predicts coarse heatmaps,
+   turned into coarse points by a soft-argmax (differentiable);
+2. attention: one region per landmark, centred on its coarse point, whose side is a fixed
+   fraction ``region_fraction`` of the image side, i.e. tied to the face's size in
+   original pixels;
+3. ``SpatialCrop`` samples every region at ``crop_size`` pixels straight from the
+   full-resolution input, so the work after step 1 does not grow with the resolution;
+4. a regional network (shared by all landmarks) predicts a heatmap per landmark in its
+   crop; its soft-argmax refines the coarse point.
+
+Outputs are landmarks ``(B, K, 2)`` in the input image's pixels (x, y; pixel centres at
+integers). In training (``model(x, training=True)``) a dict of the coarse and refined
+points in normalised ``[-1, 1]`` coordinates and the heatmaps is returned; the model's
+own :meth:`compute_loss` (:func:`landmark_loss`) sums the mean L1 errors of both stages
+and a small cross-entropy of the heatmaps to Gaussians around the targets (landmarks
+given in pixels).
+
+Example:
+    >>> model = ADCLandmarks()                              # 68 points
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(faces_512, points_in_pixels, epochs=10)   # faces (B, H, W, 3) in [0, 1]
+    >>> points = model.predict(face_3000px[None])           # (1, 68, 2) in its pixels
+"""
+
+import keras
+from keras import layers, ops
+
+from facezoo.layers.soft_argmax import soft_argmax
+from facezoo.layers.spatial_crop import affine_sample
+
+
+def _conv(x, filters, stride=1, name=None):
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def heatmap_network(size, channels, points, name, strides, dilations):
+    """Convolutions (3x3, BN, ReLU) with the given strides and dilations, then a 1x1 head
+    with one heatmap per point. Global networks need a receptive field covering the whole
+    input (to tell a left eye corner from a right one); regional ones stay local."""
+    inputs = keras.Input((size, size, 3))
+    x = inputs
+    for index, (filters, stride, dilation) in enumerate(zip(channels, strides, dilations)):
+        x = layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", use_bias=False,
+                          name=f"{name}_{index}_conv")(x)
+        x = layers.ReLU(name=f"{name}_{index}_relu")(layers.BatchNormalization(name=f"{name}_{index}_bn")(x))
+    outputs = layers.Conv2D(points, 1, name=f"{name}_heatmaps")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+#: Global (and holistic) networks: /16, then dilated context; receptive field 479 pixels.
+GLOBAL_STRIDES, GLOBAL_DILATIONS = (2, 2, 2, 2, 1, 1, 1), (1, 1, 1, 1, 2, 4, 8)
+#: Regional network: /4, receptive field 31 of its 48-pixel crop.
+REGIONAL_STRIDES, REGIONAL_DILATIONS = (2, 1, 2, 1), (1, 1, 1, 2)
+
+
+def downsample(images, size):
+    """Resize ``images`` to ``size x size`` without aliasing, with TFLite builtin ops: an
+    average pool by the largest integer factor that stays above ``size`` (a box filter),
+    then bilinear. (``antialias=True`` resizing becomes a non-builtin TFLite op.)"""
+    height, width = images.shape[1], images.shape[2]
+    if height is not None and width is not None:
+        factor = max(1, min(height, width) // size)
+        if factor > 1:
+            images = ops.average_pool(images, factor, strides=factor, padding="valid")
+    return ops.image.resize(images, (size, size), interpolation="bilinear")
+
+
+def _normalised_to_pixels(points, height, width):
+    scale = ops.stack([ops.cast(width - 1, "float32"), ops.cast(height - 1, "float32")]) / 2.0
+    return (points + 1.0) * scale
+
+
+def _pixels_to_normalised(points, height, width):
+    scale = ops.stack([ops.cast(width - 1, "float32"), ops.cast(height - 1, "float32")]) / 2.0
+    return points / scale - 1.0
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class HolisticLandmarks(keras.Model):
+    """Baseline: the whole image resized to ``network_size``, heatmaps, soft-argmax.
+
+    ``input_size`` is only the nominal face size (training, export, evaluation); any
+    size is accepted."""
+
+    def __init__(self, num_points=68, network_size=256, channels=(32, 48, 64, 80, 80, 80, 80), beta=10.0,
+                 input_size=(512, 512), **kwargs):
+        super().__init__(**kwargs)
+        self.num_points, self.network_size, self.channels, self.beta = num_points, network_size, tuple(channels), beta
+        self.input_size = tuple(input_size)
+        self.network = heatmap_network(network_size, self.channels, num_points, "holistic", GLOBAL_STRIDES,
+                                       GLOBAL_DILATIONS)
+
+    def call(self, images, training=False):
+        height, width = ops.shape(images)[1], ops.shape(images)[2]
+        small = downsample(images, self.network_size)
+        heatmaps = self.network(small, training=training)
+        points = soft_argmax(heatmaps, self.beta)
+        if training:
+            return {"coarse": points, "coarse_heatmaps": heatmaps}
+        return _normalised_to_pixels(points, height, width)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return landmark_loss(x, y, y_pred, self.beta)
+
+    def get_config(self):
+        return {**super().get_config(), "num_points": self.num_points, "network_size": self.network_size,
+                "channels": list(self.channels), "beta": self.beta, "input_size": list(self.input_size)}
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
+class ADCLandmarks(keras.Model):
+    """Global coarse network + attention-driven crops from the full-resolution image."""
+
+    def __init__(self, num_points=68, global_size=128, global_channels=(24, 32, 48, 64, 64, 64, 64), crop_size=48,
+                 region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512), **kwargs):
+        super().__init__(**kwargs)
+        self.input_size = tuple(input_size)  # nominal (training, export); any size is accepted
+        if not 0.0 < region_fraction <= 1.0:
+            raise ValueError(f"region_fraction is a fraction of the image side in (0, 1], got {region_fraction}")
+        self.num_points, self.global_size, self.crop_size = num_points, global_size, crop_size
+        self.global_channels, self.regional_channels = tuple(global_channels), tuple(regional_channels)
+        self.region_fraction, self.beta = float(region_fraction), beta
+        self.global_network = heatmap_network(global_size, self.global_channels, num_points, "global",
+                                              GLOBAL_STRIDES, GLOBAL_DILATIONS)
+        self.regional_network = heatmap_network(crop_size, self.regional_channels, num_points, "regional",
+                                                REGIONAL_STRIDES, REGIONAL_DILATIONS)
+
+    def regions(self, coarse):
+        """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
+        centred on the coarse points ``(B, K, 2)`` (``[-1, 1]`` coordinates)."""
+        half = ops.full_like(coarse[..., 0], self.region_fraction)  # side r of the image = half-width r in [-1, 1]
+        zero = ops.zeros_like(half)
+        rows = [ops.stack([half, zero, coarse[..., 0]], -1), ops.stack([zero, half, coarse[..., 1]], -1)]
+        return ops.stack(rows, axis=-2)
+
+    def call(self, images, training=False):
+        shape = ops.shape(images)
+        batch, height, width = shape[0], shape[1], shape[2]
+        small = downsample(images, self.global_size)
+        global_heatmaps = self.global_network(small, training=training)
+        coarse = soft_argmax(global_heatmaps, self.beta)
+        # Each landmark's crop is sampled from the full-resolution image.
+        crops = affine_sample(images, self.regions(coarse), (self.crop_size, self.crop_size))
+        crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, images.shape[-1]))
+        heatmaps = self.regional_network(crops, training=training)  # (B*K, h, w, K)
+        own = ops.one_hot(ops.tile(ops.arange(self.num_points), [batch]), self.num_points)
+        heatmaps = ops.sum(heatmaps * own[:, None, None, :], axis=-1, keepdims=True)  # landmark k's own map
+        offsets = ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2))
+        refined = coarse + self.region_fraction * offsets
+        if training:
+            return {"coarse": coarse, "refined": refined, "coarse_heatmaps": global_heatmaps,
+                    "regional_heatmaps": heatmaps, "centres": coarse}
+        return _normalised_to_pixels(refined, height, width)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return landmark_loss(x, y, y_pred, self.beta, self.region_fraction)
+
+    def get_config(self):
+        return {**super().get_config(), "num_points": self.num_points, "global_size": self.global_size,
+                "global_channels": list(self.global_channels), "crop_size": self.crop_size,
+                "region_fraction": self.region_fraction, "regional_channels": list(self.regional_channels),
+                "beta": self.beta, "input_size": list(self.input_size)}
+
+
+def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
+    """Cross-entropy between each heatmap's spatial softmax and a Gaussian of ``sigma``
+    heatmap pixels around its target (``(N, K, 2)`` in ``[-1, 1]``); targets outside the
+    map are left out. It gives the soft-argmax a strong, early training signal."""
+    height, width = heatmaps.shape[1], heatmaps.shape[2]
+    points = heatmaps.shape[3]
+    xs, ys = ops.linspace(-1.0, 1.0, width), ops.linspace(-1.0, 1.0, height)
+    spread_x, spread_y = sigma * 2.0 / (width - 1), sigma * 2.0 / (height - 1)
+    gx = ops.exp(-0.5 * ops.square((xs[None, None, :] - targets[..., 0:1]) / spread_x))  # (N, K, w)
+    gy = ops.exp(-0.5 * ops.square((ys[None, None, :] - targets[..., 1:2]) / spread_y))  # (N, K, h)
+    target = gy[..., :, None] * gx[..., None, :]
+    target = ops.reshape(target, (-1, points, height * width))
+    target = target / ops.maximum(ops.sum(target, axis=-1, keepdims=True), 1e-12)
+    logits = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, points, height * width))
+    cross_entropy = -ops.sum(target * ops.log_softmax(beta * logits, axis=-1), axis=-1)
+    inside = ops.cast(ops.all(ops.abs(targets) <= 1.0, axis=-1), "float32")
+    return ops.sum(cross_entropy * inside) / ops.maximum(ops.sum(inside), 1.0)
+
+
+def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, heatmap_weight=0.05):
+    """Mean L1 distance in ``[-1, 1]`` coordinates summed over the prediction stages, plus
+    ``heatmap_weight`` times :func:`heatmap_loss` on the heatmaps the model returns in
+    training; ``points`` are in the images' pixels."""
+    shape = ops.shape(images)
+    target = _pixels_to_normalised(ops.cast(points, "float32"), shape[1], shape[2])
+    if not isinstance(predictions, dict):
+        predictions = {"refined": _pixels_to_normalised(predictions, shape[1], shape[2])}
+    loss = sum(ops.mean(ops.abs(predictions[k] - target)) for k in ("coarse", "refined") if k in predictions)
+    if "coarse_heatmaps" in predictions:
+        loss = loss + heatmap_weight * heatmap_loss(predictions["coarse_heatmaps"], target, beta)
+    if "regional_heatmaps" in predictions:
+        regional = predictions["regional_heatmaps"]
+        local = (target - ops.stop_gradient(predictions["centres"])) / region_fraction  # in crop coordinates
+        local = ops.reshape(local, (-1, 1, 2))
+        loss = loss + heatmap_weight * heatmap_loss(regional, local, beta)
+    return loss

@@ -1,0 +1,104 @@
+"""Soft-argmax, ADCLandmarks and the holistic baseline: shapes, pixels, end-to-end training."""
+
+import numpy as np
+import pytest
+
+from facezoo.layers.soft_argmax import soft_argmax
+from facezoo.models.adc_landmarks import ADCLandmarks, HolisticLandmarks
+
+TINY_ADC = dict(num_points=5, global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8),
+                region_fraction=0.12)
+
+
+def test_soft_argmax_finds_a_sharp_peak_and_averages_a_flat_map():
+    heatmaps = np.zeros((1, 5, 7, 2), np.float32)
+    heatmaps[0, 1, 5, 0] = 50.0  # row 1 of 5, column 5 of 7
+    points = np.asarray(soft_argmax(heatmaps))
+    np.testing.assert_allclose(points[0, 0], [2 * 5 / 6 - 1, 2 * 1 / 4 - 1], atol=1e-4)
+    np.testing.assert_allclose(points[0, 1], [0.0, 0.0], atol=1e-6)  # flat map: the centre
+
+
+def test_adc_outputs_pixels_at_any_resolution_and_crops_at_a_fixed_size():
+    model = ADCLandmarks(**TINY_ADC)
+    for size in (48, 96):
+        images = np.random.default_rng(size).uniform(size=(2, size, size, 3)).astype("float32")
+        points = np.asarray(model(images))
+        assert points.shape == (2, 5, 2)
+        assert np.all(points >= -size * 0.2) and np.all(points <= size * 1.2)
+    thetas = np.asarray(model.regions(np.zeros((2, 5, 2), np.float32)))
+    assert thetas.shape == (2, 5, 2, 3) and np.allclose(thetas[..., 0, 0], 0.12)
+
+
+def test_adc_and_holistic_train_end_to_end_with_fit():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(4, 64, 64, 3)).astype("float32")
+    points = rng.uniform(10, 54, size=(4, 5, 2)).astype("float32")
+    for model in (ADCLandmarks(**TINY_ADC), HolisticLandmarks(num_points=5, network_size=32, channels=(4, 4, 8))):
+        model.compile(optimizer="adam")
+        model(images)
+        before = [np.array(w) for w in model.trainable_weights]
+        history = model.fit(images, points, epochs=2, batch_size=2, verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))
+        changed = {w.path.split("/")[0] for w, b in zip(model.trainable_weights, before) if not np.allclose(w, b)}
+        expected = {"global", "regional"} if isinstance(model, ADCLandmarks) else {"holistic"}
+        assert expected <= {name.split("_")[0] for name in changed}, changed
+
+
+def test_adc_round_trips_through_a_keras_file(tmp_path):
+    import keras
+
+    model = ADCLandmarks(**TINY_ADC)
+    images = np.random.default_rng(3).uniform(size=(1, 40, 40, 3)).astype("float32")
+    expected = np.asarray(model(images))
+    model.save(tmp_path / "adc.keras")
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(tmp_path / "adc.keras")(images)), expected,
+                               atol=1e-5)
+
+
+def test_adc_refuses_a_region_that_is_not_a_fraction():
+    with pytest.raises(ValueError, match="fraction"):
+        ADCLandmarks(region_fraction=1.5)
+
+
+@pytest.mark.parametrize("fmt, ext", [("tflite", ".tflite"), ("onnx", ".onnx")])
+def test_adc_exports_with_builtin_ops_and_matches_keras(tmp_path, fmt, ext):
+    import facezoo
+
+    model = ADCLandmarks(input_size=(96, 96), **TINY_ADC)
+    faces = np.random.default_rng(5).uniform(size=(2, 96, 96, 3)).astype("float32")
+    model(faces)
+    result = facezoo.export(model, tmp_path / f"adc{ext}", format=fmt, sample_inputs=faces, verbose=False)
+    assert result.max_abs_diff <= result.atol
+    if fmt == "tflite":
+        assert "AVERAGE_POOL_2D" in result.ops and not [op for op in result.ops if op.startswith("Flex")]
+
+
+def test_downsample_is_a_box_filter_for_integer_factors():
+    from facezoo.models.adc_landmarks import downsample
+
+    stripes = np.zeros((1, 64, 64, 3), np.float32)
+    stripes[:, :, ::2] = 1.0
+    small = np.asarray(downsample(stripes, 16))
+    np.testing.assert_allclose(small, 0.5, atol=1e-6)  # plain bilinear would alias to 0 or 1
+
+
+def test_heatmap_loss_prefers_a_peak_on_the_target_and_skips_targets_outside():
+    from facezoo.models.adc_landmarks import heatmap_loss
+
+    on, off = np.zeros((1, 9, 9, 1), np.float32), np.zeros((1, 9, 9, 1), np.float32)
+    on[0, 4, 6, 0] = off[0, 1, 1, 0] = 1.0
+    target = np.array([[[0.5, 0.0]]], np.float32)  # column 6, row 4 of a 9x9 grid
+    assert float(heatmap_loss(on, target, beta=10.0)) < float(heatmap_loss(off, target, beta=10.0))
+    outside = np.array([[[3.0, 0.0]]], np.float32)
+    assert float(heatmap_loss(on, outside, beta=10.0)) == 0.0
+
+
+def test_global_networks_see_the_whole_face_and_regional_ones_stay_local():
+    """Designed with facezoo.receptive_field: a global heatmap unit must see all of its
+    input to tell left from right; a regional one sees part of its crop."""
+    from facezoo.receptive_field import normalized_receptive_field
+
+    adc, holistic = ADCLandmarks(), HolisticLandmarks()
+    assert normalized_receptive_field(adc.global_network, adc.global_size) >= 1.0
+    assert normalized_receptive_field(holistic.network, holistic.network_size) >= 1.0
+    assert normalized_receptive_field(adc.regional_network, adc.crop_size) < 1.0
