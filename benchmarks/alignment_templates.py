@@ -1,7 +1,8 @@
 """Alignment templates: where a preset's training faces have their five keypoints.
 
 For each dataset a preset was trained on, MTCNN (facezoo.detect.MTCNNDetector) is run on
-the training images as the model saw them (the whole image, resized to the model input),
+the training images as the model saw them (the whole image, padded to a square for the
+landmark models, then resized to the model input),
 and the five keypoints of the face nearest the image centre are averaged, normalised to
 the image size. facezoo.parse warps a photo's face onto these points, so a face in a
 photo reaches the model where training faces were.
@@ -23,21 +24,23 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from facezoo.data import CelebAMask, Landmarks300W, LFWPartLabels  # noqa: E402
+from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.detect import KEYPOINT_NAMES, MTCNNDetector  # noqa: E402
 
-SOURCES = {  # preset -> (dataset, folder under --data, split)
-    "icnn_lfw": (LFWPartLabels, "lfw_pl", "train"),
-    "stn_icnn_celebamask": (CelebAMask, "celebamask_subset", "train"),
-    "adc_landmarks_300w": (Landmarks300W, "helen68", "train"),
+SOURCES = {  # preset -> (dataset, folder under --data, split, padded to a square as in training)
+    "icnn_lfw": (LFWPartLabels, "lfw_pl", "train", False),
+    "stn_icnn_celebamask": (CelebAMask, "celebamask_subset", "train", False),
+    "adc_landmarks_300w": (Landmarks300W, "helen68", "train", True),
 }
 
 
-def template(dataset, limit=None):
+def template(dataset, limit=None, square=False):
     detector = MTCNNDetector(min_score=0.9)
     points, boxes, missed = [], [], 0
     indices = range(len(dataset)) if limit is None else range(min(limit, len(dataset)))
     for index in tqdm(indices, desc=type(dataset).__name__, leave=False):
-        image = dataset[index].image
+        sample = dataset[index]
+        image = pad_to_square(sample)[0].image if square else sample.image
         height, width = image.shape[:2]
         faces = [f for f in detector(image) if f.keypoints is not None]
         if not faces:
@@ -64,8 +67,8 @@ def main(argv=None):
         with open(args.json) as handle:
             results = json.load(handle)
     for preset in args.only:
-        cls, folder, split = SOURCES[preset]
-        results[preset] = template(cls(os.path.join(args.data, folder), split), args.limit)
+        cls, folder, split, square = SOURCES[preset]
+        results[preset] = template(cls(os.path.join(args.data, folder), split), args.limit, square)
         r = results[preset]
         print(f"\n{preset}: {r['faces']} faces ({r['missed']} without a detection), keypoints as fractions of "
               "the image (x, y) +- std")

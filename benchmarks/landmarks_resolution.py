@@ -12,7 +12,9 @@ the original pixels) and failure rate at 8 %. Beside them: the model's median ti
 face (forward pass only), the process's peak resident memory above its level after
 loading the model and one warm-up call, and the size of the largest float32 input
 tensor, so memory that is the input itself can be told from the network's own.
-One run prints one table; the numbers in the model card come from it.
+``--adc-source-size N`` adds ADC with inputs box-filtered to about N pixels before its
+crops are cut (an inference-time setting of the same weights). One run prints one table;
+the numbers in the model card come from it.
 """
 
 import argparse
@@ -39,6 +41,8 @@ def worker(args):
     from facezoo.evaluate import evaluate_landmarks
 
     model = keras.models.load_model(args.model_path)
+    if args.source_size:
+        model.source_size = int(args.source_size)  # inference-time setting, the weights are the same
     model(np.zeros((1, 256, 256, 3), np.float32))  # warm up at a small size
     base = _rss_mb()
     times, largest = [], [0]
@@ -67,24 +71,30 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="helen68 folder (testset/ is used)")
     parser.add_argument("--adc", help="ADCLandmarks .keras file")
     parser.add_argument("--holistic", help="HolisticLandmarks .keras file")
+    parser.add_argument("--adc-source-size", type=int, default=None,
+                        help="also run ADC with source_size=N (inputs box-filtered to ~N before cropping)")
     parser.add_argument("--resolutions", nargs="+", default=["256", "512", "1024", "full"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--resolution", help=argparse.SUPPRESS)
+    parser.add_argument("--source-size", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
 
-    models = {name: path for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
+    models = {name: (path, None) for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
     if not models:
         parser.error("give --adc and/or --holistic")
+    if args.adc and args.adc_source_size:
+        models[f"adc/box{args.adc_source_size}"] = (args.adc, args.adc_source_size)
     rows = []
     for resolution in args.resolutions:
-        for name, path in models.items():
+        for name, (path, source_size) in models.items():
             command = [sys.executable, __file__, "--worker", "--data", args.data, "--model-path", path,
                        "--resolution", resolution] + (["--limit", str(args.limit)] if args.limit else [])
+            command += ["--source-size", str(source_size)] if source_size else []
             run = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -92,11 +102,12 @@ def main(argv=None):
             rows.append({"model": name, "resolution": resolution, **json.loads(line[len("RESULT "):])})
             print(f"done: {name} at {resolution}", file=sys.stderr)
 
-    header = f"{'resolution':>10} {'model':>9} {'NME io %':>9} {'fail@8 %':>9} {'ms/face':>8} {'peak MB':>8} {'input MB':>9}"
+    header = (f"{'resolution':>10} {'model':>11} {'NME io %':>9} {'fail@8 %':>9} {'ms/face':>8} {'peak MB':>8} "
+              f"{'input MB':>9}")
     print(f"helen68 testset, {rows[0]['faces']} faces, faces padded to a square and given at R x R")
     print(header)
     for r in rows:
-        print(f"{r['resolution']:>10} {r['model']:>9} {r['nme_inter_ocular']:9.2f} {r['failure_rate_8']:9.1f} "
+        print(f"{r['resolution']:>10} {r['model']:>11} {r['nme_inter_ocular']:9.2f} {r['failure_rate_8']:9.1f} "
               f"{r['ms_per_face']:8.1f} {r['peak_mb_above_model']:8.0f} {r['largest_input_mb']:9.1f}")
     if {"adc", "holistic"} <= set(models):
         print("\nratios adc / holistic:")

@@ -7,7 +7,7 @@ and under which terms, and what it scores under which protocol.
 
 Example:
     >>> import facezoo
-    >>> facezoo.list_models()
+    >>> facezoo.list_models(task="parsing")
     ['icnn_lfw', 'stn_icnn_celebamask', 'stn_icnn_helen']
     >>> model = facezoo.load("icnn_lfw")             # shipped weights, works offline
     >>> probs = model.predict(model.preprocess(photo_crop))
@@ -89,6 +89,26 @@ class Preset:
         return () if self.class_map is None else get_class_map(self.class_map).colors
 
 
+#: What the two helen68 landmark presets share: task, face crop, data, terms, template.
+HELEN68_LANDMARKS = dict(
+    task="landmarks",
+    class_map=None,
+    input_size=(512, 512),
+    face_crop="a face with about half a face size of margin on each side (as 300-W's HELEN crops), padded to a "
+              "square; facezoo.landmarks cuts it from photos at their own resolution",
+    dataset="HELEN (300-W annotation)",
+    training_data="the first 800 of helen68/trainset (the first 870 of HELEN's 2,000 training faces, 68 points by "
+                  "300-W), validated on its last 70",
+    license=HELEN_300W_TERMS,
+    alignment={"keypoints": ((0.3842, 0.3639), (0.6069, 0.3602), (0.4954, 0.4925), (0.4, 0.5988), (0.5946, 0.5957)),
+               "box": (0.2493, 0.1125, 0.7406, 0.7565), "source": "mean MTCNN keypoints of 859 training faces"},
+)
+HELEN68_PROTOCOL = {
+    "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
+                "given at R x R; NME = mean point error / outer-eye-corner distance (points 36, 45), percent, in "
+                "original pixels; failure = NME > 8 %",
+}
+
 PRESETS = {
     p.name: p
     for p in (
@@ -152,6 +172,42 @@ PRESETS = {
                                      "l_lip": 0.8888, "mouth": 0.9340, "skin": 0.9431, "hair": 0.9120},
                 "command": "facezoo eval stn_icnn_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
             },
+        ),
+        Preset(
+            name="adc_landmarks_300w",
+            architecture="adc_landmarks",
+            config={"name": "adc_landmarks_300w", "input_size": (512, 512)},
+            description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
+            paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
+                  "Landmark Detection. CVPR 2020",
+            recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/adc_landmarks_300w "
+                   "--init-global runs/holistic_landmarks_300w/final.keras --epochs 12",
+            weights_file="adc_landmarks_300w.npz",
+            sha256="732ccf0eadbe8307f9e4cc6cfe8dab24b84ea7e83978f4e7f1373fbee2f57218",
+            hub_repo="facezoo/adc_landmarks_300w",
+            metrics={**HELEN68_PROTOCOL,
+                     "test (330 faces), 512x512": {"nme": 6.04, "failure_rate_8": 14.5},
+                     "test (330 faces), full resolution": {"nme": 6.09, "failure_rate_8": 15.8},
+                     "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
+                                "[--resolution full]"},
+            **HELEN68_LANDMARKS,
+        ),
+        Preset(
+            name="holistic_landmarks_300w",
+            architecture="holistic_landmarks",
+            config={"name": "holistic_landmarks_300w", "input_size": (512, 512)},
+            description="68 landmarks from the whole face resized to 256x256 (the baseline of adc_landmarks_300w)",
+            paper="the holistic baseline of Chandran et al. 2020",
+            recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/holistic_landmarks_300w "
+                   "--model holistic",
+            weights_file="holistic_landmarks_300w.npz",
+            sha256="b129339ffefc514fff8247bae37a8b7f7c00275173f4b3e27e41ad3c4f9e9076",
+            hub_repo="facezoo/holistic_landmarks_300w",
+            metrics={**HELEN68_PROTOCOL,
+                     "test (330 faces), 512x512": {"nme": 7.82, "failure_rate_8": 32.4},
+                     "test (330 faces), full resolution": {"nme": 7.89, "failure_rate_8": 33.0},
+                     "command": "facezoo eval holistic_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test"},
+            **HELEN68_LANDMARKS,
         ),
         Preset(
             name="stn_icnn_helen",

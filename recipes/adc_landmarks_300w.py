@@ -1,15 +1,20 @@
-"""Recipe: 68-point landmarks by attention-driven cropping (and the holistic baseline).
+"""Recipe: 68-point landmarks by attention-driven cropping, and the holistic baseline.
 
-    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w
-    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/holistic --model holistic
+    # 1. the holistic baseline (its network is also ADC's global network)
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/holistic_landmarks_300w \
+        --model holistic
+    # 2. ADC: global network started from step 1, regional network trained on top
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w \
+        --init-global runs/holistic_landmarks_300w/final.keras --epochs 12
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
 at most 512 px) and keeps the epoch with the lowest loss on its last 70 faces; the
 330-face testset is never touched. Faces are padded to a centred square (black) and
-resized to 512x512 (the global network then sees 128x128), augmented with horizontal flips (68-point indices swapped),
-rotation +-15 deg, scale 0.85-1.15, shift +-5 % and Gaussian noise; Adam 1e-3 halved
-every 10 epochs, 25 epochs, batch 8. Writes ``final.keras``. Resumable: rerun to continue.
+resized to 512x512, augmented with horizontal flips (68-point indices swapped), rotation
++-15 deg, scale 0.85-1.15, shift +-5 % and Gaussian noise; Adam 1e-3 halved every 10
+epochs, batch 8, 25 epochs by default. With ``--init-global`` the global network's
+learning rate is 0.1x (ScaledAdam). Writes ``final.keras``. Resumable: rerun to continue.
 """
 
 import argparse
@@ -18,10 +23,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
 from facezoo.data import Augmenter, Landmarks300W, ParsingSequence  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
-from facezoo.training import train  # noqa: E402
+from facezoo.training import ScaledAdam, train  # noqa: E402
 
 MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
 
@@ -29,6 +37,7 @@ MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
 def square(sample):
     return pad_to_square(sample)[0]
 SIZE, EPOCHS, LEARNING_RATE, HALVE_EVERY, VALIDATION = 512, 25, 1e-3, 10, 70
+GLOBAL_MULTIPLIER = 0.1
 
 
 def main(argv=None):
@@ -38,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--model", choices=sorted(MODELS), default="adc")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--init-global", default=None, metavar="HOLISTIC.keras",
+                        help="ADC only: start the global network from a trained holistic model")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -46,6 +57,10 @@ def main(argv=None):
     faces.records, val_set.records = faces.records[:-VALIDATION], faces.records[-VALIDATION:]
     size, epochs = SIZE, args.epochs
     config = {}
+    if args.init_global and args.model != "adc":
+        parser.error("--init-global is for --model adc")
+    if args.init_global and not os.path.isfile(args.init_global):
+        parser.error(f"--init-global: no file {args.init_global}")
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1
@@ -57,11 +72,19 @@ def main(argv=None):
     val_seq = ParsingSequence(val_set, args.batch_size, (size, size), augment=lambda s, rng: square(s),
                               target="landmarks")
     name = f"{args.model}_landmarks_300w"
-    build = lambda: MODELS[args.model](name=name, input_size=(size, size), **config)  # noqa: E731
-    train(build, train_seq, val_seq, args.out, run_name=name, epochs=epochs, learning_rate=LEARNING_RATE,
-          halve_every=HALVE_EVERY, monitor=("val_loss", "min"), run_eagerly=args.smoke)
-    import keras
+    def build():
+        model = MODELS[args.model](name=name, input_size=(size, size), **config)
+        if args.init_global:  # the global network starts as the trained holistic network
+            holistic = keras.models.load_model(args.init_global)
+            model(np.zeros((1, size, size, 3), "float32"))
+            model.global_network.set_weights(holistic.network.get_weights())
+        return model
 
+    optimizer = None
+    if args.init_global:  # fine-tune the pre-trained global network gently
+        optimizer = lambda lr: ScaledAdam(lr, multipliers={"global": GLOBAL_MULTIPLIER})  # noqa: E731
+    train(build, train_seq, val_seq, args.out, run_name=name, epochs=epochs, learning_rate=LEARNING_RATE,
+          halve_every=HALVE_EVERY, monitor=("val_loss", "min"), optimizer=optimizer, run_eagerly=args.smoke)
     keras.models.load_model(os.path.join(args.out, "best.keras")).save(os.path.join(args.out, "final.keras"))
     return 0
 

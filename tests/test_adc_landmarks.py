@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from facezoo.layers import affine_sample
 from facezoo.layers.soft_argmax import soft_argmax
 from facezoo.models.adc_landmarks import ADCLandmarks, HolisticLandmarks
 
@@ -102,3 +103,36 @@ def test_global_networks_see_the_whole_face_and_regional_ones_stay_local():
     assert normalized_receptive_field(adc.global_network, adc.global_size) >= 1.0
     assert normalized_receptive_field(holistic.network, holistic.network_size) >= 1.0
     assert normalized_receptive_field(adc.regional_network, adc.crop_size) < 1.0
+
+
+def test_small_images_and_regions_past_the_border_do_not_crash():
+    model = ADCLandmarks(**TINY_ADC)
+    tiny = np.random.default_rng(6).uniform(size=(1, 20, 24, 3)).astype("float32")  # smaller than global_size
+    assert np.isfinite(np.asarray(model(tiny))).all()
+    corner = np.full((1, 5, 2), 0.98, np.float32)  # regions centred at the corner reach outside
+    crops = np.asarray(affine_sample(tiny, model.regions(corner), (16, 16)))
+    assert np.isfinite(crops).all() and (crops[0, :, -1, -1] == 0).all()  # zeros outside the image
+
+
+def test_pooled_coordinates_follow_the_pooled_pixel_centres():
+    from facezoo.models.adc_landmarks import pooled_coordinates
+
+    full, factor = 259, 4  # 64 pooled pixels, 3 original ones left over
+    a, b = pooled_coordinates(full, factor)
+    for i in (0, 17, 63):
+        original = factor * i + (factor - 1) / 2                      # its centre in original pixels
+        u = 2 * original / (full - 1) - 1
+        assert a * u + b == pytest.approx(2 * i / 63 - 1)
+
+
+def test_a_box_filtered_source_crops_the_same_region():
+    """With source_size, a 4x larger image is averaged down before cropping; the crop
+    covers the same part of the image as cropping the full image directly."""
+    yy, xx = np.mgrid[0:256, 0:256].astype("float32")
+    smooth = np.stack([np.sin(xx / 23.0), np.cos(yy / 17.0), np.sin((xx + yy) / 31.0)], -1)[None]
+    config = {**TINY_ADC, "crop_size": 16}
+    direct, filtered = ADCLandmarks(**config), ADCLandmarks(**config, source_size=64)
+    direct(smooth)
+    filtered.set_weights(direct.get_weights())
+    a, b = np.asarray(direct(smooth)), np.asarray(filtered(smooth))
+    assert np.abs(a - b).max() < 0.5  # the same regions, seen through a box filter

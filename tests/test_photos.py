@@ -244,3 +244,23 @@ def test_unlabelled_faces_are_aligned_and_fed_as_minus_one(photo, tmp_path):
     both = ConcatDataset(faces, faces)
     images, labels = ParsingSequence(both, 2, (64, 64), unlabelled=True)[0]
     assert images.shape == (2, 64, 64, 3) and (labels == -1).all()
+
+
+def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
+    """The 68 points land on the face: eye centres (mean of points 36-41 and 42-47) within
+    a fifth of the eye distance of MTCNN's eye keypoints, and the .pts matches the JSON."""
+    from facezoo.data.io import read_pts
+
+    Image.fromarray(photo).save(tmp_path / "face.png")
+    out = tmp_path / "out"
+    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out)]) == 0
+    meta = json.loads((out / "face.json").read_text())
+    assert meta["model"] == "adc_landmarks_300w" and len(meta["faces"]) == 1
+    face = meta["faces"][0]
+    points = np.asarray(face["landmarks"])
+    np.testing.assert_allclose(read_pts(out / "face_face0.pts"), points, atol=0.01)
+    keypoints = face["detector_keypoints"]
+    left, right = np.asarray(keypoints["left_eye"]), np.asarray(keypoints["right_eye"])
+    eyes = np.linalg.norm(right - left)
+    assert np.linalg.norm(points[36:42].mean(0) - left) < 0.2 * eyes
+    assert np.linalg.norm(points[42:48].mean(0) - right) < 0.2 * eyes

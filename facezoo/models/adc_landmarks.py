@@ -72,6 +72,15 @@ def downsample(images, size):
     return ops.image.resize(images, (size, size), interpolation="bilinear")
 
 
+def pooled_coordinates(full, factor):
+    """``(a, b)`` with ``u_pooled = a * u + b``: the ``[-1, 1]`` coordinate along an axis
+    of ``full`` pixels, after a "valid" average pool by ``factor`` (pooled pixel ``i`` is
+    centred on original pixel ``factor * i + (factor - 1) / 2``)."""
+    small = full // factor
+    a = (full - 1) / (factor * (small - 1))
+    return a, ((full - 1) / 2 - (factor - 1) / 2) * 2 / (factor * (small - 1)) - 1
+
+
 def _normalised_to_pixels(points, height, width):
     scale = ops.stack([ops.cast(width - 1, "float32"), ops.cast(height - 1, "float32")]) / 2.0
     return (points + 1.0) * scale
@@ -118,9 +127,14 @@ class HolisticLandmarks(keras.Model):
 class ADCLandmarks(keras.Model):
     """Global coarse network + attention-driven crops from the full-resolution image."""
 
-    def __init__(self, num_points=68, global_size=128, global_channels=(24, 32, 48, 64, 64, 64, 64), crop_size=48,
-                 region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512), **kwargs):
+    def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
+                 region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
+                 source_size=None, **kwargs):
         super().__init__(**kwargs)
+        # None: crops are sampled straight from the full-resolution input (the paper). An int
+        # box-filters larger inputs down to about that size first, so a crop's samples are
+        # never sparser than the pixels it was trained on (no aliasing at 4K).
+        self.source_size = None if source_size is None else int(source_size)
         self.input_size = tuple(input_size)  # nominal (training, export); any size is accepted
         if not 0.0 < region_fraction <= 1.0:
             raise ValueError(f"region_fraction is a fraction of the image side in (0, 1], got {region_fraction}")
@@ -132,12 +146,14 @@ class ADCLandmarks(keras.Model):
         self.regional_network = heatmap_network(crop_size, self.regional_channels, num_points, "regional",
                                                 REGIONAL_STRIDES, REGIONAL_DILATIONS)
 
-    def regions(self, coarse):
+    def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
-        centred on the coarse points ``(B, K, 2)`` (``[-1, 1]`` coordinates)."""
-        half = ops.full_like(coarse[..., 0], self.region_fraction)  # side r of the image = half-width r in [-1, 1]
+        centred on ``centres`` ``(B, K, 2)`` (``[-1, 1]`` coordinates); ``scale`` maps the
+        half-width into the coordinates of a downsampled source."""
+        half = ops.full_like(centres[..., 0], self.region_fraction)  # side r of the image = half-width r
         zero = ops.zeros_like(half)
-        rows = [ops.stack([half, zero, coarse[..., 0]], -1), ops.stack([zero, half, coarse[..., 1]], -1)]
+        rows = [ops.stack([half * scale[0], zero, centres[..., 0]], -1),
+                ops.stack([zero, half * scale[1], centres[..., 1]], -1)]
         return ops.stack(rows, axis=-2)
 
     def call(self, images, training=False):
@@ -146,17 +162,26 @@ class ADCLandmarks(keras.Model):
         small = downsample(images, self.global_size)
         global_heatmaps = self.global_network(small, training=training)
         coarse = soft_argmax(global_heatmaps, self.beta)
-        # Each landmark's crop is sampled from the full-resolution image.
-        crops = affine_sample(images, self.regions(coarse), (self.crop_size, self.crop_size))
+        # Each landmark's crop is sampled from the full-resolution image, centred on the coarse
+        # point. No gradient flows into the centres through the sampler: its image-gradient
+        # signal swamped the global network's own losses (the coarse points stopped learning).
+        centres = ops.stop_gradient(coarse)
+        source, scale, where = images, (1.0, 1.0), centres
+        if self.source_size and images.shape[1] is not None and max(images.shape[1:3]) >= 2 * self.source_size:
+            factor = max(images.shape[1:3]) // self.source_size
+            source = ops.average_pool(images, factor, strides=factor, padding="valid")
+            a, b = zip(*(pooled_coordinates(full, factor) for full in images.shape[1:3][::-1]))  # x then y
+            scale, where = a, centres * ops.convert_to_tensor(a) + ops.convert_to_tensor(b)
+        crops = affine_sample(source, self.regions(where, scale), (self.crop_size, self.crop_size))
         crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, images.shape[-1]))
         heatmaps = self.regional_network(crops, training=training)  # (B*K, h, w, K)
         own = ops.one_hot(ops.tile(ops.arange(self.num_points), [batch]), self.num_points)
         heatmaps = ops.sum(heatmaps * own[:, None, None, :], axis=-1, keepdims=True)  # landmark k's own map
         offsets = ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2))
-        refined = coarse + self.region_fraction * offsets
+        refined = centres + self.region_fraction * offsets
         if training:
             return {"coarse": coarse, "refined": refined, "coarse_heatmaps": global_heatmaps,
-                    "regional_heatmaps": heatmaps, "centres": coarse}
+                    "regional_heatmaps": heatmaps, "centres": centres}
         return _normalised_to_pixels(refined, height, width)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -166,7 +191,7 @@ class ADCLandmarks(keras.Model):
         return {**super().get_config(), "num_points": self.num_points, "global_size": self.global_size,
                 "global_channels": list(self.global_channels), "crop_size": self.crop_size,
                 "region_fraction": self.region_fraction, "regional_channels": list(self.regional_channels),
-                "beta": self.beta, "input_size": list(self.input_size)}
+                "beta": self.beta, "input_size": list(self.input_size), "source_size": self.source_size}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
