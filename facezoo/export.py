@@ -56,7 +56,7 @@ class ExportResult:
             )
         return (
             f"exported {self.format} to {self.path}: max |runtime - keras| = "
-            f"{self.max_abs_diff:.2e} (tolerance {self.atol:.0e})"
+            f"{self.max_abs_diff:.2e} (tolerance {self.atol:.1e})"
         )
 
 
@@ -90,7 +90,7 @@ def model_metadata(model):
 
 
 def export(model, path, format="tflite", *, quantize=None, representative_data=None, sample_inputs=None,
-           atol=1e-4, verbose=True):
+           atol=1e-4, rtol=1e-5, verbose=True):
     """Write ``model`` to ``path`` in ``format`` and verify it against Keras.
 
     Args:
@@ -105,7 +105,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
             are noise unless given: pass real faces (``facezoo export --calibration DIR``).
         sample_inputs: array ``(B, H, W, C)`` for the parity check; seeded uniform noise
             in [0, 1] (batch 2) when omitted.
-        atol: largest accepted ``max |runtime - keras|`` (float exports); quantized files
+        atol, rtol: float exports must satisfy ``max |runtime - keras| <= atol + rtol *
+            max |keras|`` (``rtol`` matters for outputs in pixels, like landmarks); quantized files
             must agree with Keras on the arg-max label of at least 99 % (fp16) or 90 %
             (int8) of the outputs.
     Returns:
@@ -137,6 +138,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         sample_inputs = np.random.default_rng(0).uniform(0, 1, (2, *shape[1:])).astype("float32")
     sample_inputs = np.asarray(sample_inputs, dtype="float32")
     expected = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
+    tolerance = atol + rtol * float(np.max(np.abs(expected)))
 
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
@@ -164,14 +166,14 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
                     f"{quantize} TFLite export agrees with the Keras model on {agreement:.3f} of the labels, "
                     f"below {MIN_AGREEMENT[quantize]}"
                 )
-        elif not np.isfinite(diff) or diff > atol:
+        elif not np.isfinite(diff) or diff > tolerance:
             raise ExportError(
-                f"{format} export differs from the Keras model: max |diff| = {diff:.3e} > {atol:.0e}"
+                f"{format} export differs from the Keras model: max |diff| = {diff:.3e} > {tolerance:.1e}"
             )
         _replace(staged, path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = ExportResult(path, format, diff, atol, ops, quantize, agreement)
+    result = ExportResult(path, format, diff, tolerance, ops, quantize, agreement)
     if verbose:
         print(result)
     return result

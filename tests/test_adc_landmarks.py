@@ -136,3 +136,12 @@ def test_a_box_filtered_source_crops_the_same_region():
     filtered.set_weights(direct.get_weights())
     a, b = np.asarray(direct(smooth)), np.asarray(filtered(smooth))
     assert np.abs(a - b).max() < 0.5  # the same regions, seen through a box filter
+
+
+def test_the_shipped_checkpoint_exports_to_tflite_with_builtin_ops(tmp_path):
+    """Outputs are pixels (up to ~512): the check allows rtol x the output size, not 1e-4 px."""
+    import facezoo
+
+    result = facezoo.export("adc_landmarks_300w", tmp_path / "adc.tflite", verbose=False)
+    assert result.max_abs_diff <= result.atol < 0.01
+    assert not [op for op in result.ops if op.startswith("Flex")]
