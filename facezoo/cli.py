@@ -21,10 +21,10 @@ def _cmd_models(args):
     print("pretrained (facezoo.load(NAME)):")
     for name, preset in sorted(PRESETS.items()):
         status = "no published weights" if preset.unavailable else preset.license.split(":")[0] + " terms"
-        print(f"  {name:22s} {preset.description} [{status}]")
+        print(f"  {name:25s} {preset.description} [{status}]")
     print("architectures (random initialisation):")
     for name, (_, description) in ARCHITECTURES.items():
-        print(f"  {name:22s} {description}")
+        print(f"  {name:25s} {description}")
     return 0
 
 

@@ -24,12 +24,13 @@ from typing import Optional
 import numpy as np
 
 from facezoo.classmaps import get_class_map
-from facezoo.models import ICNN, ADCLandmarks, HolisticLandmarks, STNiCNN
+from facezoo.models import ICNN, ADCLandmarks, HolisticLandmarks, RTParser, STNiCNN
 
 #: Architectures by name: class and one line for `facezoo models`.
 ARCHITECTURES = {
     "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)"),
     "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
+    "rtparser": (RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default; no weights yet"),
     "adc_landmarks": (ADCLandmarks, "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size"),
     "holistic_landmarks": (HolisticLandmarks, "68 landmarks from the whole face resized to 256x256 (baseline)"),
 }
