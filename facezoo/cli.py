@@ -47,20 +47,20 @@ def _preprocessed_faces(model, folder, limit=64):
     import numpy as np
     from PIL import Image
 
-    from facezoo.data.io import IMAGE_EXTENSIONS, DataError, read_image
+    from facezoo.data.io import IMAGE_EXTENSIONS, DataError, image_files, read_image
     from facezoo.registry import preprocess
 
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"--calibration: no folder {folder!r}")
-    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))[:limit]
+    files = image_files(folder)[:limit]
     if not files:
         raise ValueError(f"--calibration: no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
     faces = []
-    for name in files:
+    for path in files:
         try:
-            faces.append(read_image(os.path.join(folder, name)))
+            faces.append(read_image(path))
         except DataError as error:
-            print(f"--calibration: skipping {name}: {error}", file=sys.stderr)
+            print(f"--calibration: skipping {os.path.basename(path)}: {error}", file=sys.stderr)
     if not faces:
         raise ValueError(f"--calibration: no readable image in {folder}")
     if getattr(model, "preset", None) is not None:
@@ -84,15 +84,15 @@ def _cmd_publish(args):
 
 def _image_files(inputs):
     """(path, error) pairs for the files named or found in the folders named."""
-    from facezoo.data.io import IMAGE_EXTENSIONS
+    from facezoo.data.io import IMAGE_EXTENSIONS, image_files
 
     for item in inputs:
         if os.path.isdir(item):
-            found = sorted(f for f in os.listdir(item) if f.lower().endswith(IMAGE_EXTENSIONS))
+            found = image_files(item)
             if not found:
                 yield item, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
-            for name in found:
-                yield os.path.join(item, name), None
+            for path in found:
+                yield path, None
         else:
             yield item, None
 
@@ -112,8 +112,9 @@ def _for_each_photo(args, work):
             try:
                 photo = as_rgb(path)
                 base = stem = os.path.splitext(os.path.basename(path))[0]
+                copy = 1
                 while stem in stems:  # same name from another folder: do not overwrite
-                    stem = f"{base}_{len(stems)}"
+                    stem, copy = f"{base}_{copy}", copy + 1
                 stems.add(stem)
                 tqdm.write(f"{path}: {work(path, photo, stem)}")
                 continue

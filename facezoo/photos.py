@@ -14,7 +14,6 @@ model's input size, and its class probabilities are resampled back onto the phot
 Where faces overlap, each pixel takes the face that is surer it is not background.
 """
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from facezoo.align import apply, box_transform, invert, paste_probabilities, similarity_transform, warp_to_crop
 from facezoo.data.io import DataError, read_image, to_rgb_array
 from facezoo.detect import KEYPOINT_NAMES, Detection, MTCNNDetector
-from facezoo.utils import atomic_output
+from facezoo.utils import atomic_outputs
 
 DEFAULT_MODEL = "stn_icnn_celebamask"
 
@@ -97,11 +96,8 @@ class ParseResult:
         """Write ``<stem>.labels.png``, ``<stem>.overlay.png`` and ``<stem>.json`` into
         ``folder``. All three are written to temporary files first and renamed only when
         every one is complete, so a failure leaves none half-written. Returns the paths."""
-        os.makedirs(folder, exist_ok=True)
         paths = {kind: os.path.join(folder, f"{stem}.{kind}") for kind in ("labels.png", "overlay.png", "json")}
-        with contextlib.ExitStack() as stack:
-            temps = {kind: stack.enter_context(atomic_output(path, suffix=os.path.splitext(path)[1]))
-                     for kind, path in paths.items()}
+        with atomic_outputs(paths) as temps:
             Image.fromarray(self.labels, mode="L").save(temps["labels.png"], format="PNG")
             Image.fromarray(self.overlay(image)).save(temps["overlay.png"], format="PNG")
             with open(temps["json"], "w", encoding="utf-8") as handle:
@@ -127,15 +123,11 @@ def as_rgb(image):
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.size == 0:
         raise DataError(f"expected an image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {array.shape}")
-    if array.dtype != np.uint8:
+    if array.dtype != np.uint8:  # PIL has no 16-bit or float colour images: scale to 8 bits here
         peak = 65535.0 if array.max() > 255 else (1.0 if array.dtype.kind == "f" and array.max() <= 1 else 255.0)
         array = np.clip(array.astype(np.float64) * 255.0 / peak, 0, 255).round().astype(np.uint8)
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    if array.shape[2] == 4:
-        alpha = array[..., 3:].astype(np.float32) / 255.0
-        array = (array[..., :3] * alpha + 255.0 * (1 - alpha)).round().astype(np.uint8)
-    return array
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[array.shape[2]]
+    return to_rgb_array(Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode))
 
 
 def template_points(preset):
@@ -162,8 +154,13 @@ def _load_model(model):
     if isinstance(model, str):
         return load(model, compile=False)
     if getattr(model, "preset", None) is None:
-        raise ValueError("parse needs a facezoo preset name or a model from facezoo.load (it carries the preset)")
+        raise ValueError("pass a facezoo preset name or a model from facezoo.load (it carries the preset)")
     return model
+
+
+def _detect(photo, detector, max_faces):
+    """The ``max_faces`` most confident detections (MTCNN unless ``detector`` is given)."""
+    return sorted((detector or MTCNNDetector())(photo), key=lambda d: -d.score)[:max_faces]
 
 
 def _probabilities(model, crops, batch_size):
@@ -212,8 +209,7 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
         return result
 
-    detector = detector or MTCNNDetector()
-    detections = sorted(detector(photo), key=lambda d: -d.score)[:max_faces]
+    detections = _detect(photo, detector, max_faces)
     if not detections:
         result.notes.append("no face found")
         return result
@@ -276,11 +272,9 @@ class LandmarkResult:
         only when all are complete. Returns the paths."""
         from facezoo.data.io import format_pts
 
-        os.makedirs(folder, exist_ok=True)
         paths = {"json": os.path.join(folder, f"{stem}.json")}
         paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
-        with contextlib.ExitStack() as stack:
-            temps = {k: stack.enter_context(atomic_output(p, suffix=os.path.splitext(p)[1])) for k, p in paths.items()}
+        with atomic_outputs(paths) as temps:
             with open(temps["json"], "w", encoding="utf-8") as handle:
                 json.dump(self.to_json(), handle, indent=2)
             for i, face in enumerate(self.faces):
@@ -303,6 +297,8 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     """
     import keras
 
+    from facezoo.registry import preprocess
+
     source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
     photo = as_rgb(image)
     model = _load_model(model)
@@ -310,18 +306,16 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     if preset.task != "landmarks":
         raise ValueError(f"{preset.name} is a {preset.task} model; landmarks needs a landmark preset")
     result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source)
-    detections = sorted((detector or MTCNNDetector())(photo), key=lambda d: -d.score)[:max_faces]
+    detections = _detect(photo, detector, max_faces)
     if not detections:
         result.notes.append("no face found")
     nominal = preset.input_size[0]
-    p = preset.preprocessing
     for index, detection in enumerate(detections):
         transform = face_transform(detection, preset)  # photo -> nominal crop
         scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
         side = int(np.clip(round(nominal / scale), 64, max_crop))
         transform = transform * (side / nominal)  # photo -> full-resolution crop
-        crop = warp_to_crop(photo, transform, (side, side)).astype(np.float32)
-        batch = ((crop * p["scale"] - np.asarray(p["mean"], np.float32)) / np.asarray(p["std"], np.float32))[None]
+        batch = preprocess(warp_to_crop(photo, transform, (side, side)), preset, resize=False)
         points = keras.ops.convert_to_numpy(model(batch, training=False))[0]
         if not np.isfinite(points).all():
             result.notes.append(f"face {index}: the model predicted non-finite landmarks; left out")

@@ -328,8 +328,9 @@ def _attach(model, preset):
     return model
 
 
-def preprocess(images, preset):
-    """uint8 RGB image(s) ``(H, W, 3)`` or ``(B, H, W, 3)`` -> float32 model input batch."""
+def preprocess(images, preset, resize=True):
+    """uint8 RGB image(s) ``(H, W, 3)`` or ``(B, H, W, 3)`` -> float32 model input batch,
+    resized to the preset's input size unless ``resize=False`` (models of any size)."""
     from PIL import Image
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -338,7 +339,7 @@ def preprocess(images, preset):
         array = array[None]
     if array.ndim != 4 or array.shape[-1] != 3:
         raise ValueError(f"expected RGB image(s) of shape (H, W, 3) or (B, H, W, 3), got {array.shape}")
-    height, width = preset.input_size
+    height, width = preset.input_size if resize else array.shape[1:3]
     resized = np.stack([
         np.asarray(Image.fromarray(a.astype(np.uint8)).resize((width, height), Image.BILINEAR)) for a in array
     ]).astype(np.float32)

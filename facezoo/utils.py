@@ -6,6 +6,15 @@ import tempfile
 
 
 @contextlib.contextmanager
+def atomic_outputs(paths):
+    """:func:`atomic_output` for a dict of paths: yields ``{key: temporary path}``; the files
+    are renamed into place only when the block succeeds, and all are removed if it fails."""
+    with contextlib.ExitStack() as stack:
+        yield {key: stack.enter_context(atomic_output(path, suffix=os.path.splitext(path)[1]))
+               for key, path in paths.items()}
+
+
+@contextlib.contextmanager
 def atomic_output(path, suffix=""):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` (mode 0644),
     on failure it is removed, so a crash never leaves a half-written file."""

@@ -264,3 +264,14 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
     eyes = np.linalg.norm(right - left)
     assert np.linalg.norm(points[36:42].mean(0) - left) < 0.2 * eyes
     assert np.linalg.norm(points[42:48].mean(0) - right) < 0.2 * eyes
+
+
+def test_cli_same_names_from_two_folders_do_not_overwrite(photo, tmp_path):
+    """a.png, a_2.png in one folder and a.png in another: three outputs, none replaced."""
+    for folder, name in (("one", "a.png"), ("one", "a_2.png"), ("two", "a.png")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        Image.fromarray(photo[100:350, 100:350]).save(tmp_path / folder / name)
+    out = tmp_path / "out"
+    assert main(["parse", str(tmp_path / "one"), str(tmp_path / "two"), "--model", "icnn_lfw", "--aligned",
+                 "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.json")) == ["a.json", "a_1.json", "a_2.json"]

@@ -11,6 +11,16 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", "
 MAX_PIXELS = 100_000_000
 
 
+def image_files(folder, recursive=False):
+    """Sorted paths of the images (by :data:`IMAGE_EXTENSIONS`) in ``folder``, and in its
+    subfolders when ``recursive``."""
+    if recursive:
+        found = (os.path.join(root, name) for root, _, names in os.walk(folder) for name in names)
+    else:
+        found = (os.path.join(folder, name) for name in os.listdir(folder))
+    return sorted(path for path in found if path.lower().endswith(IMAGE_EXTENSIONS))
+
+
 class DataError(ValueError):
     """A dataset file is missing, unreadable or inconsistent; the message names the file."""
 

@@ -9,10 +9,9 @@ For the HELEN-68 copy: ``split="train"`` reads ``trainset/``, ``"test"`` reads
 import os
 
 from facezoo.data.base import FaceDataset, Sample
-from facezoo.data.io import DataError, read_image, read_pts
+from facezoo.data.io import DataError, image_files, read_image, read_pts
 
 SPLIT_FOLDERS = {"train": "trainset", "test": "testset", ".": "."}
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class Landmarks300W(FaceDataset):
@@ -25,14 +24,11 @@ class Landmarks300W(FaceDataset):
         folder = os.path.join(self.root, SPLIT_FOLDERS[split])
         if not os.path.isdir(folder):
             raise DataError(f"{folder}: no folder for split {split!r}")
-        for name in sorted(os.listdir(folder)):
-            stem, ext = os.path.splitext(name)
-            if ext.lower() not in IMAGE_EXTENSIONS:
-                continue
-            pts = os.path.join(folder, stem + ".pts")
-            if not os.path.isfile(pts):
-                raise DataError(f"{pts}: landmarks missing for {os.path.join(folder, name)}")
-            yield stem, os.path.join(folder, name), pts
+        for path in image_files(folder):
+            stem = os.path.splitext(path)[0]
+            if not os.path.isfile(stem + ".pts"):
+                raise DataError(f"{stem}.pts: landmarks missing for {path}")
+            yield os.path.basename(stem), path, stem + ".pts"
 
     def _load(self, record):
         sample_id, image_path, pts_path = record

@@ -7,7 +7,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facezoo.data.base import Sample
-from facezoo.data.io import IMAGE_EXTENSIONS, DataError, read_image
+from facezoo.data.io import DataError, image_files, read_image
 
 
 class AlignedFaces:
@@ -32,8 +32,7 @@ class AlignedFaces:
             raise FileNotFoundError(f"AlignedFaces: {folder!r} is not a directory")
         preset = dataclasses.replace(get_preset(preset) if isinstance(preset, str) else preset,
                                      input_size=tuple(size))
-        files = sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
-                       if name.lower().endswith(IMAGE_EXTENSIONS))[:limit]
+        files = image_files(folder, recursive=True)[:limit]
         detector = detector or MTCNNDetector()
         self.samples, self.skipped = [], []
         for path in tqdm(files, desc="aligning unlabelled faces", leave=False):
