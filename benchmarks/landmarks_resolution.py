@@ -12,6 +12,8 @@ the original pixels) and failure rate at 8 %. Beside them: the model's median ti
 face (forward pass only), the process's peak resident memory above its level after
 loading the model and one warm-up call, and the size of the largest float32 input
 tensor, so memory that is the input itself can be told from the network's own.
+``--adc-coarse`` adds ADC's coarse stage alone (its global network, i.e. a holistic model
+trained exactly as ADC's: the controlled comparison of what the regional crops add).
 ``--adc-source-size N`` adds ADC with inputs box-filtered to about N pixels before its
 crops are cut (an inference-time setting of the same weights). One run prints one table;
 the numbers in the model card come from it.
@@ -41,6 +43,21 @@ def worker(args):
     from facezoo.evaluate import evaluate_landmarks
 
     model = keras.models.load_model(args.model_path)
+    if args.flip_test:  # inference-time setting, the weights are the same
+        from facezoo.models.adc_landmarks import mirror_indices
+
+        model.flip_test, model._mirror = True, mirror_indices(model.num_points, model.mirror)
+    if args.coarse:  # the same ADC model read at its coarse stage: its global network alone
+        from facezoo.models.adc_landmarks import _normalised_to_pixels, flip_averaged
+
+        adc = model
+
+        def model(images, training=False):
+            points_of = lambda x: adc.stages(x)["coarse"]  # noqa: E731
+            points = flip_averaged(points_of, images, adc._mirror) if adc.flip_test else points_of(images)
+            return _normalised_to_pixels(points, images.shape[1], images.shape[2])
+
+        model.input_size = adc.input_size
     if args.source_size:
         model.source_size = int(args.source_size)  # inference-time setting, the weights are the same
     model(np.zeros((1, 256, 256, 3), np.float32))  # warm up at a small size
@@ -73,6 +90,9 @@ def main(argv=None):
     parser.add_argument("--holistic", help="HolisticLandmarks .keras file")
     parser.add_argument("--adc-source-size", type=int, default=None,
                         help="also run ADC with source_size=N (inputs box-filtered to ~N before cropping)")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="every model averages with the mirrored face (as the shipped presets do)")
+    parser.add_argument("--adc-coarse", action="store_true", help="also score ADC's coarse stage alone")
     parser.add_argument("--resolutions", nargs="+", default=["256", "512", "1024", "full"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", default=None)
@@ -80,21 +100,26 @@ def main(argv=None):
     parser.add_argument("--model-path", help=argparse.SUPPRESS)
     parser.add_argument("--resolution", help=argparse.SUPPRESS)
     parser.add_argument("--source-size", help=argparse.SUPPRESS)
+    parser.add_argument("--coarse", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
 
-    models = {name: (path, None) for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
+    models = {name: (path, None, False) for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
     if not models:
         parser.error("give --adc and/or --holistic")
+    if args.adc and args.adc_coarse:
+        models["adc/coarse"] = (args.adc, None, True)
     if args.adc and args.adc_source_size:
-        models[f"adc/box{args.adc_source_size}"] = (args.adc, args.adc_source_size)
+        models[f"adc/box{args.adc_source_size}"] = (args.adc, args.adc_source_size, False)
     rows = []
     for resolution in args.resolutions:
-        for name, (path, source_size) in models.items():
+        for name, (path, source_size, coarse) in models.items():
             command = [sys.executable, __file__, "--worker", "--data", args.data, "--model-path", path,
                        "--resolution", resolution] + (["--limit", str(args.limit)] if args.limit else [])
             command += ["--source-size", str(source_size)] if source_size else []
+            command += ["--coarse"] if coarse else []
+            command += ["--flip-test"] if args.flip_test else []
             run = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -104,7 +129,8 @@ def main(argv=None):
 
     header = (f"{'resolution':>10} {'model':>11} {'NME io %':>9} {'fail@8 %':>9} {'ms/face':>8} {'peak MB':>8} "
               f"{'input MB':>9}")
-    print(f"helen68 testset, {rows[0]['faces']} faces, faces padded to a square and given at R x R")
+    print(f"helen68 testset, {rows[0]['faces']} faces, faces padded to a square and given at R x R"
+          + (", flip-test averaging" if args.flip_test else ""))
     print(header)
     for r in rows:
         print(f"{r['resolution']:>10} {r['model']:>11} {r['nme_inter_ocular']:9.2f} {r['failure_rate_8']:9.1f} "

@@ -6,6 +6,9 @@
     # 2. ADC: global network started from step 1, regional network trained on top
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w \
         --init-global runs/holistic_landmarks_300w/final.keras --epochs 12
+    # 3. ADC, every weight from step 2, both networks at full rate on a new schedule
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage3 \
+        --init runs/adc_landmarks_300w/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 6
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
@@ -49,6 +52,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--init-global", default=None, metavar="HOLISTIC.keras",
                         help="ADC only: start the global network from a trained holistic model")
+    parser.add_argument("--init", default=None, metavar="MODEL.keras",
+                        help="start every weight from a trained model of the same kind (a new schedule)")
+    parser.add_argument("--global-multiplier", type=float, default=None,
+                        help=f"ADC: learning-rate multiplier of the global network "
+                             f"(default {GLOBAL_MULTIPLIER} with --init-global, else 1)")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument("--halve-every", type=int, default=HALVE_EVERY)
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -59,8 +69,11 @@ def main(argv=None):
     config = {}
     if args.init_global and args.model != "adc":
         parser.error("--init-global is for --model adc")
-    if args.init_global and not os.path.isfile(args.init_global):
-        parser.error(f"--init-global: no file {args.init_global}")
+    for flag, path in (("--init-global", args.init_global), ("--init", args.init)):
+        if path and not os.path.isfile(path):
+            parser.error(f"{flag}: no file {path}")
+    if args.init and args.init_global:
+        parser.error("--init and --init-global exclude each other")
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1
@@ -78,13 +91,22 @@ def main(argv=None):
             holistic = keras.models.load_model(args.init_global)
             model(np.zeros((1, size, size, 3), "float32"))
             model.global_network.set_weights(holistic.network.get_weights())
+        if args.init:
+            trained = keras.models.load_model(args.init)
+            if type(trained) is not type(model):
+                raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; this run trains {type(model).__name__}")
+            model(np.zeros((1, size, size, 3), "float32"))
+            model.set_weights(trained.get_weights())
         return model
 
     optimizer = None
-    if args.init_global:  # fine-tune the pre-trained global network gently
-        optimizer = lambda lr: ScaledAdam(lr, multipliers={"global": GLOBAL_MULTIPLIER})  # noqa: E731
-    train(build, train_seq, val_seq, args.out, run_name=name, epochs=epochs, learning_rate=LEARNING_RATE,
-          halve_every=HALVE_EVERY, monitor=("val_loss", "min"), optimizer=optimizer, run_eagerly=args.smoke)
+    multiplier = args.global_multiplier
+    if multiplier is None:  # fine-tune a pre-trained global network gently
+        multiplier = GLOBAL_MULTIPLIER if args.init_global else 1.0
+    if args.model == "adc" and multiplier != 1.0:
+        optimizer = lambda lr: ScaledAdam(lr, multipliers={"global": multiplier})  # noqa: E731
+    train(build, train_seq, val_seq, args.out, run_name=name, epochs=epochs, learning_rate=args.learning_rate,
+          halve_every=args.halve_every, monitor=("val_loss", "min"), optimizer=optimizer, run_eagerly=args.smoke)
     keras.models.load_model(os.path.join(args.out, "best.keras")).save(os.path.join(args.out, "final.keras"))
     return 0
 

@@ -62,6 +62,7 @@ def main(argv=None):
     parser.add_argument("--sc-weight", type=float, default=0.1, help="weight of the SC loss (0 disables it)")
     parser.add_argument("--dilation", type=int, default=DILATION)
     parser.add_argument("--size", type=int, default=SIZE)
+    parser.add_argument("--width", type=float, default=1.0, help="teacher channel multiplier")
     parser.add_argument("--student", action="store_true", help="distil a width-0.4 student from --teacher")
     parser.add_argument("--teacher", default=None, help="teacher .keras file (for --student)")
     parser.add_argument("--unlabelled", default=None, metavar="DIR", help="photos of unlabelled faces (--student)")
@@ -99,7 +100,7 @@ def main(argv=None):
         sc = args.sc_weight > 0
 
         def build():
-            return RTParser(num_classes=3, input_size=(size, size), dilation=args.dilation,
+            return RTParser(num_classes=3, input_size=(size, size), dilation=args.dilation, width=args.width,
                             embedding_dims=EMBEDDING if sc else 0, name="rtparser_lfw")
 
         ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -56,6 +56,32 @@ def test_adc_round_trips_through_a_keras_file(tmp_path):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["adc", "holistic"])
+def test_flip_test_averages_with_the_mirrored_face(kind):
+    """With flip_test the prediction is mirror-equivariant: flipping the face flips the points
+    and swaps their indices; and it is the mean of the plain prediction and the mirrored one."""
+    mirror = [4, 3, 2, 1, 0]  # 5 points on a line: left-right mirror images of each other
+    config = (dict(TINY_ADC) if kind == "adc"
+              else dict(num_points=5, network_size=32, channels=(4, 4, 8)))
+    cls = ADCLandmarks if kind == "adc" else HolisticLandmarks
+    plain = cls(**config)
+    flipping = cls(**config, flip_test=True, mirror=mirror)
+    images = np.random.default_rng(7).uniform(size=(2, 64, 64, 3)).astype("float32")
+    plain(images), flipping(images)
+    flipping.set_weights(plain.get_weights())
+    a, b = np.asarray(flipping(images)), np.asarray(flipping(images[:, :, ::-1].copy()))
+    np.testing.assert_allclose(b[:, mirror, 0], 63 - a[:, :, 0], atol=1e-3)
+    np.testing.assert_allclose(b[:, mirror, 1], a[:, :, 1], atol=1e-3)
+    p, q = np.asarray(plain(images)), np.asarray(plain(images[:, :, ::-1].copy()))[:, mirror]
+    q[..., 0] = 63 - q[..., 0]
+    np.testing.assert_allclose(a, (p + q) / 2, atol=1e-3)
+    assert np.abs(p - q).max() > 0.01  # an untrained model is not symmetric: the test can tell
+    with pytest.raises(ValueError, match="permutation"):
+        cls(**config, flip_test=True, mirror=[0, 0, 1, 2, 3])
+    with pytest.raises(ValueError, match="mirror"):
+        cls(**config, flip_test=True)  # 5 points: no default mirror
+
+
 def test_adc_refuses_a_region_that_is_not_a_fraction():
     with pytest.raises(ValueError, match="fraction"):
         ADCLandmarks(region_fraction=1.5)

@@ -244,3 +244,11 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
                                    str(tmp_path / "holistic" / "final.keras")],
                            env=env, capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "--init-global is for --model adc" in wrong.stderr
+    # a further stage starts every weight from the ADC run, on a new schedule
+    again = subprocess.run(base + ["--out", str(tmp_path / "adc2"), "--init", str(tmp_path / "adc" / "final.keras"),
+                                   "--learning-rate", "1e-4", "--halve-every", "2"],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    mixed = subprocess.run(base + ["--out", str(tmp_path / "adc3"), "--init", str(tmp_path / "holistic" / "final.keras")],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert mixed.returncode != 0 and "holds a HolisticLandmarks; this run trains ADCLandmarks" in mixed.stdout + mixed.stderr

@@ -37,8 +37,8 @@ def _separable(x, filters, strides=1, dilation=1, name=None):
 @keras.saving.register_keras_serializable(package="facezoo")
 class RTParser(keras.Model):
     """Light FCN: stem /2, separable blocks to /8, a dilated context block (its
-    ``dilation`` sets the NRF), logits at /8 refined with the /2 features, bilinear
-    upsampling to the input size.
+    ``dilation`` sets the NRF), a decoder that fuses the context with the /4 and /2
+    features, logits at /2, bilinear upsampling to the input size.
 
     Args:
         num_classes: output classes (logits).
@@ -58,18 +58,22 @@ class RTParser(keras.Model):
         channels = 3 + int(bool(heatmap_channel))
         c = lambda n: max(8, int(round(n * width)))  # noqa: E731
         inputs = keras.Input((height, width_px, channels), name="images")
-        stem = _conv_bn(inputs, c(24), 3, strides=2, name="stem")                    # /2
+        stem = _conv_bn(inputs, c(32), 3, strides=2, name="stem")                    # /2
         x = _separable(stem, c(48), strides=2, name="down4")                          # /4
-        x = _separable(x, c(96), strides=2, name="down8")                             # /8
+        quarter = _separable(x, c(48), name="block4")
+        x = _separable(quarter, c(96), strides=2, name="down8")                       # /8
         x = _separable(x, c(128), name="block8")
+        x = _separable(x, c(128), name="block8b")
         x = _separable(x, c(128), dilation=dilation, name="context1")
         features = _separable(x, c(128), dilation=2 * dilation, name="context2")
-        coarse = layers.Conv2D(num_classes, 1, name="coarse_logits")(features)
-        coarse = layers.UpSampling2D(4, interpolation="bilinear", name="up4")(coarse)   # /2
-        detail = _conv_bn(stem, c(24), 1, name="detail")
-        fused = layers.Concatenate(name="fuse")([coarse, detail])
-        fused = _separable(fused, c(32), name="refine")
-        logits = layers.Conv2D(num_classes, 1, name="fine_logits")(fused)
+        # Decoder: context features brought back to /4 and /2 and fused with the encoder's
+        # features there, so that boundaries (hair, jaw) are drawn at /2, not guessed at /8.
+        x = _conv_bn(features, c(48), 1, name="reduce")
+        x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)
+        x = _separable(layers.Concatenate(name="fuse4")([x, quarter]), c(48), name="refine4")
+        x = layers.UpSampling2D(2, interpolation="bilinear", name="up2")(x)
+        x = _separable(layers.Concatenate(name="fuse2")([x, stem]), c(32), name="refine2")
+        logits = layers.Conv2D(num_classes, 1, name="fine_logits")(x)
         logits = layers.UpSampling2D(2, interpolation="bilinear", name="logits")(logits)
         outputs = logits
         if embedding_dims:
