@@ -94,7 +94,8 @@ def main(argv=None):
         if args.init:
             trained = keras.models.load_model(args.init)
             if type(trained) is not type(model):
-                raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; this run trains {type(model).__name__}")
+                raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
+                                 f"this run trains {type(model).__name__}")
             model(np.zeros((1, size, size, 3), "float32"))
             model.set_weights(trained.get_weights())
         return model

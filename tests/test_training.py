@@ -249,6 +249,8 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
                                    "--learning-rate", "1e-4", "--halve-every", "2"],
                            env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
-    mixed = subprocess.run(base + ["--out", str(tmp_path / "adc3"), "--init", str(tmp_path / "holistic" / "final.keras")],
+    holistic_file = str(tmp_path / "holistic" / "final.keras")
+    mixed = subprocess.run(base + ["--out", str(tmp_path / "adc3"), "--init", holistic_file],
                            env=env, capture_output=True, text=True, timeout=900)
-    assert mixed.returncode != 0 and "holds a HolisticLandmarks; this run trains ADCLandmarks" in mixed.stdout + mixed.stderr
+    assert mixed.returncode != 0
+    assert "holds a HolisticLandmarks; this run trains ADCLandmarks" in mixed.stdout + mixed.stderr
