@@ -30,7 +30,7 @@ from facezoo.models import ICNN, ADCLandmarks, HolisticLandmarks, RTParser, STNi
 ARCHITECTURES = {
     "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)"),
     "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
-    "rtparser": (RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default; no weights yet"),
+    "rtparser": (RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default"),
     "adc_landmarks": (ADCLandmarks, "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size"),
     "holistic_landmarks": (HolisticLandmarks, "68 landmarks from the whole face resized to 256x256 (baseline)"),
 }
@@ -91,6 +91,19 @@ class Preset:
 
 
 #: What the two helen68 landmark presets share: task, face crop, data, terms, template.
+#: What the presets trained on LFW Part Labels share.
+LFW_PL_PARSING = dict(
+    task="parsing",
+    class_map="lfw_pl",
+    dataset="LFW Part Labels",
+    training_data="LFW Part Labels train split (1,500 faces), validated on its 500 validation faces",
+    license=LFW_TERMS,
+    alignment={"keypoints": ((0.4137, 0.4555), (0.5849, 0.4498), (0.5009, 0.553), (0.428, 0.6424), (0.5813, 0.6375)),
+               "box": (0.3075, 0.258, 0.6868, 0.7677), "source": "mean MTCNN keypoints of 1494 training faces"},
+)
+LFW_PL_PROTOCOL = ("LFW-PL: pixel accuracy and per-class F1 from one confusion matrix over the split, scored at the "
+                   "labels' 250x250 resolution")
+
 HELEN68_LANDMARKS = dict(
     task="landmarks",
     class_map=None,
@@ -107,7 +120,7 @@ HELEN68_LANDMARKS = dict(
 HELEN68_PROTOCOL = {
     "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
                 "given at R x R; NME = mean point error / outer-eye-corner distance (points 36, 45), percent, in "
-                "original pixels; failure = NME > 8 %",
+                "original pixels; failure = NME > 8 %; predictions averaged with the mirrored face's (flip_test)",
 }
 
 PRESETS = {
@@ -117,30 +130,43 @@ PRESETS = {
             name="icnn_lfw",
             architecture="icnn",
             config={"num_classes": 3, "input_shape": (160, 160, 3), "name": "icnn_lfw"},
-            task="parsing",
             description="iCNN, background/skin/hair, trained on LFW Part Labels",
-            class_map="lfw_pl",
             input_size=(160, 160),
             face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 160x160",
-            dataset="LFW Part Labels",
-            training_data="LFW Part Labels train split (1,500 faces), validated on its 500 validation faces",
-            license=LFW_TERMS,
             paper="Zhou, Hu, Zhang. Interlinked Convolutional Neural Networks for Face Parsing. ISNN 2015",
             recipe="python recipes/icnn_lfw.py --data LFW_PL_ROOT --out runs/icnn_lfw",
-            alignment={"keypoints": (
-                           (0.4137, 0.4555), (0.5849, 0.4498), (0.5009, 0.553), (0.428, 0.6424), (0.5813, 0.6375)),
-                       "box": (0.3075, 0.258, 0.6868, 0.7677), "source": "mean MTCNN keypoints of 1494 training faces"},
             weights_file="icnn_lfw.npz",
             sha256="7564a1e078c49af43228eaf1924941ebe6ac232f0112435b6ea0184454c204b9",
             hub_repo="facezoo/icnn_lfw",
             metrics={
-                "protocol": "LFW-PL: pixel accuracy and per-class F1 from one confusion matrix over the split, "
-                            "scored at the labels' 250x250 resolution",
+                "protocol": LFW_PL_PROTOCOL,
                 "test (927 faces)": {"pixel_accuracy": 0.9568, "f1": {"background": 0.9767, "skin": 0.9471,
                                                                       "hair": 0.8353}},
                 "validation (500 faces)": {"pixel_accuracy": 0.9563},
                 "command": "facezoo eval icnn_lfw --dataset lfw_pl --data LFW_PL_ROOT --split test",
             },
+            **LFW_PL_PARSING,
+        ),
+        Preset(
+            name="rtparser_lfw",
+            architecture="rtparser",
+            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "name": "rtparser_lfw"},
+            description="real-time parser (Wei et al. 2019), background/skin/hair, trained on LFW Part Labels",
+            input_size=(256, 256),
+            face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
+            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
+            recipe="python recipes/rtparser_lfw.py --data LFW_PL_ROOT --out runs/rtparser_lfw",
+            weights_file="rtparser_lfw.npz",
+            sha256="5968da2f38e7d1426089b92fbb5d72dca0927105c4a8b4b6d83861252eeca2c0",
+            hub_repo="facezoo/rtparser_lfw",
+            metrics={
+                "protocol": LFW_PL_PROTOCOL,
+                "test (927 faces)": {"pixel_accuracy": 0.9516, "f1": {"background": 0.9737, "skin": 0.9402,
+                                                                      "hair": 0.8205}},
+                "validation (500 faces)": {"pixel_accuracy": 0.9526},
+                "command": "facezoo eval rtparser_lfw --dataset lfw_pl --data LFW_PL_ROOT --split test",
+            },
+            **LFW_PL_PARSING,
         ),
         Preset(
             name="stn_icnn_celebamask",
@@ -177,18 +203,19 @@ PRESETS = {
         Preset(
             name="adc_landmarks_300w",
             architecture="adc_landmarks",
-            config={"name": "adc_landmarks_300w", "input_size": (512, 512)},
+            config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True},
             description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
             paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
                   "Landmark Detection. CVPR 2020",
-            recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/adc_landmarks_300w "
-                   "--init-global runs/holistic_landmarks_300w/final.keras --epochs 12",
+            recipe="the four commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+                   "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
+                   "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4)",
             weights_file="adc_landmarks_300w.npz",
-            sha256="732ccf0eadbe8307f9e4cc6cfe8dab24b84ea7e83978f4e7f1373fbee2f57218",
+            sha256="8ed5bd0647d13adc8bfca7e776f3285d6f4453683fec86c9edb6e8d7587c27a3",
             hub_repo="facezoo/adc_landmarks_300w",
             metrics={**HELEN68_PROTOCOL,
-                     "test (330 faces), 512x512": {"nme": 6.04, "failure_rate_8": 14.5},
-                     "test (330 faces), full resolution": {"nme": 6.09, "failure_rate_8": 15.8},
+                     "test (330 faces), 512x512": {"nme": 4.96, "failure_rate_8": 9.4},
+                     "test (330 faces), full resolution": {"nme": 5.05, "failure_rate_8": 9.4},
                      "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                                 "[--resolution full]"},
             **HELEN68_LANDMARKS,
@@ -196,17 +223,17 @@ PRESETS = {
         Preset(
             name="holistic_landmarks_300w",
             architecture="holistic_landmarks",
-            config={"name": "holistic_landmarks_300w", "input_size": (512, 512)},
+            config={"name": "holistic_landmarks_300w", "input_size": (512, 512), "flip_test": True},
             description="68 landmarks from the whole face resized to 256x256 (the baseline of adc_landmarks_300w)",
             paper="the holistic baseline of Chandran et al. 2020",
             recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/holistic_landmarks_300w "
                    "--model holistic",
             weights_file="holistic_landmarks_300w.npz",
-            sha256="b129339ffefc514fff8247bae37a8b7f7c00275173f4b3e27e41ad3c4f9e9076",
+            sha256="c5ac66b8d885528b6f35f26fa345b52a1db374849e43cda0c412c300c9474a18",
             hub_repo="facezoo/holistic_landmarks_300w",
             metrics={**HELEN68_PROTOCOL,
-                     "test (330 faces), 512x512": {"nme": 7.82, "failure_rate_8": 32.4},
-                     "test (330 faces), full resolution": {"nme": 7.89, "failure_rate_8": 33.0},
+                     "test (330 faces), 512x512": {"nme": 7.53, "failure_rate_8": 30.3},
+                     "test (330 faces), full resolution": {"nme": 7.60, "failure_rate_8": 30.6},
                      "command": "facezoo eval holistic_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test"},
             **HELEN68_LANDMARKS,
         ),

@@ -6,9 +6,12 @@
     # 2. ADC: global network started from step 1, regional network trained on top
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w \
         --init-global runs/holistic_landmarks_300w/final.keras --epochs 12
-    # 3. ADC, every weight from step 2, both networks at full rate on a new schedule
+    # 3. and 4. ADC, every weight from the previous step, both networks at full rate (the
+    #    shipped adc_landmarks_300w is the end of step 4)
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage3 \
         --init runs/adc_landmarks_300w/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 6
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage4 \
+        --init runs/adc_landmarks_300w_stage3/final.keras --epochs 12 --learning-rate 2.5e-4 --halve-every 4
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
