@@ -5,10 +5,9 @@
 One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
 model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
 LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
-not accuracy). Models are the published presets and the real-time parser architectures
-at 256x256 (RTParser teacher, width 1.0, and its 0.4-width student; random weights until
-their checkpoints ship: speed does not depend on the weights). Prints the median ms per
-face and the ratio to STN-iCNN in the same run.
+not accuracy). Models are the published parsing presets: STN-iCNN, iCNN and the real-time
+parser (RTParser teacher, width 1.0, and its 0.4-width student, at 256x256). Prints the
+median ms per face and the ratio to STN-iCNN in the same run.
 """
 
 import argparse
@@ -25,14 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _models():
     import facezoo
-    from facezoo.models import RTParser
+    from facezoo.registry import get_preset
 
-    return {
-        "stn_icnn_celebamask (512)": facezoo.load("stn_icnn_celebamask", compile=False),
-        "icnn_lfw (160)": facezoo.load("icnn_lfw", compile=False),
-        "rtparser teacher (256)": RTParser(num_classes=3, input_size=(256, 256)),
-        "rtparser student 0.4 (256)": RTParser(num_classes=3, input_size=(256, 256), width=0.4),
-    }
+    names = ("stn_icnn_celebamask", "icnn_lfw", "rtparser_lfw", "rtparser_lfw_student")
+    return {f"{name} ({get_preset(name).input_size[0]})": facezoo.load(name, compile=False) for name in names}
 
 
 def _median_ms(run, repeats):

@@ -169,6 +169,32 @@ PRESETS = {
             **LFW_PL_PARSING,
         ),
         Preset(
+            name="rtparser_lfw_student",
+            architecture="rtparser",
+            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 0.4,
+                    "name": "rtparser_lfw_student"},
+            description="rtparser_lfw distilled into a 0.4-width student (4.8x fewer multiply-adds)",
+            input_size=(256, 256),
+            face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
+            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
+            recipe="python recipes/rtparser_lfw.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
+                   "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset --epochs 44",
+            weights_file="rtparser_lfw_student.npz",
+            sha256="2f29452acfbefd084e2db036f57d5b121030a6c04180ebfec7a6c6b0f0fdf7b7",
+            hub_repo="facezoo/rtparser_lfw_student",
+            metrics={
+                "protocol": LFW_PL_PROTOCOL,
+                "test (927 faces)": {"pixel_accuracy": 0.9390, "f1": {"background": 0.9663, "skin": 0.9275,
+                                                                      "hair": 0.7683}},
+                "validation (500 faces)": {"pixel_accuracy": 0.9398},
+                "command": "facezoo eval rtparser_lfw_student --dataset lfw_pl --data LFW_PL_ROOT --split test",
+            },
+            **{**LFW_PL_PARSING, "training_data": "LFW Part Labels train split (1,500 faces) and the teacher's soft "
+                                                  "labels on 870 unlabelled HELEN photos, validated on LFW-PL's 500 "
+                                                  "validation faces",
+               "license": LFW_TERMS + "; " + HELEN_TERMS},
+        ),
+        Preset(
             name="stn_icnn_celebamask",
             architecture="stn_icnn",
             config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.6},

@@ -3,6 +3,7 @@
 import os
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
@@ -15,6 +16,9 @@ FORMATS = [("tflite", ".tflite"), ("onnx", ".onnx"), ("saved_model", "")]
 
 @pytest.fixture(scope="module")
 def icnn():
+    # Seeded: an untrained model's int8 label agreement depends on its random weights
+    # (unseeded, it fell below the 0.9 check in about one run in several).
+    keras.utils.set_random_seed(0)
     return ICNN(num_classes=3, input_shape=(32, 32, 3), channels=(4, 8, 8, 8))
 
 
