@@ -215,7 +215,7 @@ def test_recipe_refuses_a_wrong_layout_before_training(tmp_path):
 
 def test_rtparser_recipe_smoke_teacher_with_sc_then_student_with_unlabelled_faces(data_root, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    recipe = str(REPO / "recipes" / "rtparser_lfw.py")
+    recipe = str(REPO / "recipes" / "rtparser.py")
     base = [sys.executable, recipe, "--data", str(data_root / "lfw_pl"), "--smoke"]
     result = subprocess.run(base + ["--out", str(tmp_path / "teacher")], env=env, capture_output=True, text=True,
                             timeout=900)
@@ -227,6 +227,24 @@ def test_rtparser_recipe_smoke_teacher_with_sc_then_student_with_unlabelled_face
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert (tmp_path / "student" / "final.keras").exists()
+
+
+def test_rtparser_recipe_smoke_on_celebamask_with_19_classes_and_the_dice_term(data_root, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, str(REPO / "recipes" / "rtparser.py"), "--dataset", "celebamask",
+                             "--data", str(data_root / "celebamask_subset"), "--smoke", "--out", str(tmp_path / "cm")],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "val_logits_mean_iou" in result.stdout  # the best epoch is picked by mean IoU
+    run = json.loads((tmp_path / "cm" / "best.keras").with_name("run.json").read_text())
+    assert run["run"] == "rtparser_celebamask"
+    model = keras.models.load_model(tmp_path / "cm" / "final.keras")
+    assert model.output_shape[-1] == 19
+    wrong = subprocess.run([sys.executable, str(REPO / "recipes" / "rtparser.py"), "--dataset", "celebamask",
+                            "--data", str(data_root / "celebamask_subset"), "--smoke", "--out", str(tmp_path / "s"),
+                            "--student", "--teacher", str(data_root / "missing.keras")],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode != 0 and "--student needs --teacher" in wrong.stderr
 
 
 def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_root, tmp_path):
