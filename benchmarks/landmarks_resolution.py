@@ -15,7 +15,10 @@ tensor, so memory that is the input itself can be told from the network's own.
 ``--adc-coarse`` adds ADC's coarse stage alone (its global network, i.e. a holistic model
 trained exactly as ADC's: the controlled comparison of what the regional crops add).
 ``--adc-source-size N`` adds ADC with inputs box-filtered to about N pixels before its
-crops are cut (an inference-time setting of the same weights). One run prints one table;
+crops are cut, and ``--refine-passes N [M ...]`` runs ADC's regional stage N times (each
+pass re-centres the crops on the previous points; the output is their mean): the first
+value is the ``adc`` row (the shipped preset uses 2), the others are added as ``adc/Mpass``
+rows. Both are inference-time settings of the same weights. One run prints one table;
 the numbers in the model card come from it.
 """
 
@@ -60,6 +63,8 @@ def worker(args):
         model.input_size = adc.input_size
     if args.source_size:
         model.source_size = int(args.source_size)  # inference-time setting, the weights are the same
+    if args.passes:
+        model.refine_passes = int(args.passes)  # inference-time setting, the weights are the same
     model(np.zeros((1, 256, 256, 3), np.float32))  # warm up at a small size
     base = _rss_mb()
     times, largest = [], [0]
@@ -93,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--flip-test", action="store_true",
                         help="every model averages with the mirrored face (as the shipped presets do)")
     parser.add_argument("--adc-coarse", action="store_true", help="also score ADC's coarse stage alone")
+    parser.add_argument("--refine-passes", type=int, nargs="+", default=None,
+                        help="ADC regional passes: the first for the adc row, the others as extra rows")
     parser.add_argument("--resolutions", nargs="+", default=["256", "512", "1024", "full"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", default=None)
@@ -101,24 +108,30 @@ def main(argv=None):
     parser.add_argument("--resolution", help=argparse.SUPPRESS)
     parser.add_argument("--source-size", help=argparse.SUPPRESS)
     parser.add_argument("--coarse", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--passes", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
 
-    models = {name: (path, None, False) for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
+    passes = args.refine_passes or [None]
+    models = {name: (path, None, False, passes[0] if name == "adc" else None)
+              for name, path in (("adc", args.adc), ("holistic", args.holistic)) if path}
     if not models:
         parser.error("give --adc and/or --holistic")
+    if args.adc:
+        models.update({f"adc/{n}pass": (args.adc, None, False, n) for n in passes[1:]})
     if args.adc and args.adc_coarse:
-        models["adc/coarse"] = (args.adc, None, True)
+        models["adc/coarse"] = (args.adc, None, True, None)
     if args.adc and args.adc_source_size:
-        models[f"adc/box{args.adc_source_size}"] = (args.adc, args.adc_source_size, False)
+        models[f"adc/box{args.adc_source_size}"] = (args.adc, args.adc_source_size, False, passes[0])
     rows = []
     for resolution in args.resolutions:
-        for name, (path, source_size, coarse) in models.items():
+        for name, (path, source_size, coarse, refine_passes) in models.items():
             command = [sys.executable, __file__, "--worker", "--data", args.data, "--model-path", path,
                        "--resolution", resolution] + (["--limit", str(args.limit)] if args.limit else [])
             command += ["--source-size", str(source_size)] if source_size else []
             command += ["--coarse"] if coarse else []
+            command += ["--passes", str(refine_passes)] if refine_passes else []
             command += ["--flip-test"] if args.flip_test else []
             run = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -130,7 +143,8 @@ def main(argv=None):
     header = (f"{'resolution':>10} {'model':>11} {'NME io %':>9} {'fail@8 %':>9} {'ms/face':>8} {'peak MB':>8} "
               f"{'input MB':>9}")
     print(f"helen68 testset, {rows[0]['faces']} faces, faces padded to a square and given at R x R"
-          + (", flip-test averaging" if args.flip_test else ""))
+          + (", flip-test averaging" if args.flip_test else "")
+          + (f", adc with {passes[0]} regional passes" if passes[0] else ""))
     print(header)
     for r in rows:
         print(f"{r['resolution']:>10} {r['model']:>11} {r['nme_inter_ocular']:9.2f} {r['failure_rate_8']:9.1f} "

@@ -155,7 +155,7 @@ PRESETS = {
             input_size=(256, 256),
             face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
             paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
-            recipe="python recipes/rtparser_lfw.py --data LFW_PL_ROOT --out runs/rtparser_lfw",
+            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw",
             weights_file="rtparser_lfw.npz",
             sha256="5968da2f38e7d1426089b92fbb5d72dca0927105c4a8b4b6d83861252eeca2c0",
             hub_repo="facezoo/rtparser_lfw",
@@ -177,7 +177,7 @@ PRESETS = {
             input_size=(256, 256),
             face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
             paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
-            recipe="python recipes/rtparser_lfw.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
+            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
                    "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset --epochs 44",
             weights_file="rtparser_lfw_student.npz",
             sha256="2f29452acfbefd084e2db036f57d5b121030a6c04180ebfec7a6c6b0f0fdf7b7",
@@ -229,19 +229,20 @@ PRESETS = {
         Preset(
             name="adc_landmarks_300w",
             architecture="adc_landmarks",
-            config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True},
+            config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2},
             description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
             paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
                   "Landmark Detection. CVPR 2020",
             recipe="the four commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                    "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
-                   "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4)",
+                   "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4); 2 regional passes and the "
+                   "flip average are inference settings chosen on validation",
             weights_file="adc_landmarks_300w.npz",
-            sha256="8ed5bd0647d13adc8bfca7e776f3285d6f4453683fec86c9edb6e8d7587c27a3",
+            sha256="b6ce5f53ef538e685edcd0c6f716b11f70b7d84bf81234e6fc51108ccdb535d8",
             hub_repo="facezoo/adc_landmarks_300w",
             metrics={**HELEN68_PROTOCOL,
-                     "test (330 faces), 512x512": {"nme": 4.96, "failure_rate_8": 9.4},
-                     "test (330 faces), full resolution": {"nme": 5.05, "failure_rate_8": 9.4},
+                     "test (330 faces), 512x512": {"nme": 4.86, "failure_rate_8": 8.5},
+                     "test (330 faces), full resolution": {"nme": 4.94, "failure_rate_8": 8.5},
                      "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                                 "[--resolution full]"},
             **HELEN68_LANDMARKS,

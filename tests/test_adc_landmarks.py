@@ -82,6 +82,26 @@ def test_flip_test_averages_with_the_mirrored_face(kind):
         cls(**config, flip_test=True)  # 5 points: no default mirror
 
 
+def test_refine_passes_average_estimates_from_crops_recentred_on_the_previous_pass():
+    import keras
+
+    images = np.random.default_rng(9).uniform(size=(2, 64, 64, 3)).astype("float32")
+    one = ADCLandmarks(**TINY_ADC)
+    one(images)
+    two = ADCLandmarks(**TINY_ADC, refine_passes=2)
+    two(images)
+    two.set_weights(one.get_weights())
+    first = one.stages(images)["refined"]
+    offsets, _ = one._regional_offsets(images, first, (1.0, 1.0), 2, False)  # a crop around each first estimate
+    second = first + TINY_ADC["region_fraction"] * offsets
+    np.testing.assert_allclose(np.asarray(two.stages(images)["refined"]), np.asarray((first + second) / 2),
+                               atol=1e-5)
+    assert not np.allclose(np.asarray(second), np.asarray(first), atol=1e-4)  # the second pass moved the points
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(two)).refine_passes == 2
+    with pytest.raises(ValueError, match="refine_passes"):
+        ADCLandmarks(**TINY_ADC, refine_passes=0)
+
+
 def test_adc_refuses_a_region_that_is_not_a_fraction():
     with pytest.raises(ValueError, match="fraction"):
         ADCLandmarks(region_fraction=1.5)

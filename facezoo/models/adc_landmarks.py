@@ -11,7 +11,9 @@ and the holistic baseline it is compared with.
 3. ``SpatialCrop`` samples every region at ``crop_size`` pixels straight from the
    full-resolution input, so the work after step 1 does not grow with the resolution;
 4. a regional network (shared by all landmarks) predicts a heatmap per landmark in its
-   crop; its soft-argmax refines the coarse point.
+   crop; its soft-argmax refines the coarse point. With ``refine_passes=N`` this runs N
+   times, each pass on crops re-centred on the previous points, and the N estimates are
+   averaged.
 
 Outputs are landmarks ``(B, K, 2)`` in the input image's pixels (x, y; pixel centres at
 integers). In training (``model(x, training=True)``) a dict of the coarse and refined
@@ -152,8 +154,14 @@ class ADCLandmarks(keras.Model):
 
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
-                 source_size=None, flip_test=False, mirror=None, **kwargs):
+                 source_size=None, flip_test=False, mirror=None, refine_passes=1, **kwargs):
         super().__init__(**kwargs)
+        # refine_passes=N: the regional stage runs N times, each time on crops re-centred on
+        # the previous pass's points; the output is the mean of the N refined estimates
+        # (2 passes: 4.76 -> 4.69 % validation NME for the shipped weights).
+        if int(refine_passes) < 1:
+            raise ValueError(f"refine_passes must be >= 1, got {refine_passes}")
+        self.refine_passes = int(refine_passes)
         # flip_test: average with the mirrored face's prediction (twice the work, ~3 % lower NME)
         self.flip_test, self.mirror = bool(flip_test), mirror
         self._mirror = mirror_indices(num_points, mirror) if flip_test else None
@@ -200,21 +208,32 @@ class ADCLandmarks(keras.Model):
         # point. No gradient flows into the centres through the sampler: its image-gradient
         # signal swamped the global network's own losses (the coarse points stopped learning).
         centres = ops.stop_gradient(coarse)
-        source, scale, where = images, (1.0, 1.0), centres
+        source, scale, shift = images, (1.0, 1.0), None
         if self.source_size and images.shape[1] is not None and max(images.shape[1:3]) >= 2 * self.source_size:
             factor = max(images.shape[1:3]) // self.source_size
             source = ops.average_pool(images, factor, strides=factor, padding="valid")
             a, b = zip(*(pooled_coordinates(full, factor) for full in images.shape[1:3][::-1]))  # x then y
-            scale, where = a, centres * ops.convert_to_tensor(a) + ops.convert_to_tensor(b)
+            scale, shift = a, (ops.convert_to_tensor(a), ops.convert_to_tensor(b))
+        estimates, heatmaps, at = [], None, centres
+        for _ in range(self.refine_passes):
+            where = at if shift is None else at * shift[0] + shift[1]
+            offsets, pass_heatmaps = self._regional_offsets(source, where, scale, batch, training)
+            heatmaps = pass_heatmaps if heatmaps is None else heatmaps  # the first pass's, for the loss
+            estimates.append(at + self.region_fraction * offsets)
+            at = ops.stop_gradient(estimates[-1])
+        refined = estimates[0] if len(estimates) == 1 else sum(estimates) / len(estimates)
+        return {"coarse": coarse, "refined": refined, "coarse_heatmaps": global_heatmaps,
+                "regional_heatmaps": heatmaps, "centres": centres}
+
+    def _regional_offsets(self, source, where, scale, batch, training):
+        """Offsets ``(B, K, 2)`` (in region half-widths) of each landmark in its crop centred
+        on ``where`` (coordinates of ``source``), and its own heatmaps ``(B*K, h, w, 1)``."""
         crops = affine_sample(source, self.regions(where, scale), (self.crop_size, self.crop_size))
-        crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, images.shape[-1]))
+        crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, source.shape[-1]))
         heatmaps = self.regional_network(crops, training=training)  # (B*K, h, w, K)
         own = ops.one_hot(ops.tile(ops.arange(self.num_points), [batch]), self.num_points)
         heatmaps = ops.sum(heatmaps * own[:, None, None, :], axis=-1, keepdims=True)  # landmark k's own map
-        offsets = ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2))
-        refined = centres + self.region_fraction * offsets
-        return {"coarse": coarse, "refined": refined, "coarse_heatmaps": global_heatmaps,
-                "regional_heatmaps": heatmaps, "centres": centres}
+        return ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2)), heatmaps
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return landmark_loss(x, y, y_pred, self.beta, self.region_fraction)
@@ -224,7 +243,7 @@ class ADCLandmarks(keras.Model):
                 "global_channels": list(self.global_channels), "crop_size": self.crop_size,
                 "region_fraction": self.region_fraction, "regional_channels": list(self.regional_channels),
                 "beta": self.beta, "input_size": list(self.input_size), "source_size": self.source_size,
-                "flip_test": self.flip_test, "mirror": self.mirror}
+                "flip_test": self.flip_test, "mirror": self.mirror, "refine_passes": self.refine_passes}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
