@@ -5,8 +5,8 @@
 One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
 model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
 LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
-not accuracy). Models are the published parsing presets: STN-iCNN, iCNN and the real-time
-parser (RTParser teacher, width 1.0, and its 0.4-width student, at 256x256). Prints the
+not accuracy). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
+real-time parsers and their 0.4-width students), each at its own input size. Prints the
 median ms per face and the ratio to STN-iCNN in the same run.
 """
 
@@ -24,10 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _models():
     import facezoo
-    from facezoo.registry import get_preset
+    from facezoo.registry import PRESETS
 
-    names = ("stn_icnn_celebamask", "icnn_lfw", "rtparser_lfw", "rtparser_lfw_student")
-    return {f"{name} ({get_preset(name).input_size[0]})": facezoo.load(name, compile=False) for name in names}
+    names = sorted((p.name for p in PRESETS.values() if p.task == "parsing" and not p.unavailable),
+                   key=lambda name: (name != "stn_icnn_celebamask", name))  # the reference first
+    return {f"{name} ({PRESETS[name].input_size[0]})": facezoo.load(name, compile=False) for name in names}
 
 
 def _median_ms(run, repeats):

@@ -123,6 +123,20 @@ HELEN68_PROTOCOL = {
                 "original pixels; failure = NME > 8 %; predictions averaged with the mirrored face's (flip_test)",
 }
 
+#: What the presets trained on the CelebAMask-HQ subset share (framing, terms, template).
+CELEBAMASK_FACES = dict(
+    input_size=(512, 512),
+    face_crop="a CelebA-HQ aligned face (eyes level, face filling the frame), 512x512",
+    dataset="CelebAMask-HQ",
+    license=CELEBAMASK_TERMS,
+    alignment={"keypoints": (
+                   (0.3788, 0.4746), (0.6201, 0.475), (0.4966, 0.6248), (0.3906, 0.7303), (0.607, 0.7301)),
+               "box": (0.2416, 0.1944, 0.7646, 0.9086), "source": "mean MTCNN keypoints of 984 training faces"},
+)
+CELEBAMASK_PROTOCOL = ("CelebAMask-HQ: per-class F1 from one confusion matrix over the split at 512x512, mean over "
+                       "the classes present in the labels or the predictions (necklace has no test pixel: it counts "
+                       "as 0 if predicted, else it is left out)")
+
 PRESETS = {
     p.name: p
     for p in (
@@ -201,18 +215,11 @@ PRESETS = {
             task="parsing",
             description="STN-iCNN, HELEN's 11 classes, trained on a CelebAMask-HQ subset at 512x512",
             class_map="helen",
-            input_size=(512, 512),
-            face_crop="a CelebA-HQ aligned face (eyes level, face filling the frame), 512x512",
-            dataset="CelebAMask-HQ",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
                           "classes mapped to HELEN's",
-            license=CELEBAMASK_TERMS,
             paper="Yin, Wang, Liu, Xu, Chen. End-to-End Face Parsing via Interlinked Convolutional "
                   "Neural Networks. Cognitive Neurodynamics 2021",
             recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
-            alignment={"keypoints": (
-                           (0.3788, 0.4746), (0.6201, 0.475), (0.4966, 0.6248), (0.3906, 0.7303), (0.607, 0.7301)),
-                       "box": (0.2416, 0.1944, 0.7646, 0.9086), "source": "mean MTCNN keypoints of 984 training faces"},
             weights_file="stn_icnn_celebamask.npz",
             sha256="fb6d0b8b5190970b2b330d1608a0f48cd2121ccbf91907f8e0eb5d5b2c5a8816",
             hub_repo="facezoo/stn_icnn_celebamask",
@@ -225,6 +232,32 @@ PRESETS = {
                                      "l_lip": 0.8888, "mouth": 0.9340, "skin": 0.9431, "hair": 0.9120},
                 "command": "facezoo eval stn_icnn_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
             },
+            **CELEBAMASK_FACES,
+        ),
+        Preset(
+            name="rtparser_celebamask",
+            architecture="rtparser",
+            config={"num_classes": 19, "input_size": (512, 512), "dilation": 8, "name": "rtparser_celebamask"},
+            task="parsing",
+            description="real-time parser (Wei et al. 2019), all 19 CelebAMask-HQ classes, 512x512",
+            class_map="celebamask",
+            training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation)",
+            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
+            recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT "
+                   "--out runs/rtparser_celebamask",
+            weights_file="rtparser_celebamask.npz",
+            sha256="ba181fb1a6b9b3fe621f463983276886bc2d97117a69e6d7ddfadcc14656d9a3",
+            hub_repo="facezoo/rtparser_celebamask",
+            metrics={
+                "protocol": CELEBAMASK_PROTOCOL,
+                "test (100 faces)": {"mean_f1": 0.7698, "pixel_accuracy": 0.8929,
+                                     "f1": {"skin": 0.9373, "hair": 0.9046, "nose": 0.8886, "eyes": (0.8271, 0.8127),
+                                            "brows": (0.8083, 0.7989), "eye_g": 0.5829, "hat": 0.5088,
+                                            "ear_r": 0.3992, "cloth": 0.4939}},
+                "validation (50 faces)": {"mean_f1": 0.683, "pixel_accuracy": 0.8536},
+                "command": "facezoo eval rtparser_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
+            },
+            **CELEBAMASK_FACES,
         ),
         Preset(
             name="adc_landmarks_300w",

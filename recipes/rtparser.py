@@ -15,9 +15,10 @@ official train/val split. ``--dataset celebamask``: all 19 CelebAMask-HQ classes
 512x512, the last 50 training faces held out for validation (the 100 test faces are never
 seen).
 
-Teacher: RTParser, dilation 4, cross-entropy plus 0.1 x the Statistical Contextual loss on
-a 16-dimensional embedding (celebamask: plus a soft Dice term, facezoo.losses.DiceCrossEntropy);
-Adam 1e-3 halved every 8 epochs for 30 epochs (celebamask: every 6 for 20), the paper's
+Teacher: RTParser, dilation 4 (celebamask: 8, see DATASETS), cross-entropy plus 0.1 x the
+Statistical Contextual loss on a 16-dimensional embedding (celebamask: plus a soft Dice
+term, facezoo.losses.DiceCrossEntropy);
+Adam 1e-3 halved every 8 epochs for 30 epochs (celebamask: every 5 for 16), the paper's
 augmentation plus flips; best validation epoch kept (pixel accuracy; celebamask: mean IoU).
 Student (``--student``): width 0.4 (4.5x fewer multiply-adds), trained by
 facezoo.models.Distiller from the teacher on the labelled train faces plus unlabelled ones
@@ -41,18 +42,21 @@ from facezoo.losses import DiceCrossEntropy, StatisticalContextualLoss  # noqa: 
 from facezoo.models import Distiller, RTParser  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
-LEARNING_RATE, DILATION, EMBEDDING, VALIDATION_FACES = 1e-3, 4, 16, 50
+LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
 
 #: Per dataset: run name, classes, network input, batch, the preset whose face framing (and
 #: stored size) unlabelled photos are aligned to, the Dice term's weight (19 classes, many
 #: of them tiny, are scored by their mean F1) and the validation metric that picks the best
-#: epoch; epochs and halving period (celebamask: fewer, 4x larger faces, for a 2-core CPU).
+#: epoch; epochs and halving period (celebamask: fewer, 4x larger faces, for a 2-core CPU);
+#: the context block's dilation, the one whose normalized receptive field r/s is nearest 1
+#: (facezoo.receptive_field): 4 at 256 px (r/s 1.01), 8 at 512 px (0.88; 4 would give 0.51).
 DATASETS = {
     "lfw_pl": dict(name="rtparser_lfw", num_classes=3, size=256, batch_size=16, framing="icnn_lfw",
-                   stored_size=(250, 250), dice_weight=0.0, monitor="pixel_accuracy", epochs=30, halve_every=8),
+                   stored_size=(250, 250), dice_weight=0.0, monitor="pixel_accuracy", epochs=30, halve_every=8,
+                   dilation=4),
     "celebamask": dict(name="rtparser_celebamask", num_classes=19, size=512, batch_size=8,
                        framing="stn_icnn_celebamask", stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou",
-                       epochs=20, halve_every=6),
+                       epochs=16, halve_every=5, dilation=8),
 }
 
 
@@ -92,12 +96,12 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="the dataset's root (LFW-PL or CelebAMask-HQ)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, logs, resume backups)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 16 for lfw_pl, 8 for celebamask")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 30 for lfw_pl, 20 for celebamask")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 30 for lfw_pl, 16 for celebamask")
     parser.add_argument("--halve-every", type=int, default=None, help="epochs per halving of the learning rate")
     parser.add_argument("--sc-weight", type=float, default=0.1, help="weight of the SC loss (0 disables it)")
     parser.add_argument("--dice-weight", type=float, default=None,
                         help="weight of the soft Dice term (default: 0 for lfw_pl, 1 for celebamask)")
-    parser.add_argument("--dilation", type=int, default=DILATION)
+    parser.add_argument("--dilation", type=int, default=None, help="default: 4 for lfw_pl, 8 for celebamask")
     parser.add_argument("--size", type=int, default=None, help="network input side (default: the dataset's)")
     parser.add_argument("--width", type=float, default=1.0, help="teacher channel multiplier")
     parser.add_argument("--student", action="store_true", help="distil a width-0.4 student from --teacher")
@@ -112,6 +116,7 @@ def main(argv=None):
     num_classes, batch_size = spec["num_classes"], args.batch_size or spec["batch_size"]
     train_set, val_set = splits(args.dataset, args.data)
     size, epochs = args.size or spec["size"], args.epochs or spec["epochs"]
+    dilation = args.dilation or spec["dilation"]
     if args.smoke:
         train_set.records, val_set.records = train_set.records[:4], val_set.records[:2]
         batch_size, size, epochs = 2, 64, 1
@@ -133,7 +138,7 @@ def main(argv=None):
                                         augment=augment, shuffle=True, unlabelled=True, workers=2)
 
         def build():
-            student = RTParser(num_classes=num_classes, input_size=(size, size), width=0.4, dilation=args.dilation,
+            student = RTParser(num_classes=num_classes, input_size=(size, size), width=0.4, dilation=dilation,
                                name=run_name)
             return Distiller(student, teacher)
 
@@ -143,7 +148,7 @@ def main(argv=None):
         sc = args.sc_weight > 0
 
         def build():
-            return RTParser(num_classes=num_classes, input_size=(size, size), dilation=args.dilation,
+            return RTParser(num_classes=num_classes, input_size=(size, size), dilation=dilation,
                             width=args.width, embedding_dims=EMBEDDING if sc else 0, name=run_name)
 
         dice_weight = spec["dice_weight"] if args.dice_weight is None else args.dice_weight
