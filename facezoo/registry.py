@@ -90,7 +90,6 @@ class Preset:
         return () if self.class_map is None else get_class_map(self.class_map).colors
 
 
-#: What the two helen68 landmark presets share: task, face crop, data, terms, template.
 #: What the presets trained on LFW Part Labels share.
 LFW_PL_PARSING = dict(
     task="parsing",
@@ -104,6 +103,16 @@ LFW_PL_PARSING = dict(
 LFW_PL_PROTOCOL = ("LFW-PL: pixel accuracy and per-class F1 from one confusion matrix over the split, scored at the "
                    "labels' 250x250 resolution")
 
+WEI_2019 = "Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019"
+#: What the two real-time parsers of LFW-PL share (architecture, input, paper).
+RTPARSER_LFW = dict(
+    architecture="rtparser",
+    input_size=(256, 256),
+    face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
+    paper=WEI_2019,
+)
+
+#: What the two helen68 landmark presets share: task, face crop, data, terms, template.
 HELEN68_LANDMARKS = dict(
     task="landmarks",
     class_map=None,
@@ -163,12 +172,8 @@ PRESETS = {
         ),
         Preset(
             name="rtparser_lfw",
-            architecture="rtparser",
             config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "name": "rtparser_lfw"},
             description="real-time parser (Wei et al. 2019), background/skin/hair, trained on LFW Part Labels",
-            input_size=(256, 256),
-            face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
-            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
             recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw",
             weights_file="rtparser_lfw.npz",
             sha256="5968da2f38e7d1426089b92fbb5d72dca0927105c4a8b4b6d83861252eeca2c0",
@@ -181,16 +186,13 @@ PRESETS = {
                 "command": "facezoo eval rtparser_lfw --dataset lfw_pl --data LFW_PL_ROOT --split test",
             },
             **LFW_PL_PARSING,
+            **RTPARSER_LFW,
         ),
         Preset(
             name="rtparser_lfw_student",
-            architecture="rtparser",
             config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 0.4,
                     "name": "rtparser_lfw_student"},
             description="rtparser_lfw distilled into a 0.4-width student (4.8x fewer multiply-adds)",
-            input_size=(256, 256),
-            face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
-            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
             recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
                    "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset --epochs 44",
             weights_file="rtparser_lfw_student.npz",
@@ -207,6 +209,7 @@ PRESETS = {
                                                   "labels on 870 unlabelled HELEN photos, validated on LFW-PL's 500 "
                                                   "validation faces",
                "license": LFW_TERMS + "; " + HELEN_TERMS},
+            **RTPARSER_LFW,
         ),
         Preset(
             name="stn_icnn_celebamask",
@@ -242,7 +245,7 @@ PRESETS = {
             description="real-time parser (Wei et al. 2019), all 19 CelebAMask-HQ classes, 512x512",
             class_map="celebamask",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation)",
-            paper="Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019",
+            paper=WEI_2019,
             recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT "
                    "--out runs/rtparser_celebamask",
             weights_file="rtparser_celebamask.npz",
@@ -251,9 +254,9 @@ PRESETS = {
             metrics={
                 "protocol": CELEBAMASK_PROTOCOL,
                 "test (100 faces)": {"mean_f1": 0.7698, "pixel_accuracy": 0.8929,
-                                     "f1": {"skin": 0.9373, "hair": 0.9046, "nose": 0.8886, "eyes": (0.8271, 0.8127),
-                                            "brows": (0.8083, 0.7989), "eye_g": 0.5829, "hat": 0.5088,
-                                            "ear_r": 0.3992, "cloth": 0.4939}},
+                                     "f1": {"skin": 0.9373, "hair": 0.9046, "nose": 0.8886, "l_eye": 0.8271,
+                                            "r_eye": 0.8127, "l_brow": 0.8083, "r_brow": 0.7989, "eye_g": 0.5829,
+                                            "hat": 0.5088, "ear_r": 0.3992, "cloth": 0.4939}},
                 "validation (50 faces)": {"mean_f1": 0.683, "pixel_accuracy": 0.8536},
                 "command": "facezoo eval rtparser_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
             },

@@ -221,7 +221,7 @@ class ADCLandmarks(keras.Model):
             heatmaps = pass_heatmaps if heatmaps is None else heatmaps  # the first pass's, for the loss
             estimates.append(at + self.region_fraction * offsets)
             at = ops.stop_gradient(estimates[-1])
-        refined = estimates[0] if len(estimates) == 1 else sum(estimates) / len(estimates)
+        refined = sum(estimates) / len(estimates)
         return {"coarse": coarse, "refined": refined, "coarse_heatmaps": global_heatmaps,
                 "regional_heatmaps": heatmaps, "centres": centres}
 
