@@ -110,11 +110,18 @@ def soft_dice(labels, logits, smooth=1.0):
 
     ``smooth`` (in pixels) makes a class absent from both the labels and the prediction
     score 1, so it neither rewards nor punishes the model."""
-    probabilities = ops.reshape(ops.softmax(logits, axis=-1), (-1, ops.shape(logits)[-1]))
-    onehot = ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), ops.shape(logits)[-1],
-                         dtype=probabilities.dtype)
-    overlap = ops.sum(probabilities * onehot, axis=0)
-    total = ops.sum(probabilities, axis=0) + ops.sum(onehot, axis=0)
+    onehot = ops.one_hot(ops.cast(labels, "int32"), ops.shape(logits)[-1], dtype=logits.dtype)
+    return soft_dice_of_probabilities(ops.softmax(logits, axis=-1), onehot, smooth)
+
+
+def soft_dice_of_probabilities(probabilities, targets, smooth=1.0):
+    """:func:`soft_dice` between two maps of class probabilities ``(..., L)``, ``targets``
+    one-hot labels or soft ones (a teacher's), pooled over every pixel."""
+    num_classes = ops.shape(probabilities)[-1]
+    probabilities = ops.reshape(probabilities, (-1, num_classes))
+    targets = ops.reshape(ops.cast(targets, probabilities.dtype), (-1, num_classes))
+    overlap = ops.sum(probabilities * targets, axis=0)
+    total = ops.sum(probabilities, axis=0) + ops.sum(targets, axis=0)
     return (2.0 * overlap + smooth) / (total + smooth)
 
 

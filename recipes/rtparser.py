@@ -20,11 +20,12 @@ Statistical Contextual loss on a 16-dimensional embedding (celebamask: plus a so
 term, facezoo.losses.DiceCrossEntropy);
 Adam 1e-3 halved every 8 epochs for 30 epochs (celebamask: every 5 for 16), the paper's
 augmentation plus flips; best validation epoch kept (pixel accuracy; celebamask: mean IoU).
-Student (``--student``): width 0.4 (4.5x fewer multiply-adds), trained by
-facezoo.models.Distiller from the teacher on the labelled train faces plus unlabelled ones
+Student (``--student``): width 0.4 (4.5x fewer multiply-adds; ``--student-width``, refused
+below 4x), trained by facezoo.models.Distiller (celebamask: with its Dice term) from the
+teacher on the labelled train faces plus unlabelled ones
 (``--unlabelled DIR``: photos whose faces are detected and aligned to the dataset's
 framing, e.g. helen68/trainset). Writes ``final.keras`` (logits only). Rerunning a command
-resumes it.
+resumes it; ``--init MODEL.keras`` starts a new run (a new schedule) from trained weights.
 """
 
 import argparse
@@ -40,9 +41,10 @@ from facezoo.data import (AlignedFaces, Augmenter, CelebAMask, ConcatDataset, LF
                           ParsingSequence)
 from facezoo.losses import DiceCrossEntropy, StatisticalContextualLoss  # noqa: E402
 from facezoo.models import Distiller, RTParser  # noqa: E402
+from facezoo.models.rtparser import multiply_adds  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
-LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
+LEARNING_RATE, EMBEDDING, VALIDATION_FACES, STUDENT_WIDTH = 1e-3, 16, 50, 0.4
 
 #: Per dataset: run name, classes, network input, batch, the preset whose face framing (and
 #: stored size) unlabelled photos are aligned to, the Dice term's weight (19 classes, many
@@ -90,6 +92,28 @@ class TargetsFor(keras.utils.PyDataset):
         self.sequence.set_epoch(epoch)
 
 
+def initialised(model, init, size):
+    """``model`` with every layer's weights copied from the trained RTParser in ``init``
+    (matched by layer name; an SC embedding head that ``init`` lacks starts fresh)."""
+    if not init:
+        return model
+    trained = keras.models.load_model(init)
+    if isinstance(trained, Distiller):
+        trained = trained.student
+    if not isinstance(trained, RTParser):
+        raise SystemExit(f"--init: {init} holds a {type(trained).__name__}, not an RTParser")
+    model(np.zeros((1, size, size, 3), "float32"))
+    names = {layer.name for layer in trained.layers}
+    for layer in model.layers:
+        if not layer.weights or (layer.name not in names and layer.name.startswith("embedding")):
+            continue
+        try:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+        except (ValueError, KeyError) as error:
+            raise SystemExit(f"--init: {init} does not fit this run's model (layer {layer.name}: {error})")
+    return model
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="lfw_pl")
@@ -104,13 +128,20 @@ def main(argv=None):
     parser.add_argument("--dilation", type=int, default=None, help="default: 4 for lfw_pl, 8 for celebamask")
     parser.add_argument("--size", type=int, default=None, help="network input side (default: the dataset's)")
     parser.add_argument("--width", type=float, default=1.0, help="teacher channel multiplier")
-    parser.add_argument("--student", action="store_true", help="distil a width-0.4 student from --teacher")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam's initial rate")
+    parser.add_argument("--init", default=None, metavar="MODEL.keras",
+                        help="start from a trained RTParser of the same shape (its weights; a new schedule)")
+    parser.add_argument("--student", action="store_true", help="distil a student from --teacher")
+    parser.add_argument("--student-width", type=float, default=STUDENT_WIDTH,
+                        help="student channel multiplier; it must need >= 4x fewer multiply-adds than the teacher")
     parser.add_argument("--teacher", default=None, help="teacher .keras file (for --student)")
     parser.add_argument("--unlabelled", default=None, metavar="DIR", help="photos of unlabelled faces (--student)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
     if args.student and not (args.teacher and os.path.isfile(args.teacher)):
         parser.error("--student needs --teacher FILE.keras (a trained teacher of the same dataset)")
+    if args.init and not os.path.isfile(args.init):
+        parser.error(f"--init: no file {args.init}")
 
     spec = DATASETS[args.dataset]
     num_classes, batch_size = spec["num_classes"], args.batch_size or spec["batch_size"]
@@ -124,7 +155,8 @@ def main(argv=None):
     train_seq = ParsingSequence(train_set, batch_size, (size, size), augment=augment, shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, batch_size, (size, size))
     run_name = spec["name"] + ("_student" if args.student else "")
-    common = dict(run_name=run_name, epochs=epochs, learning_rate=LEARNING_RATE,
+    dice_weight = spec["dice_weight"] if args.dice_weight is None else args.dice_weight
+    common = dict(run_name=run_name, epochs=epochs, learning_rate=args.learning_rate,
                   halve_every=args.halve_every or spec["halve_every"],
                   run_eagerly=args.smoke)
 
@@ -137,10 +169,18 @@ def main(argv=None):
             train_seq = ParsingSequence(ConcatDataset(train_set, extra), batch_size, (size, size),
                                         augment=augment, shuffle=True, unlabelled=True, workers=2)
 
+        def make_student():
+            return RTParser(num_classes=num_classes, input_size=(size, size), width=args.student_width,
+                            dilation=dilation, name=run_name)
+
+        ratio = multiply_adds(teacher) / multiply_adds(make_student())
+        if ratio < 4 and not args.smoke:
+            parser.error(f"--student-width {args.student_width}: the student needs only {ratio:.2f}x fewer "
+                         "multiply-adds than the teacher (at least 4x wanted)")
+        print(f"student: {ratio:.2f}x fewer multiply-adds than the teacher")
+
         def build():
-            student = RTParser(num_classes=num_classes, input_size=(size, size), width=0.4, dilation=dilation,
-                               name=run_name)
-            return Distiller(student, teacher)
+            return Distiller(initialised(make_student(), args.init, size), teacher, dice_weight=dice_weight)
 
         train(build, train_seq, val_seq, args.out, monitor=("val_loss", "min"), **common)
         best = keras.models.load_model(os.path.join(args.out, "best.keras")).student
@@ -148,10 +188,10 @@ def main(argv=None):
         sc = args.sc_weight > 0
 
         def build():
-            return RTParser(num_classes=num_classes, input_size=(size, size), dilation=dilation,
-                            width=args.width, embedding_dims=EMBEDDING if sc else 0, name=run_name)
+            return initialised(RTParser(num_classes=num_classes, input_size=(size, size), dilation=dilation,
+                                        width=args.width, embedding_dims=EMBEDDING if sc else 0, name=run_name),
+                               args.init, size)
 
-        dice_weight = spec["dice_weight"] if args.dice_weight is None else args.dice_weight
         ce = (DiceCrossEntropy(dice_weight) if dice_weight else
               keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),

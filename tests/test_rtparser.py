@@ -70,3 +70,29 @@ def test_the_embedding_head_is_dropped_for_inference_and_export(tmp_path):
     inference.save(tmp_path / "rt.keras")
     np.testing.assert_allclose(np.asarray(keras.models.load_model(tmp_path / "rt.keras")(faces)),
                                np.asarray(inference(faces)), atol=1e-6)
+
+
+def test_distillation_dice_term_uses_labels_where_given_and_the_teacher_elsewhere():
+    from facezoo.losses import soft_dice_of_probabilities
+
+    rng = np.random.default_rng(3)
+    teacher = RTParser(num_classes=4, input_size=(16, 16), width=0.25)
+    student = RTParser(num_classes=4, input_size=(16, 16), width=0.25)
+    faces = rng.uniform(size=(2, 16, 16, 3)).astype("float32")
+    labels = rng.integers(0, 4, (2, 16, 16))
+    labels[1] = -1  # the second face is unlabelled
+    student_logits = np.asarray(student(faces))
+    plain = float(Distiller(student, teacher).compute_loss(faces, labels, student_logits))
+    with_dice = float(Distiller(student, teacher, dice_weight=0.5).compute_loss(faces, labels, student_logits))
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    targets = np.concatenate([np.eye(4)[labels[:1]], softmax(np.asarray(teacher(faces[1:])))])
+    p, q = softmax(student_logits).reshape(-1, 4), targets.reshape(-1, 4)
+    dice = (2 * (p * q).sum(0) + 1) / (p.sum(0) + q.sum(0) + 1)
+    assert with_dice - plain == pytest.approx(0.5 * (1 - dice.mean()), rel=1e-4)
+    np.testing.assert_allclose(np.asarray(soft_dice_of_probabilities(p, q)), dice, rtol=1e-5)
+    again = Distiller.from_config(Distiller(student, teacher, dice_weight=0.5).get_config())
+    assert again.dice_weight == 0.5

@@ -272,3 +272,42 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
                            env=env, capture_output=True, text=True, timeout=900)
     assert mixed.returncode != 0
     assert "holds a HolisticLandmarks; this run trains ADCLandmarks" in mixed.stdout + mixed.stderr
+
+
+def _rtparser_recipe():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rtparser_recipe", REPO / "recipes" / "rtparser.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_path):
+    from facezoo.models import RTParser
+
+    recipe = _rtparser_recipe()
+    trained = RTParser(num_classes=3, input_size=(64, 64), width=0.25)
+    for variable in trained.weights:  # weights unlike any fresh initialisation
+        variable.assign(np.random.default_rng(0).normal(size=variable.shape).astype("float32") * 0.1)
+    trained.save(tmp_path / "trained.keras")
+    images = np.random.default_rng(1).random((1, 64, 64, 3)).astype("float32")
+
+    # A teacher with an SC embedding head starts from a model without one: the rest is copied.
+    model = recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.25, embedding_dims=4),
+                               str(tmp_path / "trained.keras"), 64)
+    np.testing.assert_allclose(np.asarray(model(images)["logits"]), np.asarray(trained(images)), atol=1e-5)
+    with pytest.raises(SystemExit, match="does not fit"):
+        recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.5), str(tmp_path / "trained.keras"), 64)
+
+
+def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_root, tmp_path):
+    from facezoo.models import RTParser
+
+    RTParser(num_classes=3, input_size=(256, 256)).save(tmp_path / "teacher.keras")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, str(REPO / "recipes" / "rtparser.py"), "--data", str(data_root / "lfw_pl"),
+                             "--out", str(tmp_path / "s"), "--student", "--teacher", str(tmp_path / "teacher.keras"),
+                             "--student-width", "0.6"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "at least 4x wanted" in result.stderr
+    assert not (tmp_path / "s" / "log.csv").exists()

@@ -19,6 +19,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from facezoo.losses import soft_dice_of_probabilities
+
 
 def _conv_bn(x, filters, kernel, strides=1, name=None):
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
@@ -154,22 +156,27 @@ class Distiller(keras.Model):
 
         L = CE(student, y) over labelled pixels (y >= 0)
           + alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) over all pixels
+          + dice_weight * (1 - mean_k soft_dice_k(softmax(student), q))
+
+    where ``q`` is the one-hot label on labelled pixels and ``softmax(teacher)`` on the
+    others (:func:`facezoo.losses.soft_dice_of_probabilities`): the Dice term that makes a
+    many-class teacher care for its small parts (``DiceCrossEntropy``), for the student too.
 
     Unlabelled faces are fed with label maps of -1. Both models take the same input and
     return logits of the same classes (a teacher that wants another input size is
     resized to). ``distiller.student`` is the model to keep.
 
     Example:
-        >>> distiller = Distiller(student, teacher, temperature=2.0, alpha=1.0)
+        >>> distiller = Distiller(student, teacher, temperature=2.0, alpha=1.0, dice_weight=0.0)
         >>> distiller.compile(optimizer="adam")
         >>> distiller.fit(faces, labels_or_minus_one, epochs=10)
     """
 
-    def __init__(self, student, teacher, temperature=2.0, alpha=1.0, **kwargs):
+    def __init__(self, student, teacher, temperature=2.0, alpha=1.0, dice_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         self.student, self.teacher = student, teacher
         self.teacher.trainable = False
-        self.temperature, self.alpha = float(temperature), float(alpha)
+        self.temperature, self.alpha, self.dice_weight = float(temperature), float(alpha), float(dice_weight)
 
     def call(self, images, training=False):
         return self.student(images, training=training)
@@ -196,10 +203,16 @@ class Distiller(keras.Model):
         t = self.temperature
         soft_teacher = ops.softmax(teacher / t, axis=-1)
         kl = ops.sum(soft_teacher * (ops.log(soft_teacher + 1e-8) - ops.log_softmax(student / t, axis=-1)), axis=-1)
-        return ce + self.alpha * t * t * ops.mean(kl)
+        loss = ce + self.alpha * t * t * ops.mean(kl)
+        if self.dice_weight:
+            targets = ops.where(labelled[..., None] > 0, onehot, ops.softmax(teacher, axis=-1))
+            dice = soft_dice_of_probabilities(ops.softmax(student, axis=-1), targets)
+            loss = loss + self.dice_weight * (1.0 - ops.mean(dice))
+        return loss
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature, "alpha": self.alpha,
+                "dice_weight": self.dice_weight,
                 "student": keras.saving.serialize_keras_object(self.student),
                 "teacher": keras.saving.serialize_keras_object(self.teacher)}
 
