@@ -266,6 +266,35 @@ PRESETS = {
             **CELEBAMASK_FACES,
         ),
         Preset(
+            name="rtparser_celebamask_student",
+            architecture="rtparser",
+            config={"num_classes": 19, "input_size": (512, 512), "dilation": 8, "width": 0.4,
+                    "name": "rtparser_celebamask_student"},
+            task="parsing",
+            description="rtparser_celebamask distilled into a 0.4-width student (4.6x fewer multiply-adds)",
+            class_map="celebamask",
+            training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation) and the "
+                          "teacher's soft labels on 870 unlabelled HELEN photos",
+            paper=WEI_2019,
+            recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT --out "
+                   "runs/rtparser_celebamask_student --student --teacher runs/rtparser_celebamask/final.keras "
+                   "(8 epochs, no Dice term), then --out runs/rtparser_celebamask_student_ft --student "
+                   "--teacher runs/rtparser_celebamask_ft/final.keras --unlabelled HELEN68_ROOT/trainset "
+                   "--init runs/rtparser_celebamask_student/best.keras --epochs 20 --learning-rate 1e-3 "
+                   "--halve-every 5 (stopped after 13)",
+            weights_file="rtparser_celebamask_student.npz",
+            sha256="dc41fc005e6471516855da7e07d331a1a06e109140a56bf80a30f41a09afcebb",
+            hub_repo="facezoo/rtparser_celebamask_student",
+            metrics={
+                "protocol": CELEBAMASK_PROTOCOL,
+                "test (100 faces)": {"mean_f1": 0.6907, "pixel_accuracy": 0.8825},
+                "validation (50 faces)": {"mean_f1": 0.6031, "pixel_accuracy": 0.8386},
+                "command": "facezoo eval rtparser_celebamask_student --dataset celebamask --data CELEBAMASK_ROOT "
+                           "--split test",
+            },
+            **{**CELEBAMASK_FACES, "license": CELEBAMASK_TERMS + "; " + HELEN_TERMS},
+        ),
+        Preset(
             name="adc_landmarks_300w",
             architecture="adc_landmarks",
             config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2},
