@@ -142,6 +142,9 @@ CELEBAMASK_FACES = dict(
                    (0.3788, 0.4746), (0.6201, 0.475), (0.4966, 0.6248), (0.3906, 0.7303), (0.607, 0.7301)),
                "box": (0.2416, 0.1944, 0.7646, 0.9086), "source": "mean MTCNN keypoints of 984 training faces"},
 )
+#: What the two real-time parsers of CelebAMask-HQ share (architecture, classes, paper, framing).
+RTPARSER_CELEBAMASK = dict(architecture="rtparser", task="parsing", class_map="celebamask", paper=WEI_2019,
+                           **CELEBAMASK_FACES)
 CELEBAMASK_PROTOCOL = ("CelebAMask-HQ: per-class F1 from one confusion matrix over the split at 512x512, mean over "
                        "the classes present in the labels or the predictions (necklace has no test pixel: it counts "
                        "as 0 if predicted, else it is left out)")
@@ -241,13 +244,9 @@ PRESETS = {
         ),
         Preset(
             name="rtparser_celebamask",
-            architecture="rtparser",
             config={"num_classes": 19, "input_size": (512, 512), "dilation": 8, "name": "rtparser_celebamask"},
-            task="parsing",
             description="real-time parser (Wei et al. 2019), all 19 CelebAMask-HQ classes, 512x512",
-            class_map="celebamask",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation)",
-            paper=WEI_2019,
             recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT "
                    "--out runs/rtparser_celebamask, then the same with --out runs/rtparser_celebamask_ft "
                    "--init runs/rtparser_celebamask/last.keras --epochs 15 --learning-rate 5e-4 --halve-every 5",
@@ -263,22 +262,19 @@ PRESETS = {
                 "validation (50 faces)": {"mean_f1": 0.7146, "pixel_accuracy": 0.8712},
                 "command": "facezoo eval rtparser_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
             },
-            **CELEBAMASK_FACES,
+            **RTPARSER_CELEBAMASK,
         ),
         Preset(
             name="rtparser_celebamask_student",
-            architecture="rtparser",
             config={"num_classes": 19, "input_size": (512, 512), "dilation": 8, "width": 0.4,
                     "name": "rtparser_celebamask_student"},
-            task="parsing",
             description="rtparser_celebamask distilled into a 0.4-width student (4.6x fewer multiply-adds)",
-            class_map="celebamask",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation) and the "
                           "teacher's soft labels on 870 unlabelled HELEN photos",
-            paper=WEI_2019,
             recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT --out "
                    "runs/rtparser_celebamask_student --student --teacher runs/rtparser_celebamask/final.keras "
-                   "(8 epochs, no Dice term), then --out runs/rtparser_celebamask_student_ft --student "
+                   "--unlabelled HELEN68_ROOT/trainset --dice-weight 0 --epochs 10 --halve-every 4 (stopped "
+                   "after 8; the first teacher), then --out runs/rtparser_celebamask_student_ft --student "
                    "--teacher runs/rtparser_celebamask_ft/final.keras --unlabelled HELEN68_ROOT/trainset "
                    "--init runs/rtparser_celebamask_student/best.keras --epochs 20 --learning-rate 1e-3 "
                    "--halve-every 5 (stopped after 13)",
@@ -292,7 +288,7 @@ PRESETS = {
                 "command": "facezoo eval rtparser_celebamask_student --dataset celebamask --data CELEBAMASK_ROOT "
                            "--split test",
             },
-            **{**CELEBAMASK_FACES, "license": CELEBAMASK_TERMS + "; " + HELEN_TERMS},
+            **{**RTPARSER_CELEBAMASK, "license": CELEBAMASK_TERMS + "; " + HELEN_TERMS},
         ),
         Preset(
             name="adc_landmarks_300w",

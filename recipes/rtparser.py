@@ -20,8 +20,8 @@ Statistical Contextual loss on a 16-dimensional embedding (celebamask: plus a so
 term, facezoo.losses.DiceCrossEntropy);
 Adam 1e-3 halved every 8 epochs for 30 epochs (celebamask: every 5 for 16), the paper's
 augmentation plus flips; best validation epoch kept (pixel accuracy; celebamask: mean IoU).
-Student (``--student``): width 0.4 (4.5x fewer multiply-adds; ``--student-width``, refused
-below 4x), trained by facezoo.models.Distiller (celebamask: with its Dice term) from the
+Student (``--student``): width 0.4 (4.8x fewer multiply-adds at 256 px, 4.6x at 512;
+``--student-width``, refused below 4x), trained by facezoo.models.Distiller (celebamask: with its Dice term) from the
 teacher on the labelled train faces plus unlabelled ones
 (``--unlabelled DIR``: photos whose faces are detected and aligned to the dataset's
 framing, e.g. helen68/trainset). Writes ``final.keras`` (logits only). Rerunning a command
@@ -92,9 +92,9 @@ class TargetsFor(keras.utils.PyDataset):
         self.sequence.set_epoch(epoch)
 
 
-def initialised(model, init, size):
-    """``model`` with every layer's weights copied from the trained RTParser in ``init``
-    (matched by layer name; an SC embedding head that ``init`` lacks starts fresh)."""
+def initialised(model, init):
+    """``model`` starting from the weights of the trained RTParser (or Distiller's student)
+    in ``init`` (:meth:`RTParser.copy_weights_from`); ``model`` itself without ``init``."""
     if not init:
         return model
     trained = keras.models.load_model(init)
@@ -102,16 +102,10 @@ def initialised(model, init, size):
         trained = trained.student
     if not isinstance(trained, RTParser):
         raise SystemExit(f"--init: {init} holds a {type(trained).__name__}, not an RTParser")
-    model(np.zeros((1, size, size, 3), "float32"))
-    names = {layer.name for layer in trained.layers}
-    for layer in model.layers:
-        if not layer.weights or (layer.name not in names and layer.name.startswith("embedding")):
-            continue
-        try:
-            layer.set_weights(trained.get_layer(layer.name).get_weights())
-        except (ValueError, KeyError) as error:
-            raise SystemExit(f"--init: {init} does not fit this run's model (layer {layer.name}: {error})")
-    return model
+    try:
+        return model.copy_weights_from(trained)
+    except ValueError as error:
+        raise SystemExit(f"--init: {init} does not fit this run's model ({error})")
 
 
 def main(argv=None):
@@ -180,7 +174,7 @@ def main(argv=None):
         print(f"student: {ratio:.2f}x fewer multiply-adds than the teacher")
 
         def build():
-            return Distiller(initialised(make_student(), args.init, size), teacher, dice_weight=dice_weight)
+            return Distiller(initialised(make_student(), args.init), teacher, dice_weight=dice_weight)
 
         train(build, train_seq, val_seq, args.out, monitor=("val_loss", "min"), **common)
         best = keras.models.load_model(os.path.join(args.out, "best.keras")).student
@@ -190,7 +184,7 @@ def main(argv=None):
         def build():
             return initialised(RTParser(num_classes=num_classes, input_size=(size, size), dilation=dilation,
                                         width=args.width, embedding_dims=EMBEDDING if sc else 0, name=run_name),
-                               args.init, size)
+                               args.init)
 
         ce = (DiceCrossEntropy(dice_weight) if dice_weight else
               keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -295,10 +295,10 @@ def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_
 
     # A teacher with an SC embedding head starts from a model without one: the rest is copied.
     model = recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.25, embedding_dims=4),
-                               str(tmp_path / "trained.keras"), 64)
+                               str(tmp_path / "trained.keras"))
     np.testing.assert_allclose(np.asarray(model(images)["logits"]), np.asarray(trained(images)), atol=1e-5)
     with pytest.raises(SystemExit, match="does not fit"):
-        recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.5), str(tmp_path / "trained.keras"), 64)
+        recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.5), str(tmp_path / "trained.keras"))
 
 
 def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_root, tmp_path):

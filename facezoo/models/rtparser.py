@@ -88,11 +88,25 @@ class RTParser(keras.Model):
     def without_embedding(self):
         """The same parser without the SC-loss embedding head (for inference and export),
         sharing nothing but copies of the weights."""
-        twin = RTParser(**{**self.get_config(), "embedding_dims": 0})
-        for layer in twin.layers:
-            if layer.weights:
-                layer.set_weights(self.get_layer(layer.name).get_weights())
-        return twin
+        return RTParser(**{**self.get_config(), "embedding_dims": 0}).copy_weights_from(self)
+
+    def copy_weights_from(self, source):
+        """Copy every layer's weights from ``source``, an RTParser of the same shape, matched
+        by layer name; an SC embedding head that ``source`` lacks keeps its initialisation.
+        Raises ValueError when the shapes differ. Returns ``self``.
+
+        Example:
+            >>> RTParser(num_classes=19, input_size=(512, 512), embedding_dims=16).copy_weights_from(trained)
+        """
+        names = {layer.name for layer in source.layers}
+        for layer in self.layers:
+            if not layer.weights or (layer.name == "embedding" and layer.name not in names):
+                continue
+            try:
+                layer.set_weights(source.get_layer(layer.name).get_weights())
+            except ValueError as error:
+                raise ValueError(f"layer {layer.name}: {error}") from None
+        return self
 
     def get_config(self):
         return {"num_classes": self.num_classes, "input_size": list(self.input_size),
