@@ -301,6 +301,17 @@ def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_
         recipe.initialised(RTParser(num_classes=3, input_size=(64, 64), width=0.5), str(tmp_path / "trained.keras"))
 
 
+def test_rtparser_recipe_default_students_need_4x_fewer_multiply_adds_than_their_teachers():
+    from facezoo.models import RTParser
+    from facezoo.models.rtparser import multiply_adds
+
+    for name, spec in _rtparser_recipe().DATASETS.items():
+        def build(width, spec=spec):
+            return RTParser(num_classes=spec["num_classes"], input_size=(spec["size"],) * 2, width=width,
+                            dilation=spec["dilation"])
+        assert multiply_adds(build(spec["width"])) >= 4 * multiply_adds(build(spec["student_width"])), name
+
+
 def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_root, tmp_path):
     from facezoo.models import RTParser
 
