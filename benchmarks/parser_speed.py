@@ -6,7 +6,7 @@ One process per thread count (TensorFlow's thread pools are fixed at start-up) t
 model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
 LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
 not accuracy). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
-real-time parsers and their 0.4-width students), each at its own input size. Prints the
+real-time parsers and their distilled students), each at its own input size. Prints the
 median ms per face and the ratio to STN-iCNN in the same run.
 """
 

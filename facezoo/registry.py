@@ -175,17 +175,18 @@ PRESETS = {
         ),
         Preset(
             name="rtparser_lfw",
-            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "name": "rtparser_lfw"},
-            description="real-time parser (Wei et al. 2019), background/skin/hair, trained on LFW Part Labels",
-            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw",
+            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 2.2, "name": "rtparser_lfw"},
+            description="real-time parser (Wei et al. 2019), background/skin/hair, 2.2-wide teacher, trained on "
+                        "LFW Part Labels",
+            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw --width 2.2",
             weights_file="rtparser_lfw.npz",
-            sha256="5968da2f38e7d1426089b92fbb5d72dca0927105c4a8b4b6d83861252eeca2c0",
+            sha256="ab53797df5666db1a507a50263ec86b49a5e763a9444f7fd53a601e7db2fc003",
             hub_repo="facezoo/rtparser_lfw",
             metrics={
                 "protocol": LFW_PL_PROTOCOL,
-                "test (927 faces)": {"pixel_accuracy": 0.9516, "f1": {"background": 0.9737, "skin": 0.9402,
-                                                                      "hair": 0.8205}},
-                "validation (500 faces)": {"pixel_accuracy": 0.9526},
+                "test (927 faces)": {"pixel_accuracy": 0.9604, "f1": {"background": 0.9790, "skin": 0.9491,
+                                                                      "hair": 0.8567}},
+                "validation (500 faces)": {"pixel_accuracy": 0.9609},
                 "command": "facezoo eval rtparser_lfw --dataset lfw_pl --data LFW_PL_ROOT --split test",
             },
             **LFW_PL_PARSING,
@@ -193,21 +194,21 @@ PRESETS = {
         ),
         Preset(
             name="rtparser_lfw_student",
-            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 0.4,
+            config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 1.0,
                     "name": "rtparser_lfw_student"},
-            description="rtparser_lfw distilled into a 0.4-width student (4.8x fewer multiply-adds)",
-            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
-                   "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset --epochs 44 "
-                   "(stopped after 39), then the same with --out runs/rtparser_lfw_student_ft "
-                   "--init runs/rtparser_lfw_student/best.keras --epochs 16 --learning-rate 5e-4 --halve-every 4",
+            description="rtparser_lfw distilled into a width-1 student (4.3x fewer multiply-adds)",
+            recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_w1 --width 1, then "
+                   "python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
+                   "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset "
+                   "--init runs/rtparser_lfw_w1/final.keras --epochs 12 --learning-rate 5e-4 --halve-every 4",
             weights_file="rtparser_lfw_student.npz",
-            sha256="0180a9d309fe6267fe8d4260ddeef543b7999ce736c3aa3522e5a516b9ac3d2d",
+            sha256="3fd969bcf1e524c4a8e86729ab41f823c49abed9722113d81ad66173e289a5f9",
             hub_repo="facezoo/rtparser_lfw_student",
             metrics={
                 "protocol": LFW_PL_PROTOCOL,
-                "test (927 faces)": {"pixel_accuracy": 0.9428, "f1": {"background": 0.9687, "skin": 0.9308,
-                                                                      "hair": 0.7833}},
-                "validation (500 faces)": {"pixel_accuracy": 0.9436},
+                "test (927 faces)": {"pixel_accuracy": 0.9549, "f1": {"background": 0.9757, "skin": 0.9436,
+                                                                      "hair": 0.8340}},
+                "validation (500 faces)": {"pixel_accuracy": 0.9556},
                 "command": "facezoo eval rtparser_lfw_student --dataset lfw_pl --data LFW_PL_ROOT --split test",
             },
             **{**LFW_PL_PARSING, "training_data": "LFW Part Labels train split (1,500 faces) and the teacher's soft "

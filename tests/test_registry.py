@@ -24,6 +24,15 @@ def test_list_models():
                                                    "stn_icnn_helen"]
 
 
+@pytest.mark.parametrize("teacher", ["rtparser_lfw", "rtparser_celebamask"])
+def test_published_students_need_4x_fewer_multiply_adds_than_their_teachers(teacher):
+    from facezoo.models.rtparser import multiply_adds
+
+    big, small = (registry.build(registry.get_preset(name)) for name in (teacher, teacher + "_student"))
+    assert multiply_adds(big) >= 4 * multiply_adds(small)
+    assert big.input_size == small.input_size and big.output_shape == small.output_shape
+
+
 def test_unknown_name_lists_the_closest():
     with pytest.raises(UnknownModelError, match="unknown model 'stn_icnn_celeba'. Did you mean 'stn_icnn_celebamask'"):
         facezoo.load("stn_icnn_celeba")
