@@ -10,7 +10,7 @@
         --out runs/rtparser_celebamask
     python recipes/rtparser.py --dataset celebamask --data ../shared/data/celebamask_subset \\
         --out runs/rtparser_celebamask_student --student --teacher runs/rtparser_celebamask/final.keras \\
-        --unlabelled ../shared/data/helen68/trainset --size 256 --dilation 4 --student-width 1 \\
+        --unlabelled ../shared/data/helen68/trainset \\
         --init runs/rtparser_celebamask/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 5
     python recipes/rtparser.py --data ../shared/data/lfw_pl --out /tmp/smoke --smoke
 
@@ -25,8 +25,8 @@ cross-entropy plus 0.1 x the Statistical Contextual loss on a 16-dimensional emb
 every 8 epochs for 30 epochs (celebamask: every 5 for 16), the paper's augmentation plus
 flips; best validation epoch kept (pixel accuracy; celebamask: mean IoU).
 Student (``--student``): width 1 (4.3x fewer multiply-adds than the 2.2-wide teacher;
-celebamask: width 0.4, 4.6x, or, as shipped, width 1 at ``--size 256 --dilation 4``, 4x;
-``--student-width``, refused below 4x), trained by
+celebamask: width 1 at 256x256 with dilation 4, 4x; ``--student-width``, ``--size``,
+``--dilation``; refused below 4x), trained by
 facezoo.models.Distiller (celebamask: with its Dice term) from the teacher on the labelled
 train faces plus unlabelled ones (``--unlabelled DIR``: photos whose faces are detected and
 aligned to the dataset's framing, e.g. helen68/trainset). Writes ``final.keras`` (logits
@@ -52,22 +52,24 @@ from facezoo.training import train  # noqa: E402
 
 LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
 
-#: Per dataset: run name, classes, network input, batch, the teacher's and the student's
-#: channel multipliers (the width-1 LFW-PL parser under-fits, 95.2 % on validation with a
-#: training accuracy below it; 2.2 reaches 96.1 % and leaves width 1 as a 4.3x lighter
-#: student), the preset whose face framing (and
+#: Per dataset: run name, classes, network input, batch, the teacher's channel multiplier
+#: and the student's network (the width-1 LFW-PL parser under-fits, 95.2 % on validation
+#: with a training accuracy below it; 2.2 reaches 96.1 % and leaves width 1 as a 4.3x
+#: lighter student; on CelebAMask-HQ the student is the teacher's network at half the
+#: resolution, 4x lighter, because channels cost the small classes and resolution did
+#: not), the preset whose face framing (and
 #: stored size) unlabelled photos are aligned to, the Dice term's weight (19 classes, many
 #: of them tiny, are scored by their mean F1) and the validation metric that picks the best
 #: epoch; epochs and halving period (celebamask: fewer, 4x larger faces, for a 2-core CPU);
 #: the context block's dilation, the one whose normalized receptive field r/s is nearest 1
 #: (facezoo.receptive_field): 4 at 256 px (r/s 1.01), 8 at 512 px (0.88; 4 would give 0.51).
 DATASETS = {
-    "lfw_pl": dict(name="rtparser_lfw", num_classes=3, size=256, batch_size=16, width=2.2, student_width=1.0,
-                   framing="icnn_lfw",
+    "lfw_pl": dict(name="rtparser_lfw", num_classes=3, size=256, batch_size=16, width=2.2,
+                   student=dict(width=1.0, size=256, dilation=4), framing="icnn_lfw",
                    stored_size=(250, 250), dice_weight=0.0, monitor="pixel_accuracy", epochs=30, halve_every=8,
                    dilation=4),
     "celebamask": dict(name="rtparser_celebamask", num_classes=19, size=512, batch_size=8, width=1.0,
-                       student_width=0.4,
+                       student=dict(width=1.0, size=256, dilation=4),
                        framing="stn_icnn_celebamask", stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou",
                        epochs=16, halve_every=5, dilation=8),
 }
@@ -130,8 +132,10 @@ def main(argv=None):
     parser.add_argument("--sc-weight", type=float, default=0.1, help="weight of the SC loss (0 disables it)")
     parser.add_argument("--dice-weight", type=float, default=None,
                         help="weight of the soft Dice term (default: 0 for lfw_pl, 1 for celebamask)")
-    parser.add_argument("--dilation", type=int, default=None, help="default: 4 for lfw_pl, 8 for celebamask")
-    parser.add_argument("--size", type=int, default=None, help="network input side (default: the dataset's)")
+    parser.add_argument("--dilation", type=int, default=None,
+                        help="default: 4 for lfw_pl, 8 for celebamask (4 for students)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="network input side (default: the dataset's; 256 for students)")
     parser.add_argument("--width", type=float, default=None,
                         help="teacher channel multiplier (default: 2.2 for lfw_pl, 1 for celebamask)")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam's initial rate")
@@ -139,8 +143,8 @@ def main(argv=None):
                         help="start from a trained RTParser of the same shape (its weights; a new schedule)")
     parser.add_argument("--student", action="store_true", help="distil a student from --teacher")
     parser.add_argument("--student-width", type=float, default=None,
-                        help="student channel multiplier (default: 1 for lfw_pl, 0.4 for celebamask); the "
-                             "student must need >= 4x fewer multiply-adds than the teacher")
+                        help="student channel multiplier (default: 1); the student must need >= 4x fewer "
+                             "multiply-adds than the teacher")
     parser.add_argument("--teacher", default=None, help="teacher .keras file (for --student)")
     parser.add_argument("--unlabelled", default=None, metavar="DIR", help="photos of unlabelled faces (--student)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
@@ -153,10 +157,11 @@ def main(argv=None):
     spec = DATASETS[args.dataset]
     num_classes, batch_size = spec["num_classes"], args.batch_size or spec["batch_size"]
     train_set, val_set = splits(args.dataset, args.data)
-    size, epochs = args.size or spec["size"], args.epochs or spec["epochs"]
-    dilation = args.dilation or spec["dilation"]
+    network = spec["student"] if args.student else spec  # --size and --dilation apply to the trained one
+    size, epochs = args.size or network["size"], args.epochs or spec["epochs"]
+    dilation = args.dilation or network["dilation"]
     width = spec["width"] if args.width is None else args.width
-    student_width = spec["student_width"] if args.student_width is None else args.student_width
+    student_width = spec["student"]["width"] if args.student_width is None else args.student_width
     if args.smoke:
         train_set.records, val_set.records = train_set.records[:4], val_set.records[:2]
         batch_size, size, epochs = 2, 64, 1

@@ -306,10 +306,11 @@ def test_rtparser_recipe_default_students_need_4x_fewer_multiply_adds_than_their
     from facezoo.models.rtparser import multiply_adds
 
     for name, spec in _rtparser_recipe().DATASETS.items():
-        def build(width, spec=spec):
-            return RTParser(num_classes=spec["num_classes"], input_size=(spec["size"],) * 2, width=width,
-                            dilation=spec["dilation"])
-        assert multiply_adds(build(spec["width"])) >= 4 * multiply_adds(build(spec["student_width"])), name
+        teacher = RTParser(num_classes=spec["num_classes"], input_size=(spec["size"],) * 2, width=spec["width"],
+                           dilation=spec["dilation"])
+        student = RTParser(num_classes=spec["num_classes"], input_size=(spec["student"]["size"],) * 2,
+                           width=spec["student"]["width"], dilation=spec["student"]["dilation"])
+        assert multiply_adds(teacher) >= 4 * multiply_adds(student), name
 
 
 def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_root, tmp_path):
