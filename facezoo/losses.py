@@ -9,15 +9,16 @@ from keras import ops
 def sparse_cross_entropy(labels, logits, mask=None):
     """Mean pixel cross-entropy of integer ``labels (..., )`` against ``logits (..., L)``.
 
-    ``mask`` (same shape as labels, 0/1) leaves pixels out of the mean.
+    Negative labels are unknown (e.g. HELEN's pixels its contours cannot tell,
+    ``facezoo.data.helen.IGNORE``) and left out of the mean, as are pixels where ``mask``
+    (same shape as labels, 0/1) is 0.
     """
     labels = ops.cast(labels, "int32")
     log_probs = ops.log_softmax(logits, axis=-1)
-    onehot = ops.one_hot(labels, ops.shape(logits)[-1], dtype=log_probs.dtype)
+    onehot = ops.one_hot(ops.maximum(labels, 0), ops.shape(logits)[-1], dtype=log_probs.dtype)
     nll = -ops.sum(onehot * log_probs, axis=-1)
-    if mask is None:
-        return ops.mean(nll)
-    mask = ops.cast(mask, nll.dtype)
+    known = ops.cast(labels >= 0, nll.dtype)
+    mask = known if mask is None else known * ops.cast(mask, nll.dtype)
     return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 

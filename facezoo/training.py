@@ -337,18 +337,19 @@ def check_schedule(schedule):
 
 
 def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, schedule=STN_ICNN_SCHEDULE,
-                   steps_per_epoch=None, run_eagerly=False, verbose=1):
+                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None):
     """Run the STN-iCNN schedule; each phase resumes or is skipped when already done.
 
     Phase ``p`` writes ``out_dir/p/`` (checkpoints, log, backup) and, when finished,
     ``out_dir/p.weights.h5``, from which the next phase starts. The end is
-    ``out_dir/final.keras``.
+    ``out_dir/final.keras``. ``init_weights`` (a ``.weights.h5`` of the same config)
+    starts the first phase from trained weights (fine-tuning) instead of scratch.
     """
     from facezoo.models import STNiCNN
 
     check_schedule(schedule)
     _check_run_dir(out_dir, run_name)
-    previous = None
+    previous = init_weights
     model = None
     for phase in schedule:
         done = os.path.join(out_dir, f"{phase.name}.weights.h5")

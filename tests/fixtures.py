@@ -100,3 +100,48 @@ def make_landmark_folder(folder, count=2, size=(60, 50), header=True):
             handle.write(text)
         truth[f"face{i}"] = points
     return truth
+
+
+def _ring(x0, y0, x1, y1, count):
+    """``count`` points around the rectangle [x0, x1] x [y0, y1] (a closed contour)."""
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], np.float64)
+    t = np.linspace(0, 4, count, endpoint=False)
+    return np.stack([np.interp(t, np.arange(5), corners[:, 0]), np.interp(t, np.arange(5), corners[:, 1])], -1)
+
+
+def helen_contours(eye_box=(9.5, 9.5, 20.5, 16.5)):
+    """194 points in HELEN's order, hand-drawn: every component a small rectangle, the
+    subject's left eye (image right) exactly ``eye_box`` (edges on pixel borders)."""
+    points = np.zeros((194, 2))
+    points[0:41] = np.stack([np.linspace(2, 60, 41), np.full(41, 58.0)], -1)  # jaw: a line
+    points[41:58] = _ring(28.5, 30.5, 34.5, 36.5, 17)  # nose
+    # lips: outer 58..85 with corners at 58 and 72 (upper line 59..71), inner likewise
+    upper = np.stack([np.linspace(22.5, 40.5, 15), np.full(15, 40.5)], -1)
+    lower = np.stack([np.linspace(40.5, 22.5, 15)[1:-1], np.full(13, 48.5)], -1)
+    points[58:86] = np.concatenate([upper, lower])
+    inner_upper = np.stack([np.linspace(22.5, 40.5, 15), np.full(15, 43.5)], -1)
+    inner_lower = np.stack([np.linspace(40.5, 22.5, 15)[1:-1], np.full(13, 45.5)], -1)
+    points[86:114] = np.concatenate([inner_upper, inner_lower])
+    points[114:134] = _ring(*eye_box, 20)  # subject's left eye
+    points[134:154] = _ring(40.5, 9.5, 50.5, 16.5, 20)
+    points[154:174] = _ring(9.5, 3.5, 20.5, 6.5, 20)
+    points[174:194] = _ring(40.5, 3.5, 50.5, 6.5, 20)
+    return points
+
+
+def make_helen_contours(root, train=("a_1", "b_1"), test=("c_1",), size=(64, 64), lines=194):
+    """HELEN's annotation layout: annotation/<n>.txt (name, then ``lines`` 'x , y' lines)
+    and trainset/ + testset/ images, with a 68-point .pts beside each."""
+    rng = np.random.default_rng(0)
+    (root / "annotation").mkdir(parents=True, exist_ok=True)
+    points = helen_contours()
+    for folder, ids in (("trainset", train), ("testset", test)):
+        (root / folder).mkdir(exist_ok=True)
+        for number, sample_id in enumerate(ids):
+            Image.fromarray(_face(rng, size)).save(root / folder / f"{sample_id}.jpg")
+            pts = np.stack([np.linspace(5, 55, 68), np.linspace(5, 55, 68) * 0.5 + 10], -1)
+            body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
+            (root / folder / f"{sample_id}.pts").write_text(f"version: 1\nn_points: 68\n{{\n{body}\n}}\n")
+            rows = "\n".join(f"{x:.2f} , {y:.2f}" for x, y in points[:lines])
+            (root / "annotation" / f"{len(ids) * 10 + number}_{folder}.txt").write_text(f"{sample_id}\n{rows}\n")
+    return points

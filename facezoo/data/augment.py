@@ -62,27 +62,31 @@ def warp_sample(sample, matrix, size):
     """Warp a sample's image (bilinear), labels (nearest, background outside) and landmarks."""
     image = warp_image(sample.image, matrix, size, Image.BILINEAR)
     labels = None if sample.labels is None else warp_image(sample.labels.astype(np.int32), matrix, size, Image.NEAREST)
-    landmarks = None
-    if sample.landmarks is not None:
-        points = np.concatenate([sample.landmarks, np.ones((len(sample.landmarks), 1))], axis=1)
-        landmarks = (points @ matrix.T)[:, :2].astype(np.float32)
-    return replace(sample, image=image, labels=labels, landmarks=landmarks)
+    def move(points):
+        if points is None:
+            return None
+        return (np.concatenate([points, np.ones((len(points), 1))], axis=1) @ matrix.T)[:, :2].astype(np.float32)
+
+    return replace(sample, image=image, labels=labels, landmarks=move(sample.landmarks), contours=move(sample.contours))
 
 
 def flip_sample(sample, class_map=None):
-    """Mirror a sample left-right, swapping l_/r_ classes and 68-point landmark indices."""
+    """Mirror a sample left-right, swapping l_/r_ classes and 68-point landmark indices
+    (HELEN's 194-point contours are dropped: their mirror order is not defined here)."""
     image = sample.image[:, ::-1].copy()
     labels = None
     if sample.labels is not None:
         perm = flip_permutation(class_map) if class_map is not None else None
         labels = sample.labels[:, ::-1]
-        labels = (perm[labels] if perm is not None else labels).astype(np.int32)
+        if perm is not None:  # unknown (negative) labels stay unknown
+            labels = np.where(labels < 0, labels, perm[np.maximum(labels, 0)])
+        labels = labels.astype(np.int32)
     landmarks = None
     if sample.landmarks is not None:
         points = sample.landmarks.copy()
         points[:, 0] = sample.image.shape[1] - 1 - points[:, 0]
         landmarks = points[FLIP_68] if len(points) == 68 else points
-    return replace(sample, image=image, labels=labels, landmarks=landmarks)
+    return replace(sample, image=image, labels=labels, landmarks=landmarks, contours=None)
 
 
 @dataclass

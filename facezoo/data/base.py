@@ -13,12 +13,15 @@ from facezoo.data.io import DataError
 @dataclass
 class Sample:
     """One face: ``image`` uint8 (H, W, 3); ``labels`` int32 (H, W) in the dataset's class
-    map, or None; ``landmarks`` float32 (N, 2) in pixels (x, y), or None."""
+    map (negative = unknown, left out of every loss), or None; ``landmarks`` float32
+    (N, 2) in pixels (x, y), or None; ``contours`` float32 (194, 2), HELEN's dense
+    annotation, where the dataset has it."""
 
     id: str
     image: np.ndarray
     labels: Optional[np.ndarray] = None
     landmarks: Optional[np.ndarray] = None
+    contours: Optional[np.ndarray] = None
 
 
 class FaceDataset:

@@ -29,12 +29,12 @@ def resize_sample(sample, size):
         labels = np.asarray(
             Image.fromarray(sample.labels.astype(np.int32), mode="I").resize((width, height), Image.NEAREST)
         ).astype(np.int32)
-    landmarks = None
-    if sample.landmarks is not None:
-        # Pixel centres: x' + 0.5 = (x + 0.5) * W' / W.
-        scale = np.array([width / src_w, height / src_h], dtype=np.float32)
-        landmarks = (sample.landmarks + 0.5) * scale - 0.5
-    return replace(sample, image=image, labels=labels, landmarks=landmarks)
+    scale = np.array([width / src_w, height / src_h], dtype=np.float32)
+
+    def move(points):  # pixel centres: x' + 0.5 = (x + 0.5) * W' / W
+        return None if points is None else (points + 0.5) * scale - 0.5
+
+    return replace(sample, image=image, labels=labels, landmarks=move(sample.landmarks), contours=move(sample.contours))
 
 
 def pad_to_square(sample):
@@ -53,7 +53,8 @@ def pad_to_square(sample):
         labels[top:top + height, left:left + width] = sample.labels
     offset = np.array([left, top], np.float32)
     landmarks = None if sample.landmarks is None else sample.landmarks + offset
-    return replace(sample, image=image, labels=labels, landmarks=landmarks), offset
+    contours = None if sample.contours is None else sample.contours + offset
+    return replace(sample, image=image, labels=labels, landmarks=landmarks, contours=contours), offset
 
 
 class ParsingSequence(keras.utils.PyDataset):
@@ -127,7 +128,9 @@ class ParsingSequence(keras.utils.PyDataset):
         if self.image_size is not None:
             sample = resize_sample(sample, self.image_size)
         if self.label_table is not None and sample.labels is not None:
-            sample = replace(sample, labels=self.label_table[sample.labels])
+            # unknown (negative) labels stay unknown
+            labels = np.where(sample.labels < 0, sample.labels, self.label_table[np.maximum(sample.labels, 0)])
+            sample = replace(sample, labels=labels.astype(np.int32))
         return sample
 
     def __getitem__(self, batch_index):

@@ -448,7 +448,8 @@ class STNiCNN(keras.Model):
             crops = ops.cast(ops.round(crops[..., 0]), "int32")
             part_losses = []
             for index, (table, logits) in enumerate(zip(self._local_tables, y_pred["part_logits"])):
-                local = ops.take(ops.convert_to_tensor(table, "int32"), crops[:, index])
+                local = ops.take(ops.convert_to_tensor(table, "int32"), ops.maximum(crops[:, index], 0))
+                local = ops.where(crops[:, index] < 0, -1, local)  # unknown stays unknown
                 part_losses.append(sparse_cross_entropy(local, logits))
             total += weights["parts"] * sum(part_losses) / len(part_losses)
         return total + self._regularization()
