@@ -1,14 +1,15 @@
 """Class maps are data: names, colours, and the merges each evaluation protocol uses.
 
-Side convention. facezoo's HELEN scheme uses ``l_``/``r_`` for the *image's* left and
-right (as in Smith et al.'s HELEN release). CelebAMask-HQ uses the *subject's* left,
-which lies on the image's right, so :data:`CELEBAMASK_TO_HELEN` swaps sides.
+Side convention, the same in every class map: ``l_``/``r_`` are the *subject's* left and
+right (the subject's left eye lies on the image's right), as in CelebAMask-HQ and HELEN's
+own annotation. HELEN's class *indices* keep Smith et al.'s order (label 2 is the brow on
+the image's left, i.e. the subject's right brow ``r_brow``).
 
 Example:
     >>> from facezoo.classmaps import CLASS_MAPS
     >>> cm = CLASS_MAPS["helen"]
     >>> cm.names[4], cm.colors[4]
-    ('l_eye', (0, 0, 255))
+    ('r_eye', (0, 0, 255))
     >>> cm.index("nose")
     6
 """
@@ -64,14 +65,14 @@ class ClassMap:
 
 HELEN = ClassMap(
     name="helen",
-    names=("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "nose",
+    names=("background", "skin", "r_brow", "l_brow", "r_eye", "l_eye", "nose",
            "u_lip", "i_mouth", "l_lip", "hair"),
     colors=((0, 0, 0), (255, 204, 153), (0, 255, 0), (0, 160, 0), (0, 0, 255), (0, 0, 160),
             (255, 255, 0), (255, 0, 0), (255, 0, 255), (160, 0, 0), (102, 51, 0)),
     # The STN-iCNN "overall" F1: facial components only, skin and hair excluded.
     groups={
-        "brows": ("l_brow", "r_brow"),
-        "eyes": ("l_eye", "r_eye"),
+        "brows": ("r_brow", "l_brow"),
+        "eyes": ("r_eye", "l_eye"),
         "nose": ("nose",),
         "u_lip": ("u_lip",),
         "i_mouth": ("i_mouth",),
@@ -98,13 +99,12 @@ CELEBAMASK = ClassMap(
             (0, 51, 0), (255, 153, 51), (0, 204, 0)),
 )
 
-# CelebAMask-HQ index -> HELEN index. Sides swap (subject's left = image's right);
-# ears go to skin as in HELEN's face-skin region; glasses keep what they cover (eyes
+# CelebAMask-HQ index -> HELEN index (both name sides by the subject); ears go to skin as in HELEN's face-skin region; glasses keep what they cover (eyes
 # are labelled under eye_g in CelebAMask-HQ only where visible, so eye_g -> skin);
 # hat, earring, necklace, neck and cloth are background in HELEN's scheme.
 CELEBAMASK_TO_HELEN = {
     "background": "background", "skin": "skin", "nose": "nose", "eye_g": "skin",
-    "l_eye": "r_eye", "r_eye": "l_eye", "l_brow": "r_brow", "r_brow": "l_brow",
+    "l_eye": "l_eye", "r_eye": "r_eye", "l_brow": "l_brow", "r_brow": "r_brow",
     "l_ear": "skin", "r_ear": "skin", "mouth": "i_mouth", "u_lip": "u_lip", "l_lip": "l_lip",
     "hair": "hair", "hat": "background", "ear_r": "background", "neck_l": "background",
     "neck": "background", "cloth": "background",

@@ -226,11 +226,11 @@ PRESETS = {
             class_map="helen",
             training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
                           "classes mapped to HELEN's",
-            paper="Yin, Wang, Liu, Xu, Chen. End-to-End Face Parsing via Interlinked Convolutional "
+            paper="Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional "
                   "Neural Networks. Cognitive Neurodynamics 2021",
             recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
             weights_file="stn_icnn_celebamask.npz",
-            sha256="fb6d0b8b5190970b2b330d1608a0f48cd2121ccbf91907f8e0eb5d5b2c5a8816",
+            sha256="b5d938ed2e2b8f5e7eb18c8c890bf28f14d28a2bedd0e46a99ad4ba96a1ed322",
             hub_repo="facezoo/stn_icnn_celebamask",
             metrics={
                 "protocol": "HELEN protocol on CelebAMask-HQ labels mapped to HELEN's classes: one confusion "

@@ -82,7 +82,7 @@ def test_celebamask_merged_layout_and_helen_mapping(tmp_path):
     assert isinstance(data, CelebAMaskMerged) and len(data) == 2
     np.testing.assert_array_equal(data[0].labels, truth["f0"])
     table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
-    assert HELEN.names[table[4]] == "r_eye"  # subject's left eye is on the image's right
+    assert HELEN.names[table[4]] == "l_eye"  # both name sides by the subject
     assert HELEN.names[table[11]] == "u_lip" and HELEN.names[table[18]] == "background"
 
 

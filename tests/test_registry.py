@@ -42,7 +42,7 @@ def test_preset_without_weights_says_why_and_how_to_train():
     with pytest.raises(WeightsUnavailableError, match=r"(?s)no published weights.*HELEN.*recipes/stn_icnn_helen.py"):
         facezoo.load("stn_icnn_helen")
     model = facezoo.load("stn_icnn_helen", weights=None, compile=False)  # the architecture is there
-    assert isinstance(model, STNiCNN) and model.class_names[4] == "l_eye"
+    assert isinstance(model, STNiCNN) and model.class_names[4] == "r_eye"
 
 
 @pytest.fixture

@@ -143,8 +143,8 @@ def component_polygons(contours):
     """The closed polygons of HELEN's component classes, drawn from 194 contour points:
     ``[(class name, polygon (N, 2)), ...]`` in drawing order (a later one wins a pixel).
 
-    Class names are facezoo's ``helen`` class map, whose ``l_``/``r_`` are the image's left
-    and right: the subject's left eye (image right) is ``r_eye``. Upper lip = between the
+    Class names are facezoo's ``helen`` class map; ``l_``/``r_`` are the subject's sides
+    (the subject's left eye, on the image's right, is ``l_eye``). Upper lip = between the
     outer and inner upper lines; lower lip likewise; inner mouth = inside the inner line."""
     c = {k: contours[a:b] for k, (a, b) in CONTOURS.items()}
     outer, inner = c["outer_lip"], c["inner_lip"]
@@ -152,8 +152,8 @@ def component_polygons(contours):
     lower_lip = np.concatenate([outer[14:], outer[:1], inner[:1], inner[:13:-1]])
     return [
         ("nose", c["nose"]),
-        ("r_brow", c["left_brow"]), ("l_brow", c["right_brow"]),
-        ("r_eye", c["left_eye"]), ("l_eye", c["right_eye"]),
+        ("l_brow", c["left_brow"]), ("r_brow", c["right_brow"]),
+        ("l_eye", c["left_eye"]), ("r_eye", c["right_eye"]),
         ("u_lip", upper_lip), ("l_lip", lower_lip), ("i_mouth", inner),
     ]
 

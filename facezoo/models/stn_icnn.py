@@ -32,12 +32,13 @@ from facezoo.losses import sparse_cross_entropy, theta_regression
 from facezoo.models._validation import check_positive_int
 from facezoo.models.icnn import ICNN
 
-#: The HELEN scheme of the paper: six parts, brows and eyes sharing a model across sides.
+#: The HELEN scheme of the paper: six parts, brows and eyes sharing a model across sides;
+#: the part on the image's right (the subject's left) is mirrored.
 HELEN_PARTS = (
-    {"name": "l_brow", "classes": ["l_brow"], "model": "brow"},
-    {"name": "r_brow", "classes": ["r_brow"], "model": "brow", "flip": True},
-    {"name": "l_eye", "classes": ["l_eye"], "model": "eye"},
-    {"name": "r_eye", "classes": ["r_eye"], "model": "eye", "flip": True},
+    {"name": "r_brow", "classes": ["r_brow"], "model": "brow"},
+    {"name": "l_brow", "classes": ["l_brow"], "model": "brow", "flip": True},
+    {"name": "r_eye", "classes": ["r_eye"], "model": "eye"},
+    {"name": "l_eye", "classes": ["l_eye"], "model": "eye", "flip": True},
     {"name": "nose", "classes": ["nose"], "model": "nose"},
     {"name": "mouth", "classes": ["u_lip", "i_mouth", "l_lip"], "model": "mouth"},
 )
