@@ -23,14 +23,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from facezoo.data import CelebAMask, Landmarks300W, LFWPartLabels  # noqa: E402
+from facezoo.data import CelebAMask, HelenContours, Landmarks300W, LFWPartLabels  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.detect import KEYPOINT_NAMES, MTCNNDetector  # noqa: E402
+from facezoo.registry import get_preset  # noqa: E402
+
+
+def helen_aligned(root, split):
+    """HELEN's training faces as recipes/helen_faces.py gives them to stn_icnn_helen: aligned
+    by their 68 points onto stn_icnn_celebamask's template, 512x512."""
+    keypoints = np.asarray(get_preset("stn_icnn_celebamask").alignment["keypoints"]) * 512
+    return HelenContours(root, split, align_to=keypoints, size=(512, 512))
+
 
 SOURCES = {  # preset -> (dataset, folder under --data, split, padded to a square as in training)
     "icnn_lfw": (LFWPartLabels, "lfw_pl", "train", False),
     "stn_icnn_celebamask": (CelebAMask, "celebamask_subset", "train", False),
     "adc_landmarks_300w": (Landmarks300W, "helen68", "train", True),
+    "stn_icnn_helen": (helen_aligned, "helen68", "train", False),
 }
 
 

@@ -2,12 +2,17 @@
 and after end-to-end training, per part, HELEN protocol.
 
     python benchmarks/stn_icnn_ablation.py --run runs/stn_icnn_celebamask \
-        --data ../shared/data/celebamask_subset [--json benchmarks/stn_icnn_ablation.json]
+        --data ../shared/data/celebamask_subset [--json benchmarks/results/stn_icnn_ablation.json]
+    python benchmarks/stn_icnn_ablation.py --dataset helen_contours --run runs/stn_icnn_helen \
+        --data ../shared/data/helen68 --json benchmarks/results/stn_icnn_helen_ablation.json
 
-Reads the phase weights a run of recipes/stn_icnn_celebamask.py leaves behind
-(parts.weights.h5 = before end-to-end, end_to_end.weights.h5 = after) and scores the 100
-test faces of the CelebAMask-HQ subset mapped to HELEN's classes. All three rows share the
-same stage 1 and, before end-to-end, the same part models; they differ in the cropper.
+Reads the phase weights a run of recipes/stn_icnn_celebamask.py (or stn_icnn_helen.py)
+leaves behind (parts.weights.h5 = before end-to-end, end_to_end.weights.h5 = after) and
+scores the test faces: the 100 of the CelebAMask-HQ subset mapped to HELEN's classes, or
+HELEN's 330 with labels drawn from its contours (each face aligned by its 68 points onto
+the stn_icnn_celebamask template; skin and hair not scored). All three rows share the same
+stage 1 and, before end-to-end, the same part models; they differ in the cropper. On
+HELEN a fourth row, ``init.weights.h5``, is the CelebAMask-HQ model the run started from.
 """
 
 import argparse
@@ -19,13 +24,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import CelebAMask  # noqa: E402
-from facezoo.evaluate import evaluate_parsing, write_json_atomic  # noqa: E402
+from facezoo.data.helen import HelenContours  # noqa: E402
+from facezoo.evaluate import alignment_keypoints, evaluate_helen_contours, evaluate_parsing, write_json_atomic  # noqa: E402
 from facezoo.models import STNiCNN  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
 
 CONFIG = get_preset("stn_icnn_celebamask").config
 
 ROWS = (
+    ("stn_icnn_celebamask, not fine-tuned", "init.weights.h5", "localizer"),
     ("iCNN (centroid cropper)", "parts.weights.h5", "centroid"),
     ("STN-iCNN before end-to-end", "parts.weights.h5", "localizer"),
     ("STN-iCNN after end-to-end", "end_to_end.weights.h5", "localizer"),
@@ -38,11 +45,24 @@ def main(argv=None):
     parser.add_argument("--run", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--json", default=None, help="write the rows here (merged with rows already in the file)")
-    parser.add_argument("--rows", default="0,1,2", help="which rows to compute, e.g. 2 (default all)")
+    parser.add_argument("--rows", default="0,1,2,3", help="which rows to compute, e.g. 3 (default all)")
+    parser.add_argument("--dataset", choices=("celebamask", "helen_contours"), default="celebamask")
     args = parser.parse_args(argv)
 
-    test = CelebAMask(args.data, "test")
-    table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
+    if args.dataset == "celebamask":
+        test = CelebAMask(args.data, "test")
+        table = remap_table("celebamask", "helen", CELEBAMASK_TO_HELEN)
+
+        def score(model):
+            return evaluate_parsing(model, test, "helen", batch_size=4, label_table=table)
+    else:
+        probe = STNiCNN(**CONFIG)
+        probe.preset = get_preset("stn_icnn_celebamask")
+        size = CONFIG["input_size"]
+        test = HelenContours(args.data, "test", unknown=0, align_to=alignment_keypoints(probe, size), size=size)
+
+        def score(model):
+            return evaluate_helen_contours(model, test, batch_size=4)
     results = {}
     if args.json and os.path.exists(args.json):
         with open(args.json, encoding="utf-8") as handle:
@@ -56,7 +76,7 @@ def main(argv=None):
             continue
         model = STNiCNN(**CONFIG, cropper=cropper)
         model.load_weights(path)
-        scores = evaluate_parsing(model, test, "helen", batch_size=4, label_table=table)
+        scores = score(model)
         results[label] = {**scores["groups"], "overall": scores["overall"], "overall_strict": scores["overall_strict"]}
 
     header = f"{'model (HELEN protocol, ' + str(len(test)) + ' test faces)':<40}" + "".join(

@@ -183,7 +183,7 @@ def build_parser():
 
     p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
     p.add_argument("model", help="model name (see `facezoo models`), a .keras file or a facezoo .npz checkpoint")
-    p.add_argument("--dataset", required=True, choices=["helen", "lfw_pl", "celebamask", "300w"])
+    p.add_argument("--dataset", required=True, choices=["helen", "helen_contours", "lfw_pl", "celebamask", "300w"])
     p.add_argument("--data", required=True, help="dataset root folder")
     p.add_argument("--split", default="test")
     p.add_argument("--batch-size", type=int, default=8)

@@ -49,11 +49,13 @@ def predict_scores(model, samples, size):
     return keras.ops.convert_to_numpy(model(images, training=False))
 
 
-def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, limit=None, progress=True):
+def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, limit=None, progress=True,
+                     prediction_table=None):
     """Scores of a parser on a dataset under ``protocol`` (``helen``, ``lfw_pl``, ``celebamask``).
 
     ``label_table`` maps the dataset's labels into the protocol's classes first (e.g.
-    CelebAMask-HQ labels into HELEN's scheme).
+    CelebAMask-HQ labels into HELEN's scheme); ``prediction_table`` maps the predicted
+    classes likewise (e.g. skin and hair to background where the labels cannot tell them).
     """
     import keras
 
@@ -78,7 +80,8 @@ def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, l
                         keras.ops.image.resize(score[None], (height, width), interpolation="bilinear")
                     )[0]
                 truth = sample.labels if label_table is None else label_table[sample.labels]
-                cm.update(np.argmax(score, axis=-1), truth)
+                predicted = np.argmax(score, axis=-1)
+                cm.update(predicted if prediction_table is None else prediction_table[predicted], truth)
             bar.update(len(samples))
     result = score_fn(cm.matrix)
     result["confusion_matrix"] = cm.matrix.tolist()
@@ -118,10 +121,47 @@ def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, 
     return landmark_scores(np.stack(predicted), np.stack(true), threshold=threshold)
 
 
+#: HELEN classes its 194-point contours cannot label: scored as "not a component".
+NOT_FROM_CONTOURS = ("skin", "hair")
+
+
+def contour_tables():
+    """``(label_table, prediction_table)`` for HELEN labels drawn from contours: unknown
+    pixels (-1) and predicted skin or hair all count as background, so every component's
+    F1 is exact and skin and hair are not scored."""
+    labels = np.arange(HELEN.num_classes)
+    predictions = labels.copy()
+    predictions[[HELEN.index(n) for n in NOT_FROM_CONTOURS]] = 0
+    return labels, predictions
+
+
+def evaluate_helen_contours(model, dataset, **kwargs):
+    """The HELEN protocol on labels rasterised from HELEN's contours (unknown read as
+    background; skin and hair left out of the numbers)."""
+    if getattr(dataset, "unknown", 0) != 0:
+        raise ValueError("open HelenContours with unknown=0 to score it (unknown pixels are not components)")
+    labels, predictions = contour_tables()
+    scores = evaluate_parsing(model, dataset, "helen", label_table=labels, prediction_table=predictions, **kwargs)
+    for name in (*NOT_FROM_CONTOURS, "background"):
+        scores["f1"].pop(name, None)
+    scores["not_scored"] = "skin, hair and background: HELEN's contours do not draw them"
+    return scores
+
+
+def alignment_keypoints(model, size):
+    """The five alignment keypoints of a model's preset in pixels of a ``size`` crop."""
+    alignment = getattr(getattr(model, "preset", None), "alignment", None)
+    if not alignment:
+        raise ValueError("this dataset is aligned onto the model's template, and the model has none (a preset's)")
+    return np.asarray(alignment["keypoints"], np.float64) * (size[1], size[0])
+
+
 def evaluate(model, dataset_name, dataset, **kwargs):
     """Pick the protocol for ``dataset_name`` and the model's number of classes."""
     if dataset_name == "300w":
         return "300w", evaluate_landmarks(model, dataset, **kwargs)
+    if dataset_name == "helen_contours":
+        return "helen", evaluate_helen_contours(model, dataset, **kwargs)
     num_classes = model.output_shape[-1] if hasattr(model, "output_shape") and model.output_shape else None
     if num_classes is None:
         num_classes = len(getattr(model, "class_names", ()))
@@ -177,6 +217,8 @@ def load_model_for_eval(name_or_path, dataset_name):
         return load(name_or_path, compile=False)
     if dataset_name == "300w":
         raise ValueError(f"{name_or_path!r} is not a landmark model; pass a .keras landmark model")
+    if dataset_name == "helen_contours":
+        dataset_name = "helen"
     num_classes = PROTOCOLS[dataset_name][0]
     if name_or_path == "icnn":
         return build_architecture("icnn", num_classes=num_classes)
@@ -196,6 +238,10 @@ def run_eval_command(args):
         raise ValueError("--resolution is for landmark evaluation (--dataset 300w)")
     extra = {} if resolution is None else {"resolution": resolution if resolution == "full" else int(resolution)}
     model = load_model_for_eval(args.model, args.dataset)
+    if args.dataset == "helen_contours":  # each face aligned by its 68 points onto the model's template
+        size = _input_size(model)
+        dataset = open_dataset(args.dataset, args.data, args.split, unknown=0,
+                               align_to=alignment_keypoints(model, size), size=size)
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"

@@ -110,9 +110,12 @@ def soft_dice(labels, logits, smooth=1.0):
         dice_k = (2 * sum_i p_ik * y_ik + smooth) / (sum_i p_ik + sum_i y_ik + smooth)
 
     ``smooth`` (in pixels) makes a class absent from both the labels and the prediction
-    score 1, so it neither rewards nor punishes the model."""
-    onehot = ops.one_hot(ops.cast(labels, "int32"), ops.shape(logits)[-1], dtype=logits.dtype)
-    return soft_dice_of_probabilities(ops.softmax(logits, axis=-1), onehot, smooth)
+    score 1, so it neither rewards nor punishes the model. Pixels with a negative (unknown)
+    label are left out of both sums."""
+    labels = ops.cast(labels, "int32")
+    known = ops.expand_dims(ops.cast(labels >= 0, logits.dtype), -1)
+    onehot = ops.one_hot(ops.maximum(labels, 0), ops.shape(logits)[-1], dtype=logits.dtype) * known
+    return soft_dice_of_probabilities(ops.softmax(logits, axis=-1) * known, onehot, smooth)
 
 
 def soft_dice_of_probabilities(probabilities, targets, smooth=1.0):

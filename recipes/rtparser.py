@@ -12,6 +12,9 @@
         --out runs/rtparser_celebamask_student --student --teacher runs/rtparser_celebamask/final.keras \\
         --unlabelled ../shared/data/helen68/trainset \\
         --init runs/rtparser_celebamask/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 5
+    python recipes/rtparser.py --dataset helen --data ../shared/data/helen68 --out runs/rtparser_helen --sc-weight 0
+    python recipes/rtparser.py --dataset helen --data ../shared/data/helen68 --out runs/rtparser_helen_heatmap \
+        --sc-weight 0 --heatmap
     python recipes/rtparser.py --data ../shared/data/lfw_pl --out /tmp/smoke --smoke
 
 ``--dataset lfw_pl`` (default): 3 classes at 256x256 (faces resized from 250x250), the
@@ -47,7 +50,7 @@ from facezoo.data import (AlignedFaces, Augmenter, CelebAMask, ConcatDataset, LF
                           ParsingSequence)
 from facezoo.losses import DiceCrossEntropy, StatisticalContextualLoss  # noqa: E402
 from facezoo.models import Distiller, RTParser  # noqa: E402
-from facezoo.models.rtparser import multiply_adds  # noqa: E402
+from facezoo.models.rtparser import landmark_heatmap, multiply_adds  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
 LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
@@ -68,6 +71,12 @@ DATASETS = {
                    student=dict(width=1.0, size=256, dilation=4), framing="icnn_lfw",
                    stored_size=(250, 250), dice_weight=0.0, monitor="pixel_accuracy", epochs=30, halve_every=8,
                    dilation=4),
+    # HELEN's components from its contours (recipes/helen_faces.py: 512x512 aligned crops,
+    # skin/hair filled in by stn_icnn_celebamask, unknown pixels left out of the loss), at 256.
+    "helen": dict(name="rtparser_helen", num_classes=11, size=256, batch_size=16, width=1.0,
+                  student=dict(width=0.5, size=256, dilation=4), framing="stn_icnn_celebamask",
+                  stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou", epochs=16, halve_every=5,
+                  dilation=4),
     "celebamask": dict(name="rtparser_celebamask", num_classes=19, size=512, batch_size=8, width=1.0,
                        student=dict(width=1.0, size=256, dilation=4),
                        framing="stn_icnn_celebamask", stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou",
@@ -75,10 +84,15 @@ DATASETS = {
 }
 
 
-def splits(dataset, root):
-    """Labelled train and validation sets (CelebAMask-HQ: the last training faces validate)."""
+def splits(dataset, root, smoke=False):
+    """Labelled train and validation sets (CelebAMask-HQ: the last training faces validate;
+    HELEN: recipes/helen_faces.py's prepared faces, its last 70 training faces validate)."""
     if dataset == "lfw_pl":
         return LFWPartLabels(root, "train"), LFWPartLabels(root, "val")
+    if dataset == "helen":
+        from helen_faces import DEFAULT_CACHE, prepared_splits
+
+        return prepared_splits(root, DEFAULT_CACHE if not smoke else os.path.join(DEFAULT_CACHE + "_smoke"), smoke)
     train_set, val_set = CelebAMask(root, "train"), CelebAMask(root, "train")
     train_set.records, val_set.records = train_set.records[:-VALIDATION_FACES], val_set.records[-VALIDATION_FACES:]
     return train_set, val_set
@@ -105,6 +119,17 @@ class TargetsFor(keras.utils.PyDataset):
         self.sequence.set_epoch(epoch)
 
 
+class WithHeatmap(ParsingSequence):
+    """The sequence's faces with a fourth channel: the heatmap of their 68 landmarks
+    (facezoo.models.rtparser.landmark_heatmap), moved with the augmentation."""
+
+    def __getitem__(self, batch_index):
+        images, labels = super().__getitem__(batch_index)
+        indices = self._order[batch_index * self.batch_size:(batch_index + 1) * self.batch_size]
+        heat = [landmark_heatmap(self.load(i).landmarks, images.shape[1:3]) for i in indices]
+        return np.concatenate([images, np.stack(heat)[..., None]], axis=-1), labels
+
+
 def initialised(model, init):
     """``model`` starting from the weights of the trained RTParser (or Distiller's student)
     in ``init`` (:meth:`RTParser.copy_weights_from`); ``model`` itself without ``init``."""
@@ -124,7 +149,7 @@ def initialised(model, init):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="lfw_pl")
-    parser.add_argument("--data", required=True, help="the dataset's root (LFW-PL or CelebAMask-HQ)")
+    parser.add_argument("--data", required=True, help="the dataset's root (LFW-PL, CelebAMask-HQ or helen68)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, logs, resume backups)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 16 for lfw_pl, 8 for celebamask")
     parser.add_argument("--epochs", type=int, default=None, help="default: 30 for lfw_pl, 16 for celebamask")
@@ -147,8 +172,12 @@ def main(argv=None):
                              "multiply-adds than the teacher")
     parser.add_argument("--teacher", default=None, help="teacher .keras file (for --student)")
     parser.add_argument("--unlabelled", default=None, metavar="DIR", help="photos of unlabelled faces (--student)")
+    parser.add_argument("--heatmap", action="store_true",
+                        help="a landmark-heatmap input channel (Wei et al.), from the faces' 68 points (helen only)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
+    if args.heatmap and (args.dataset != "helen" or args.student):
+        parser.error("--heatmap needs landmarks on the training faces: --dataset helen, not with --student")
     if args.student and not (args.teacher and os.path.isfile(args.teacher)):
         parser.error("--student needs --teacher FILE.keras (a trained teacher of the same dataset)")
     if args.init and not os.path.isfile(args.init):
@@ -156,7 +185,7 @@ def main(argv=None):
 
     spec = DATASETS[args.dataset]
     num_classes, batch_size = spec["num_classes"], args.batch_size or spec["batch_size"]
-    train_set, val_set = splits(args.dataset, args.data)
+    train_set, val_set = splits(args.dataset, args.data, args.smoke)
     network = spec["student"] if args.student else spec  # --size and --dilation apply to the trained one
     size, epochs = args.size or network["size"], args.epochs or spec["epochs"]
     dilation = args.dilation or network["dilation"]
@@ -166,8 +195,9 @@ def main(argv=None):
         train_set.records, val_set.records = train_set.records[:4], val_set.records[:2]
         batch_size, size, epochs = 2, 64, 1
     augment = Augmenter(args.dataset, flip=0.5)
-    train_seq = ParsingSequence(train_set, batch_size, (size, size), augment=augment, shuffle=True, workers=2)
-    val_seq = ParsingSequence(val_set, batch_size, (size, size))
+    sequence = WithHeatmap if args.heatmap else ParsingSequence
+    train_seq = sequence(train_set, batch_size, (size, size), augment=augment, shuffle=True, workers=2)
+    val_seq = sequence(val_set, batch_size, (size, size))
     run_name = spec["name"] + ("_student" if args.student else "")
     dice_weight = spec["dice_weight"] if args.dice_weight is None else args.dice_weight
     common = dict(run_name=run_name, epochs=epochs, learning_rate=args.learning_rate,
@@ -203,13 +233,14 @@ def main(argv=None):
 
         def build():
             return initialised(RTParser(num_classes=num_classes, input_size=(size, size), dilation=dilation,
-                                        width=width, embedding_dims=EMBEDDING if sc else 0, name=run_name),
+                                        width=width, embedding_dims=EMBEDDING if sc else 0, name=run_name,
+                                        heatmap_channel=args.heatmap),
                                args.init)
 
         ce = (DiceCrossEntropy(dice_weight) if dice_weight else
               keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-                   keras.metrics.MeanIoU(num_classes, name="mean_iou", sparse_y_pred=False)]
+                   keras.metrics.MeanIoU(num_classes, name="mean_iou", sparse_y_pred=False, ignore_class=-1)]
         if sc:
             loss = {"logits": ce, "embedding": StatisticalContextualLoss(num_classes=num_classes)}
             extra = dict(loss_weights={"logits": 1.0, "embedding": args.sc_weight}, metrics={"logits": metrics})
@@ -223,7 +254,7 @@ def main(argv=None):
         if sc:
             best = best.without_embedding()
     best.save(os.path.join(args.out, "final.keras"))
-    np.asarray(best(np.zeros((1, size, size, 3), "float32")))  # a final check that it runs
+    np.asarray(best(np.zeros((1, size, size, 3 + int(args.heatmap)), "float32")))  # a final check that it runs
     return 0
 
 

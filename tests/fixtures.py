@@ -139,7 +139,9 @@ def make_helen_contours(root, train=("a_1", "b_1"), test=("c_1",), size=(64, 64)
         (root / folder).mkdir(exist_ok=True)
         for number, sample_id in enumerate(ids):
             Image.fromarray(_face(rng, size)).save(root / folder / f"{sample_id}.jpg")
-            pts = np.stack([np.linspace(5, 55, 68), np.linspace(5, 55, 68) * 0.5 + 10], -1)
+            pts = np.stack([np.linspace(5, 55, 68), np.full(68, 30.0)], -1)  # a face: eyes, nose, mouth
+            pts[36:42], pts[42:48] = (15.0, 13.0), (45.5, 13.0)
+            pts[30], pts[48], pts[54] = (31.5, 33.5), (22.5, 44.5), (40.5, 44.5)
             body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
             (root / folder / f"{sample_id}.pts").write_text(f"version: 1\nn_points: 68\n{{\n{body}\n}}\n")
             rows = "\n".join(f"{x:.2f} , {y:.2f}" for x, y in points[:lines])

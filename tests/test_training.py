@@ -184,12 +184,10 @@ def test_recipe_smoke_runs(recipe, data, data_root, tmp_path):
     assert (tmp_path / "run" / "final.keras").exists()
 
 
-def test_helen_recipe_smoke_on_a_fixture_in_smiths_layout(tmp_path):
-    from fixtures import make_helen
+def test_helen_recipe_smoke_on_a_fixture_in_helens_annotation_layout(tmp_path):
+    from fixtures import make_helen_contours
 
-    (tmp_path / "helen").mkdir()
-    make_helen(tmp_path / "helen", {"exemplars.txt": ["1_1", "2_1", "3_1", "4_1"], "tuning.txt": ["5_1", "6_1"],
-                                    "testing.txt": ["7_1"]}, size=(60, 50))
+    make_helen_contours(tmp_path / "helen", train=("1_1", "2_1", "3_1", "4_1", "5_1", "6_1"), test=("7_1",))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "stn_icnn_helen.py"), "--data", str(tmp_path / "helen"),
@@ -200,6 +198,9 @@ def test_helen_recipe_smoke_on_a_fixture_in_smiths_layout(tmp_path):
     assert (tmp_path / "run" / "final.keras").exists()
     for phase in ("stage1", "localizer", "parts", "end_to_end"):
         assert (tmp_path / "run" / f"{phase}.weights.h5").exists()
+    cached = np.load(tmp_path / "run" / "cache" / "train" / "1_1.npz")
+    assert cached["image"].shape == (512, 512, 3) and cached["landmarks"].shape == (68, 2)
+    assert {2, 3, 4, 5, 6, 7, 9} <= set(np.unique(cached["labels"]))  # the components, drawn from the contours
 
 
 def test_recipe_refuses_a_wrong_layout_before_training(tmp_path):

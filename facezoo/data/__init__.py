@@ -9,7 +9,7 @@ from facezoo.data.augment import Augmenter
 from facezoo.data.base import FaceDataset, Sample
 from facezoo.data.celebamask import CelebAMask, CelebAMaskMerged, CelebAMaskOfficial
 from facezoo.data.feeding import ParsingSequence, to_tf_dataset
-from facezoo.data.helen import HelenParsing
+from facezoo.data.helen import HelenContours, HelenParsing
 from facezoo.data.io import DataError, read_image, read_pts
 from facezoo.data.landmarks300w import Landmarks300W
 from facezoo.data.lfw_pl import LFWPartLabels
@@ -17,6 +17,7 @@ from facezoo.data.unlabelled import AlignedFaces, ConcatDataset
 
 DATASETS = {
     "helen": HelenParsing,
+    "helen_contours": HelenContours,
     "lfw_pl": LFWPartLabels,
     "celebamask": CelebAMask,
     "300w": Landmarks300W,
@@ -32,6 +33,6 @@ def open_dataset(name, root, split, **kwargs):
 
 __all__ = [
     "Augmenter", "FaceDataset", "Sample", "CelebAMask", "CelebAMaskMerged", "CelebAMaskOfficial",
-    "ParsingSequence", "to_tf_dataset", "HelenParsing", "DataError", "read_image", "read_pts",
+    "ParsingSequence", "to_tf_dataset", "HelenParsing", "HelenContours", "DataError", "read_image", "read_pts",
     "Landmarks300W", "LFWPartLabels", "DATASETS", "open_dataset",
 ]
