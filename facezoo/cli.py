@@ -29,9 +29,10 @@ def _cmd_models(args):
 
 
 def _cmd_export(args):
-    from facezoo.export import export
+    from facezoo.export import check_target, export
     from facezoo.registry import model_from_name
 
+    check_target(args.output, args.format)  # before the model loads: never after minutes of work
     model = model_from_name(args.model)
     calibration = None
     if args.calibration:
