@@ -4,12 +4,15 @@
     facezoo export stn_icnn --format tflite -o stn_icnn.tflite
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
-    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned]
+    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8]
+    facezoo parse more_photos/ -o parsed/ --skip-existing    resume: photos already done are left
     facezoo landmarks photo.jpg -o points/ [--model NAME]
 """
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,9 +32,10 @@ def _cmd_models(args):
 
 
 def _cmd_export(args):
-    from facezoo.export import export
+    from facezoo.export import check_target, export
     from facezoo.registry import model_from_name
 
+    check_target(args.output, args.format)  # before the model loads: never after minutes of work
     model = model_from_name(args.model)
     calibration = None
     if args.calibration:
@@ -83,47 +87,113 @@ def _cmd_publish(args):
 
 
 def _image_files(inputs):
-    """(path, error) pairs for the files named or found in the folders named."""
+    """(path, error) pairs for the files named or found in the folders named; what
+    facezoo wrote itself (outputs, temporary files) is left out, with a note."""
     from facezoo.data.io import IMAGE_EXTENSIONS, image_files
+    from facezoo.outputs import is_own_output
 
     for item in inputs:
-        if os.path.isdir(item):
-            found = image_files(item)
-            if not found:
-                yield item, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
-            for path in found:
+        found = image_files(item) if os.path.isdir(item) else [item]
+        own = [path for path in found if is_own_output(path)]
+        if own:
+            print(f"facezoo: left out {len(own)} file(s) facezoo wrote itself in {os.path.dirname(own[0]) or '.'} "
+                  f"(e.g. {os.path.basename(own[0])})", file=sys.stderr)
+        if os.path.isdir(item) and len(own) == len(found):
+            yield item, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
+        for path in found:
+            if path not in own:
                 yield path, None
-        else:
-            yield item, None
 
 
-def _for_each_photo(args, work):
-    """Run ``work(path, photo, stem) -> message`` on every input photo with a progress bar;
-    a file that fails is reported and skipped. Exit status 1 if any failed."""
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (``kill``, a job scheduler) ends the work like Ctrl-C: temporary files are
+    removed and the summary is printed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _prepare_output(args):
+    """Check ``-o`` can be written (creating it) and clean what killed runs left there,
+    before the model loads, so a bad folder fails at once."""
+    from facezoo.outputs import prepare_folder
+
+    removed = prepare_folder(args.output)
+    if removed:
+        print(f"facezoo {args.command}: removed {len(removed)} temporary file(s) an interrupted run left in "
+              f"{args.output}", file=sys.stderr)
+
+
+def _for_each_photo(args, work, files_per_photo):
+    """Run ``work(path, photo, stem, notes) -> (result, written path)`` on every input
+    photo with a progress bar (the output folder already checked by :func:`_prepare_output`).
+
+    A file that fails is reported and skipped; with ``--skip-existing`` a photo whose
+    outputs (``files_per_photo`` patterns) are complete from the same model is skipped.
+    The summary counts photos done, photos without a face, skipped and failed ones; Ctrl-C
+    or SIGTERM end it early with the same summary. Exit status 1 if any failed, 130 if
+    interrupted."""
     from tqdm import tqdm
 
+    from facezoo import outputs
     from facezoo.data.io import DataError
-    from facezoo.photos import as_rgb
+    from facezoo.photos import read_photo
 
     files = list(_image_files(args.inputs))
-    failed, stems = 0, set()
-    for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2):
-        if error is None:
-            try:
-                photo = as_rgb(path)
-                base = stem = os.path.splitext(os.path.basename(path))[0]
-                copy = 1
-                while stem in stems:  # same name from another folder: do not overwrite
-                    stem, copy = f"{base}_{copy}", copy + 1
-                stems.add(stem)
-                tqdm.write(f"{path}: {work(path, photo, stem)}")
-                continue
-            except (DataError, ValueError, OSError) as problem:
-                error = str(problem)
-        failed += 1
-        tqdm.write(f"facezoo {args.command}: skipped {path}: {error}", file=sys.stderr)
-    print(f"{args.command}: {len(files) - failed} of {len(files)} input(s) done with {args.model} into {args.output}"
-          + (f"; {failed} failed" if failed else ""))
+    done, no_face, skipped, replaced, failed, stems = 0, 0, 0, 0, 0, set()
+    interrupted = False
+    with _terminate_as_interrupt():
+        try:
+            for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2):
+                if error is None:
+                    base = stem = os.path.splitext(os.path.basename(path))[0]
+                    copy = 1
+                    while stem in stems:  # same name from another folder: do not overwrite
+                        stem, copy = f"{base}_{copy}", copy + 1
+                    stems.add(stem)
+                    if args.skip_existing and outputs.finished(args.output, stem, files_per_photo, path, args.model):
+                        skipped += 1
+                        continue
+                    replaced += os.path.exists(os.path.join(args.output, f"{stem}.json"))
+                    try:
+                        photo, notes = read_photo(path)
+                        result, written = work(path, photo, stem, notes)
+                        no_face += not result.faces
+                        done += bool(result.faces)
+                        said = result.notes if not result.faces else [_faces(len(result.faces)), *result.notes]
+                        tqdm.write(f"{path}: {'; '.join(said)} -> {written}")
+                        continue
+                    except (DataError, ValueError, OSError, MemoryError) as problem:
+                        error = str(problem)
+                failed += 1
+                tqdm.write(f"facezoo {args.command}: skipped {path}: {error}", file=sys.stderr)
+        except KeyboardInterrupt:
+            interrupted = True
+    parts = [f"{done} of {len(files)} input(s) done with {args.model} into {args.output}"]
+    if no_face:
+        parts.append(f"{no_face} with no face found" + (
+            "" if getattr(args, "aligned", False) else
+            f" (MTCNN score below --min-score {args.min_score}; lower it for tight crops, or pass --aligned)"))
+    if skipped:
+        parts.append(f"{skipped} already done, skipped")
+    if replaced:
+        parts.append(f"{replaced} earlier output(s) replaced (--skip-existing keeps them)")
+    if failed:
+        parts.append(f"{failed} failed")
+    if interrupted:
+        print(f"{args.command}: interrupted; " + "; ".join(parts) + "; rerun with --skip-existing to go on")
+        return 130
+    print(f"{args.command}: " + "; ".join(parts))
     return 1 if failed else 0
 
 
@@ -131,38 +201,93 @@ def _faces(count):
     return f"{count} face{'s' * (count != 1)}"
 
 
+def _check_task(name, task):
+    """ValueError unless preset ``name`` is a ``task`` model (before anything is loaded)."""
+    from facezoo.registry import get_preset
+
+    preset = get_preset(name)
+    if preset.task != task:
+        other = {"parsing": "parse", "landmarks": "landmarks"}[preset.task]
+        raise ValueError(f"{name} is a {preset.task} model, not a {task} one; use `facezoo {other} --model {name}`")
+
+
 def _cmd_parse(args):
     from facezoo.detect import MTCNNDetector
+    from facezoo.outputs import PARSE_FILES
     from facezoo.photos import parse
     from facezoo.registry import load
 
+    _check_task(args.model, "parsing")
+    _prepare_output(args)
     model = load(args.model, compile=False)
-    detector = None if args.aligned else MTCNNDetector()
+    detector = None if args.aligned else MTCNNDetector(min_score=args.min_score)
 
-    def work(path, photo, stem):
+    def work(path, photo, stem, notes):
         result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
-        result.source = path
-        written = result.save(args.output, stem, photo)
-        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['labels.png']}"
+        result.source, result.notes = path, notes + result.notes
+        return result, result.save(args.output, stem, photo)["labels.png"]
 
-    return _for_each_photo(args, work)
+    return _for_each_photo(args, work, PARSE_FILES)
 
 
 def _cmd_landmarks(args):
     from facezoo.detect import MTCNNDetector
+    from facezoo.outputs import LANDMARK_FILES
     from facezoo.photos import landmarks
     from facezoo.registry import load
 
+    _check_task(args.model, "landmarks")
+    _prepare_output(args)
     model = load(args.model, compile=False)
-    detector = MTCNNDetector()
+    detector = MTCNNDetector(min_score=args.min_score)
 
-    def work(path, photo, stem):
+    def work(path, photo, stem, notes):
         result = landmarks(photo, model=model, detector=detector, max_faces=args.max_faces)
-        result.source = path
-        written = result.save(args.output, stem)
-        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['json']}"
+        result.source, result.notes = path, notes + result.notes
+        return result, result.save(args.output, stem)["json"]
 
-    return _for_each_photo(args, work)
+    return _for_each_photo(args, work, LANDMARK_FILES)
+
+
+def _whole(minimum):
+    """argparse type: a whole number >= ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _score(text):
+    """argparse type: a detection score in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _resolution(text):
+    """argparse type for ``eval --resolution``: ``full`` or a whole number >= 16."""
+    return text if text == "full" else _whole(16)(text)
+
+
+def _add_photo_options(p, max_faces_help):
+    """Options shared by ``parse`` and ``landmarks``."""
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
+    p.add_argument("-o", "--output", required=True, help="output folder (created; checked writable before any work)")
+    p.add_argument("--max-faces", type=_whole(1), default=32, help=max_faces_help)
+    p.add_argument("--min-score", type=_score, default=0.9,
+                   help="smallest MTCNN confidence accepted as a face (default 0.9; tight crops can score 0.85)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave photos whose outputs are complete from the same model (resume an interrupted run)")
 
 
 def build_parser():
@@ -186,10 +311,10 @@ def build_parser():
     p.add_argument("--dataset", required=True, choices=["helen", "helen_contours", "lfw_pl", "celebamask", "300w"])
     p.add_argument("--data", required=True, help="dataset root folder")
     p.add_argument("--split", default="test")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--batch-size", type=_whole(1), default=8)
+    p.add_argument("--limit", type=_whole(1), default=None, help="evaluate only the first N samples")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
-    p.add_argument("--resolution", default=None, type=lambda v: v if v == "full" else int(v),
+    p.add_argument("--resolution", default=None, type=_resolution,
                    help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.set_defaults(func=_cmd_eval)
 
@@ -201,18 +326,14 @@ def build_parser():
     p.set_defaults(func=_cmd_publish)
 
     p = sub.add_parser("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
-    p.add_argument("-o", "--output", required=True, help="output folder")
+    _add_photo_options(p, "parse at most this many faces per photo")
     p.add_argument("--model", default="stn_icnn_celebamask", help="parsing preset (see `facezoo models`)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
-    p.add_argument("--max-faces", type=int, default=32, help="parse at most this many faces per photo")
     p.set_defaults(func=_cmd_parse)
 
     p = sub.add_parser("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
-    p.add_argument("-o", "--output", required=True, help="output folder")
+    _add_photo_options(p, "at most this many faces per photo")
     p.add_argument("--model", default="adc_landmarks_300w", help="landmark preset (see `facezoo models`)")
-    p.add_argument("--max-faces", type=int, default=32, help="at most this many faces per photo")
     p.set_defaults(func=_cmd_landmarks)
     return parser
 
@@ -225,6 +346,9 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
         print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"facezoo {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -35,8 +35,24 @@ def _input_size(model):
     return tuple(model_input_shape(model)[1:3])
 
 
+def sample_count(dataset, limit=None):
+    """How many samples an evaluation reads: all of ``dataset``, or its first ``limit``.
+
+    Raises:
+        ValueError: ``limit`` is not a whole number >= 1, or the dataset is empty (the
+            scores would all be NaN).
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be None or a whole number >= 1, got {limit!r}")
+    if len(dataset) == 0:
+        raise ValueError("the dataset holds no samples: nothing to evaluate")
+    return len(dataset) if limit is None else min(limit, len(dataset))
+
+
 def _batches(dataset, batch_size, limit):
-    count = len(dataset) if limit is None else min(limit, len(dataset))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    count = sample_count(dataset, limit)
     for start in range(0, count, batch_size):
         yield [dataset[i] for i in range(start, min(start + batch_size, count))]
 
@@ -64,7 +80,7 @@ def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, l
     num_classes, score_fn = PROTOCOLS[protocol]
     size = _input_size(model)
     cm = ConfusionMatrix(num_classes)
-    total = len(dataset) if limit is None else min(limit, len(dataset))
+    total = sample_count(dataset, limit)
     with tqdm(total=total, desc=f"evaluating {protocol}", disable=not progress, leave=False) as bar:
         for samples in _batches(dataset, batch_size, limit):
             scores = predict_scores(model, samples, size)
@@ -100,7 +116,7 @@ def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, 
                                      or resolution < 16):
         raise ValueError(f"resolution must be None, 'full' or an int >= 16, got {resolution!r}")
     predicted, true = [], []
-    total = len(dataset) if limit is None else min(limit, len(dataset))
+    total = sample_count(dataset, limit)
     with tqdm(total=total, desc="evaluating landmarks", disable=not progress, leave=False) as bar:
         for originals in _batches(dataset, batch_size, limit):
             padded = [pad_to_square(s) for s in originals]
@@ -186,16 +202,32 @@ def format_table(title, scores):
     width = max([len(name) for name, _ in rows] + [6])
     lines = [title, f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
     for name, value in rows:
-        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        text = ("n/a" if not np.isfinite(value) else f"{value:.4f}") if isinstance(value, float) else str(value)
         lines.append(f"{name:<{width}}  {text}")
     return "\n".join(lines)
 
 
+def strict_json(value):
+    """``value`` with every NaN or infinity replaced by ``None``, so that it can be
+    written as strict JSON (``NaN`` is not JSON: Python writes it, most parsers refuse it).
+    A score is NaN when its class never occurs, e.g. the F1 of a part absent from the split."""
+    if isinstance(value, dict):
+        return {key: strict_json(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(inner) for inner in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def write_json_atomic(path, payload):
-    """Write JSON so that a crash never leaves a half-written file behind."""
+    """Write ``payload`` as strict JSON (see :func:`strict_json`) so that a crash never
+    leaves a half-written file behind."""
     with atomic_output(path, suffix=".json") as temp:
         with open(temp, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2)
+            json.dump(strict_json(payload), out, indent=2, allow_nan=False)
 
 
 def load_model_for_eval(name_or_path, dataset_name):
@@ -237,13 +269,13 @@ def run_eval_command(args):
     if resolution is not None and args.dataset != "300w":
         raise ValueError("--resolution is for landmark evaluation (--dataset 300w)")
     extra = {} if resolution is None else {"resolution": resolution if resolution == "full" else int(resolution)}
+    count = sample_count(dataset, args.limit)  # before the model loads
     model = load_model_for_eval(args.model, args.dataset)
     if args.dataset == "helen_contours":  # each face aligned by its 68 points onto the model's template
         size = _input_size(model)
         dataset = open_dataset(args.dataset, args.data, args.split, unknown=0,
                                align_to=alignment_keypoints(model, size), size=size)
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
-    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"
     print(format_table(title, scores))
     if args.json:

@@ -27,11 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facezoo.outputs import EXPORT_PREFIX, remove_stale_temporaries, temp_prefix
+
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}
 QUANTIZATIONS = (None, "fp16", "int8")
 #: Quantized files are checked by how often they agree with Keras on the arg-max label.
 MIN_AGREEMENT = {"fp16": 0.99, "int8": 0.90}
 METADATA_NAME = "facezoo"
+#: What a SavedModel export puts in its folder: TensorFlow's entries and the metadata.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "fingerprint.pb", "variables", "assets", "facezoo.json"})
 
 
 class ExportError(RuntimeError):
@@ -113,6 +117,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         :class:`ExportResult` with the measured difference.
     Raises:
         ValueError: unknown format or wrong extension.
+        FileExistsError: ``path`` would replace something facezoo did not write
+            (:func:`check_target`); checked before any work.
         ExportError: the file did not load or differs from Keras by more than ``atol``
             (the file is deleted).
     """
@@ -126,6 +132,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     suffix = FORMATS[format]
     if suffix and not path.endswith(suffix):
         raise ValueError(f"a {format} export must be written to a '{suffix}' file, got {path!r}")
+    check_target(path, format)
 
     import keras
 
@@ -142,7 +149,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
 
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix=".facezoo-export-", dir=parent)
+    remove_stale_temporaries(parent, EXPORT_PREFIX)  # what an export killed there left
+    workdir = tempfile.mkdtemp(prefix=temp_prefix(EXPORT_PREFIX), dir=parent)
     staged = os.path.join(workdir, "model" + suffix)
     try:
         signature = [keras.InputSpec(shape=shape, dtype="float32")]
@@ -304,8 +312,48 @@ def _onnx_nodes(path):
     return onnx.load(path).graph.node
 
 
+def check_target(path, format):
+    """Refuse an export target that would destroy something facezoo did not write.
+
+    A ``.tflite``/``.onnx`` file may replace an earlier file (as ``-o FILE`` does
+    everywhere), but not a folder. A SavedModel goes into a new folder, an empty one, or
+    a folder holding an earlier facezoo SavedModel and nothing else (its entries
+    :data:`SAVED_MODEL_ENTRIES` are replaced); a folder holding anything else, or a file,
+    is refused, so ``-o .`` never empties the current folder.
+
+    Raises:
+        FileExistsError: saying what is in the way and what to pass instead.
+    """
+    path = os.fspath(path)
+    if format != "saved_model":
+        if os.path.isdir(path):
+            raise FileExistsError(f"{path!r} is a folder; a {format} export is a file: pass a file name such as "
+                                  f"{os.path.join(path, 'model' + FORMATS[format])!r}")
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(f"{path!r} is an existing file; a SavedModel is a folder: pass a new folder name")
+    entries = set(os.listdir(path)) if os.path.isdir(path) else set()
+    foreign = sorted(entries - SAVED_MODEL_ENTRIES)
+    if foreign or (entries and "facezoo.json" not in entries):
+        shown = ", ".join(foreign[:5] or sorted(entries)[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{path!r} already holds files that are not a facezoo SavedModel ({shown}); an export never deletes "
+            f"them: pass a new or empty folder, such as {os.path.join(path, 'saved_model')!r}")
+
+
 def _replace(staged, path):
-    """Move the verified export into place (a directory replaces a directory)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    os.replace(staged, path)
+    """Move the verified export into place: a file replaces a file; a SavedModel folder
+    fills a new or empty folder or replaces the entries of an earlier facezoo SavedModel
+    (see :func:`check_target`), nothing else."""
+    if not os.path.isdir(staged) or not os.path.exists(path):
+        os.replace(staged, path)
+        return
+    check_target(path, "saved_model")  # again: the folder may have changed during the export
+    for name in SAVED_MODEL_ENTRIES & set(os.listdir(path)):
+        old = os.path.join(path, name)
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old)
+        else:
+            os.remove(old)
+    for name in os.listdir(staged):
+        os.replace(os.path.join(staged, name), os.path.join(path, name))

@@ -184,23 +184,65 @@ def model_card(preset, repo_id, sha256):
     return header + card.rstrip() + "\n" + usage
 
 
+class PublishError(RuntimeError):
+    """Publishing failed before or while uploading: no network, refused by the Hub."""
+
+
+def check_publishable(name, weights):
+    """Refuse, before anything is uploaded, a checkpoint that ``facezoo.load(name,
+    weights=...)`` would refuse for whoever downloads it: damaged or truncated
+    (:class:`~facezoo.checkpoints.CheckpointError`), or another architecture or
+    configuration than preset ``name`` (ValueError). Every weight is read."""
+    from facezoo.registry import load
+
+    load(name, weights=weights, compile=False)
+
+
+#: Packages whose exceptions mean "the connection failed" (the Hub client has used each).
+_NETWORK_PACKAGES = ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")
+
+
+def _network_error(error):
+    """Whether ``error`` comes from the network (whatever HTTP library the Hub client uses)."""
+    return isinstance(error, OSError) or type(error).__module__.split(".")[0] in _NETWORK_PACKAGES
+
+
+def _check_hub_reachable():
+    if offline():
+        raise PublishError("cannot publish: HF_HUB_OFFLINE is set; unset it and connect to upload")
+    if not _reachable(endpoint()):
+        raise PublishError(f"cannot publish: the Hub ({endpoint()}) cannot be reached; nothing was uploaded")
+
+
 def publish(name, repo_id, weights=None, token=None, private=False, commit_message=None):
     """Upload preset ``name``'s checkpoint, ``config.json`` and model card to ``repo_id``.
+
+    Before anything is sent, a ``weights`` file is loaded in full and compared with the
+    preset (:func:`check_publishable`) and the Hub is probed, so a damaged or foreign
+    checkpoint, or no network, ends in one clear error and nothing uploaded.
 
     Args:
         weights: a facezoo ``.npz`` checkpoint to publish instead of the registered one
             (for example a fine-tuned copy of the same architecture).
     Returns:
         The URL of the commit.
+    Raises:
+        FileNotFoundError: ``weights`` is not an existing ``.npz`` file.
+        CheckpointError, ValueError: the checkpoint is damaged or not this preset's model.
+        PublishError: offline, the Hub cannot be reached, or it refused the upload.
     """
     from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
 
     preset = get_preset(name)
     if weights is None:
-        weights = resolve_weights(preset)
-    weights = os.fspath(weights)
-    if not weights.endswith(".npz") or not os.path.isfile(weights):
-        raise FileNotFoundError(f"publish needs a facezoo .npz checkpoint, got {weights!r}")
+        weights = resolve_weights(preset)  # verified against the registry's sha256
+    else:
+        weights = os.fspath(weights)
+        if not weights.endswith(".npz") or not os.path.isfile(weights):
+            raise FileNotFoundError(f"publish needs a facezoo .npz checkpoint, got {weights!r}")
+        check_publishable(name, weights)
+    _check_hub_reachable()
     weights_file = f"{preset.name}.npz"
     sha256 = sha256_of(weights)
     api = HfApi(endpoint=endpoint(), token=token)
@@ -210,8 +252,17 @@ def publish(name, repo_id, weights=None, token=None, private=False, commit_messa
             json.dump(preset_config(preset, weights_file, sha256), handle, indent=2)
         with open(os.path.join(staging, CARD_FILE), "w", encoding="utf-8") as handle:
             handle.write(model_card(preset, repo_id, sha256))
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=staging,
-                                 commit_message=commit_message or f"facezoo: publish {preset.name}")
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            info = api.upload_folder(repo_id=repo_id, folder_path=staging,
+                                     commit_message=commit_message or f"facezoo: publish {preset.name}")
+        except HfHubHTTPError as error:
+            raise PublishError(f"the Hub ({endpoint()}) refused to publish {repo_id}: "
+                               f"{str(error).splitlines()[0]}") from None
+        except Exception as error:
+            if not _network_error(error):
+                raise
+            raise PublishError(f"publishing {repo_id} to {endpoint()} failed: {type(error).__name__}: {error}; "
+                               "the upload may be incomplete, run publish again") from None
     return getattr(info, "commit_url", str(info))
 

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from facezoo.align import apply, box_transform, invert, paste_probabilities, similarity_transform, warp_to_crop
 from facezoo.data.io import DataError, read_image, to_rgb_array
+from facezoo.data.io import read_photo as _read_photo_file
 from facezoo.detect import KEYPOINT_NAMES, Detection, MTCNNDetector
 from facezoo.utils import atomic_outputs
 
@@ -130,6 +131,21 @@ def as_rgb(image):
     return to_rgb_array(Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode))
 
 
+def read_photo(image):
+    """``(rgb, notes)``: :func:`as_rgb` of a path, PIL image or array, and notes on what
+    was read (``[]`` for an ordinary photo; for a multi-page TIFF or an animated image,
+    which frame). Every unusable file raises :class:`~facezoo.data.io.DataError` naming it.
+
+    Example:
+        >>> photo, notes = read_photo("scan.tif")   # notes == ['3 frames (TIFF): only the first was read']
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return _read_photo_file(image)
+    frames = getattr(image, "n_frames", 1) if isinstance(image, Image.Image) else 1
+    notes = [f"{frames} frames: only frame {image.tell()} was read"] if frames > 1 else []
+    return as_rgb(image), notes
+
+
 def template_points(preset):
     """The preset's five alignment keypoints in model-input pixels ``(5, 2)``."""
     if not preset.alignment:
@@ -160,7 +176,15 @@ def _load_model(model):
 
 def _detect(photo, detector, max_faces):
     """The ``max_faces`` most confident detections (MTCNN unless ``detector`` is given)."""
+    check_max_faces(max_faces)
     return sorted((detector or MTCNNDetector())(photo), key=lambda d: -d.score)[:max_faces]
+
+
+def check_max_faces(max_faces):
+    """``max_faces``, or ValueError unless it is a whole number >= 1."""
+    if isinstance(max_faces, bool) or not isinstance(max_faces, (int, np.integer)) or max_faces < 1:
+        raise ValueError(f"max_faces must be a whole number >= 1, got {max_faces!r}")
+    return max_faces
 
 
 def _probabilities(model, crops, batch_size):
@@ -193,12 +217,15 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
         and a note saying so.
     """
     source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
-    photo = as_rgb(image)
+    photo, notes = read_photo(image)
     model = _load_model(model)
     preset = model.preset
+    if preset.task != "parsing":
+        raise ValueError(f"{preset.name} is a {preset.task} model; parse needs a parsing preset")
     height, width = photo.shape[:2]
     labels = np.zeros((height, width), np.uint8)
-    result = ParseResult(labels, [], preset.name, tuple(preset.class_names), tuple(preset.class_colors), source)
+    result = ParseResult(labels, [], preset.name, tuple(preset.class_names), tuple(preset.class_colors), source,
+                         notes)
     if aligned:
         probabilities = _probabilities(model, [photo], batch_size)[0]
         full = np.asarray(Image.fromarray(probabilities.argmax(-1).astype(np.uint8)).resize((width, height),
@@ -269,9 +296,12 @@ class LandmarkResult:
 
     def save(self, folder, stem):
         """Write ``<stem>.json`` and one 300-W ``<stem>_face<i>.pts`` per face, renamed
-        only when all are complete. Returns the paths."""
+        only when all are complete; the ``.pts`` of faces an earlier run of this photo
+        found beyond these are removed. Returns the paths."""
         from facezoo.data.io import format_pts
+        from facezoo.outputs import stale_face_files
 
+        stale = stale_face_files(folder, stem, len(self.faces))  # before the JSON that lists them is replaced
         paths = {"json": os.path.join(folder, f"{stem}.json")}
         paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
         with atomic_outputs(paths) as temps:
@@ -280,6 +310,8 @@ class LandmarkResult:
             for i, face in enumerate(self.faces):
                 with open(temps[f"face{i}"], "w", encoding="utf-8") as handle:
                     handle.write(format_pts(face.landmarks))
+        for path in stale:
+            os.remove(path)
         return paths
 
 
@@ -300,12 +332,12 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     from facezoo.registry import preprocess
 
     source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
-    photo = as_rgb(image)
+    photo, notes = read_photo(image)
     model = _load_model(model)
     preset = model.preset
     if preset.task != "landmarks":
         raise ValueError(f"{preset.name} is a {preset.task} model; landmarks needs a landmark preset")
-    result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source)
+    result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source, notes)
     detections = _detect(photo, detector, max_faces)
     if not detections:
         result.notes.append("no face found")

@@ -17,11 +17,15 @@ def atomic_outputs(paths):
 @contextlib.contextmanager
 def atomic_output(path, suffix=""):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` (mode 0644),
-    on failure it is removed, so a crash never leaves a half-written file."""
+    on failure it is removed, so a crash never leaves a half-written file. Its name
+    (``.tmp-<pid>-XXXXXXXX``) records the process, so a later run can remove what a killed
+    one left (:func:`facezoo.outputs.remove_stale_temporaries`)."""
+    from facezoo.outputs import temp_prefix
+
     path = os.path.abspath(os.fspath(path))
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    handle, temp = tempfile.mkstemp(prefix=temp_prefix(), suffix=suffix, dir=folder)
     os.close(handle)
     try:
         yield temp

@@ -1,13 +1,16 @@
 """Reading images, label maps and 300-W landmark files, with errors that name the file."""
 
 import os
+import re
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-#: File name endings of the images facezoo reads from a folder.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm")
-#: Largest image we decode (PIL's own bomb guard is far larger and only warns).
+#: File name endings of the images facezoo reads from a folder (the same files it reads
+#: when they are named one by one).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
+#: Largest image we decode (PIL warns above 89 MP and refuses only above 179 MP).
 MAX_PIXELS = 100_000_000
 
 
@@ -26,25 +29,54 @@ class DataError(ValueError):
 
 
 def read_image(path):
-    """An RGB ``uint8 (H, W, 3)`` array from any image PIL reads.
+    """An RGB ``uint8 (H, W, 3)`` array from any image PIL reads: :func:`read_photo`
+    without its notes."""
+    return read_photo(path)[0]
+
+
+def read_photo(path):
+    """``(rgb, notes)``: an RGB ``uint8 (H, W, 3)`` array from any image PIL reads, and
+    a list of notes on what was done to it (``[]`` for an ordinary photo).
 
     EXIF orientation is applied (phone photos); grey, palette, CMYK and 16-bit images are
-    converted to 8-bit RGB; RGBA is composited on white. Raises :class:`DataError` for
-    a missing, corrupt or absurdly large file.
+    converted to 8-bit RGB; RGBA is composited on white. Of a multi-page TIFF or an
+    animated GIF/WebP/PNG only the first frame is read, and a note says so.
+
+    Raises:
+        DataError (naming the file) for every way a file can fail to be a usable image:
+        missing, not an image, truncated or corrupt, or larger than :data:`MAX_PIXELS`
+        (checked from the header, before anything is decoded, so a decompression bomb
+        costs nothing).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such image file")
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise DataError(
-                    f"{path}: image of {img.width}x{img.height} pixels is larger than {MAX_PIXELS:,} pixels"
-                )
-            img = ImageOps.exif_transpose(img)
-            return to_rgb_array(img, path)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise DataError(f"{path}: not a readable image ({error})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is our own guard
+            with Image.open(path) as img:
+                _check_size(img.width, img.height, path)
+                notes = []
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:
+                    notes.append(f"{frames} frames ({img.format}): only the first was read")
+                img = ImageOps.exif_transpose(img)
+                return to_rgb_array(img, path), notes
+    except Image.DecompressionBombError as error:  # PIL refuses far above MAX_PIXELS, at open
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f" of {int(found.group(1)):,} pixels" if found else ""
+        raise DataError(f"{path}: image{size} is larger than {MAX_PIXELS:,} pixels") from None
+    except DataError:
+        raise
+    except Exception as error:  # PIL's decoders raise many types on damaged data; all mean "unreadable"
+        raise DataError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+
+
+def _check_size(width, height, source):
+    if width * height > MAX_PIXELS:
+        raise DataError(f"{source}: image of {width}x{height} pixels is larger than {MAX_PIXELS:,} pixels")
+    if width * height == 0:
+        raise DataError(f"{source}: image of {width}x{height} pixels is empty")
 
 
 def to_rgb_array(img, source="image"):
