@@ -30,8 +30,8 @@ CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
 CPU_SCHEDULE = (
     Phase("stage1", 6, 5e-4),
     Phase("localizer", 3, 5e-4),
-    Phase("parts", 6, 5e-4),
-    Phase("end_to_end", 4, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
+    Phase("parts", 3, 5e-4),
+    Phase("end_to_end", 3, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
 )
 
 
