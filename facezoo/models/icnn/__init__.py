@@ -1,0 +1,5 @@
+"""iCNN (Zhou, Hu, Zhang 2015): the model and its presets."""
+
+from facezoo.models.icnn.icnn import ICNN, NearestUpsample2x
+
+__all__ = ["ICNN", "NearestUpsample2x"]
