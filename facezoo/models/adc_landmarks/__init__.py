@@ -6,3 +6,5 @@ from facezoo.models.adc_landmarks.adc_landmarks import (ADCLandmarks, HolisticLa
 
 __all__ = ["ADCLandmarks", "HolisticLandmarks", "downsample", "flip_averaged", "heatmap_loss", "landmark_loss",
            "mirror_indices", "pooled_coordinates", "_normalised_to_pixels"]
+
+from facezoo.models.adc_landmarks import presets  # noqa: E402,F401  (registers the architecture and its presets)

@@ -3,3 +3,5 @@
 from facezoo.models.rtparser.rtparser import Distiller, RTParser, landmark_heatmap, multiply_adds
 
 __all__ = ["Distiller", "RTParser", "landmark_heatmap", "multiply_adds"]
+
+from facezoo.models.rtparser import presets  # noqa: E402,F401  (registers the architecture and its presets)

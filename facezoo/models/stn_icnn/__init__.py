@@ -5,3 +5,5 @@ from facezoo.models.stn_icnn.stn_icnn import (HELEN_PARTS, PHASES, LocalizationN
 
 __all__ = ["HELEN_PARTS", "PHASES", "LocalizationNetwork", "STNiCNN", "label_centroids", "parse_parts",
            "part_centroid_thetas"]
+
+from facezoo.models.stn_icnn import presets  # noqa: E402,F401  (registers the architecture and its presets)
