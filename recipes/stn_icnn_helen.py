@@ -34,7 +34,7 @@ from facezoo.classmaps import HELEN  # noqa: E402
 from facezoo.data import Augmenter, FaceDataset, ParsingSequence, Sample  # noqa: E402
 from facezoo.data.helen import IGNORE, HelenContours  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.training import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
 
 TEACHER = "stn_icnn_celebamask"
 CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
