@@ -93,7 +93,7 @@ def model_card(preset, repo_id, sha256, info=None):
     header = (
         f"---\nlibrary_name: facezoo\nlicense: other\nlicense_name: {slug}-terms\n"
         f"tags:{_yaml_list(tags)}\npipeline_tag: {pipeline}\ndatasets:{_yaml_list([slug])}\n"
-        f"metrics:{_yaml_list(sorted({metric_types[metric] for _, metric, _ in scores}))}\n"
+        + (f"metrics:{_yaml_list(sorted({metric_types[metric] for _, metric, _ in scores}))}\n" if scores else "")
         + (f"model-index:\n- name: {preset.name}\n  results:\n{results}" if scores else "")
         + "---\n\n"
     )
