@@ -57,7 +57,7 @@ def main(argv=None):
             return evaluate_parsing(model, test, "helen", batch_size=4, label_table=table)
     else:
         probe = STNiCNN(**CONFIG)
-        probe.preset = get_preset("stn_icnn_celebamask")
+        probe.info = get_preset("stn_icnn_celebamask").info
         size = CONFIG["input_size"]
         test = HelenContours(args.data, "test", unknown=0, align_to=alignment_keypoints(probe, size), size=size)
 

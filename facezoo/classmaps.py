@@ -5,6 +5,8 @@ right (the subject's left eye lies on the image's right), as in CelebAMask-HQ an
 own annotation. HELEN's class *indices* keep Smith et al.'s order (label 2 is the brow on
 the image's left, i.e. the subject's right brow ``r_brow``).
 
+The 68 iBUG landmarks have the same kind of mirror: :data:`FLIP_68`.
+
 Example:
     >>> from facezoo.classmaps import CLASS_MAPS
     >>> cm = CLASS_MAPS["helen"]
@@ -109,6 +111,17 @@ CELEBAMASK_TO_HELEN = {
     "hair": "hair", "hat": "background", "ear_r": "background", "neck_l": "background",
     "neck": "background", "cloth": "background",
 }
+
+#: iBUG 68-point mirror: index i of a flipped face is point FLIP_68[i] of the original.
+FLIP_68 = np.array(
+    list(range(16, -1, -1))  # jaw
+    + list(range(26, 16, -1))  # brows
+    + [27, 28, 29, 30] + [35, 34, 33, 32, 31]  # nose
+    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]  # eyes
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer mouth
+    + [64, 63, 62, 61, 60, 67, 66, 65],  # inner mouth
+    dtype=np.int64,
+)
 
 CLASS_MAPS = {cm.name: cm for cm in (HELEN, LFW_PL, CELEBAMASK)}
 

@@ -4,6 +4,8 @@
     facezoo export stn_icnn --format tflite -o stn_icnn.tflite
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
+    facezoo publish my_finetune.keras --repo ORG/REPO
+    facezoo --version                                (python -m facezoo works too)
     facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8]
     facezoo parse more_photos/ -o parsed/ --skip-existing    resume: photos already done are left
     facezoo landmarks photo.jpg -o points/ [--model NAME]
@@ -52,8 +54,6 @@ def _preprocessed_faces(model, folder, limit=64):
     from PIL import Image
 
     from facezoo.data.io import IMAGE_EXTENSIONS, DataError, image_files, read_image
-    from facezoo.registry import preprocess
-
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"--calibration: no folder {folder!r}")
     files = image_files(folder)[:limit]
@@ -67,8 +67,8 @@ def _preprocessed_faces(model, folder, limit=64):
             print(f"--calibration: skipping {os.path.basename(path)}: {error}", file=sys.stderr)
     if not faces:
         raise ValueError(f"--calibration: no readable image in {folder}")
-    if getattr(model, "preset", None) is not None:
-        return np.concatenate([preprocess(face, model.preset) for face in faces])
+    if getattr(model, "info", None) is not None:
+        return np.concatenate([model.preprocess(face) for face in faces])
     height, width = model.input_shape[1:3]  # a bare architecture: RGB in [0, 1]
     return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in faces]) / 255.0
 
@@ -202,9 +202,12 @@ def _faces(count):
 
 
 def _check_task(name, task):
-    """ValueError unless preset ``name`` is a ``task`` model (before anything is loaded)."""
-    from facezoo.registry import get_preset
+    """ValueError unless preset ``name`` is a ``task`` model (before anything is loaded; a
+    model file or hf:// repository is checked once loaded, by facezoo.parse/landmarks)."""
+    from facezoo.registry import PRESETS, get_preset
 
+    if name not in PRESETS and (name.startswith("hf://") or os.path.exists(name)):
+        return
     preset = get_preset(name)
     if preset.task != task:
         other = {"parsing": "parse", "landmarks": "landmarks"}[preset.task]
@@ -291,7 +294,10 @@ def _add_photo_options(p, max_faces_help):
 
 
 def build_parser():
+    from facezoo import __version__
+
     parser = argparse.ArgumentParser(prog="facezoo", description="Face parsing and landmarks for Keras 3.")
+    parser.add_argument("--version", action="version", version=f"facezoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="list the available models")
@@ -319,7 +325,8 @@ def build_parser():
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
-    p.add_argument("model", help="preset name (see `facezoo models`)")
+    p.add_argument("model", help="preset name (see `facezoo models`), or a .keras/.npz file of a facezoo model "
+                                 "(a fine-tune: its classes and preprocessing travel with it)")
     p.add_argument("--repo", required=True, help="Hub repository ORG/REPO (created if missing)")
     p.add_argument("--weights", default=None, help="a facezoo .npz checkpoint to publish instead of the shipped one")
     p.add_argument("--private", action="store_true")

@@ -166,7 +166,7 @@ def evaluate_helen_contours(model, dataset, **kwargs):
 
 def alignment_keypoints(model, size):
     """The five alignment keypoints of a model's preset in pixels of a ``size`` crop."""
-    alignment = getattr(getattr(model, "preset", None), "alignment", None)
+    alignment = getattr(getattr(model, "info", None), "alignment", None)
     if not alignment:
         raise ValueError("this dataset is aligned onto the model's template, and the model has none (a preset's)")
     return np.asarray(alignment["keypoints"], np.float64) * (size[1], size[0])

@@ -16,12 +16,16 @@ Example:
     >>> result = facezoo.export("icnn_lfw", "icnn_lfw.tflite", format="tflite", quantize="fp16")
     >>> facezoo.export.read_metadata("icnn_lfw.tflite")["class_names"]
     ['background', 'skin', 'hair']
+
+``facezoo.export`` is this module, and calling it calls :func:`export`.
 """
 
 import json
 import os
 import shutil
+import sys
 import tempfile
+import types
 import warnings
 from dataclasses import dataclass, field
 
@@ -76,20 +80,20 @@ def model_input_shape(model):
 
 
 def model_metadata(model):
-    """The metadata a file of ``model`` carries (richer for models from ``facezoo.load``)."""
+    """The metadata a file of ``model`` carries: its :class:`~facezoo.info.ModelInfo`
+    (task, class names and colours, input size, normalisation, alignment template, side
+    convention, output) for any facezoo model, a fine-tuned one included."""
     import facezoo
 
     shape = model_input_shape(model)
     meta = {"facezoo_version": facezoo.__version__, "model": model.name, "input_shape": list(shape[1:]),
             "input": "float32 RGB, batch first (B, H, W, 3)"}
-    preset = getattr(model, "preset", None)
-    if preset is not None:
-        meta.update(
-            model=preset.name, task=preset.task, class_names=list(preset.class_names),
-            class_colors=[list(c) for c in preset.class_colors], normalization=preset.preprocessing,
-            face_crop=preset.face_crop, license=preset.license,
-            output="per-pixel class scores (B, H, W, classes): arg-max gives the label map",
-        )
+    info = getattr(model, "info", None)
+    if info is not None:
+        from facezoo.info import OUTPUTS
+
+        meta.update(info.to_dict())
+        meta.update(model=info.name, normalization=info.preprocessing, output_description=OUTPUTS[info.output])
     return meta
 
 
@@ -357,3 +361,14 @@ def _replace(staged, path):
             os.remove(old)
     for name in os.listdir(staged):
         os.replace(os.path.join(staged, name), os.path.join(path, name))
+
+
+class _CallableModule(types.ModuleType):
+    """``facezoo.export(model, path)`` calls :func:`export`, while ``facezoo.export.read_metadata``
+    and the rest of this module stay reachable under the same name."""
+
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

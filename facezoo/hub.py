@@ -1,151 +1,82 @@
-"""Hugging Face Hub: publish a preset's checkpoint, and fetch one into the standard cache.
+"""Hugging Face Hub: publish a model (a preset, or any facezoo model such as a fine-tune).
 
 A facezoo Hub repository holds three files:
 
-* ``<name>.npz`` -- the checkpoint (:mod:`facezoo.checkpoints`),
-* ``config.json`` -- the preset (architecture, config, class map, preprocessing, the
-  checkpoint's file name and sha256),
+* ``<name>.npz`` -- the checkpoint (:mod:`facezoo.checkpoints`; its config carries the
+  model's :class:`~facezoo.info.ModelInfo`),
+* ``config.json`` -- architecture, config, the model info (classes, preprocessing,
+  alignment...), the checkpoint's file name and sha256, and for presets their data,
+  terms and metrics,
 * ``README.md`` -- the model card, with the YAML metadata the Hub reads.
 
 Example:
     >>> from facezoo.hub import publish
     >>> publish("icnn_lfw", "my-org/icnn_lfw")          # needs HF_TOKEN or `hf auth login`
-    >>> model = facezoo.load("icnn_lfw", weights="hf://my-org/icnn_lfw")
+    >>> publish(my_finetuned_model, "my-org/my_parser")  # or a .keras file
+    >>> model = facezoo.load("hf://my-org/my_parser")   # no registry entry needed
 
-``HF_ENDPOINT``, ``HF_HUB_CACHE`` and ``HF_HUB_OFFLINE`` are read when a function is
-called, so they can be changed at run time. Without network, a checkpoint that is not in
-the cache fails within a second with a message saying so; nothing waits on time-outs.
+Fetching lives in :mod:`facezoo.download` (the registry uses it without importing this
+module); its functions are re-exported here.
 """
 
 import json
 import os
 import shutil
-import socket
 import tempfile
-from urllib.parse import urlsplit
 
-from facezoo.registry import WeightsUnavailableError, get_preset, packaged_weights, resolve_weights, sha256_of
+from facezoo.download import (CONFIG_FILE, DEFAULT_ENDPOINT, PROBE_TIMEOUT, WeightsUnavailableError,  # noqa: F401
+                              _reachable, cache_dir, download, endpoint, fetch, offline, parse_hf_url, sha256_of)
+from facezoo.info import OUTPUTS
+from facezoo.registry import get_preset, packaged_weights, resolve_weights
 
-CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
-DEFAULT_ENDPOINT = "https://huggingface.co"
-#: Seconds to wait for the Hub's TCP handshake before calling the network unreachable.
-PROBE_TIMEOUT = 0.5
 
 
-def endpoint():
-    return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
-
-
-def cache_dir():
-    from huggingface_hub import constants
-
-    return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
-
-
-def offline():
-    from huggingface_hub import constants
-
-    flag = os.environ.get("HF_HUB_OFFLINE")
-    return constants.HF_HUB_OFFLINE if flag is None else flag.strip().lower() in ("1", "true", "yes", "on")
-
-
-def parse_hf_url(url):
-    """``hf://org/repo[@revision]`` -> ``(repo_id, revision)``."""
-    if not str(url).startswith("hf://"):
-        raise ValueError(f"not an hf:// address: {url!r}")
-    spec = str(url)[len("hf://"):].strip("/")
-    spec, _, revision = spec.partition("@")
-    if spec.count("/") != 1 or not all(spec.split("/")):
-        raise ValueError(f"expected hf://ORG/REPO or hf://ORG/REPO@REVISION, got {url!r}")
-    return spec, (revision or None)
-
-
-def _reachable(url, timeout=PROBE_TIMEOUT):
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def download(repo_id, filename, revision=None):
-    """Local path of ``filename`` from Hub repo ``repo_id``: the cache first, then the Hub.
-
-    Raises:
-        WeightsUnavailableError: offline (``HF_HUB_OFFLINE`` or no route to the Hub) and
-            not cached, or the Hub has no such repository or file.
-    """
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
-
-    where = f"{filename} of {repo_id}" + (f"@{revision}" if revision else "")
-    common = dict(repo_id=repo_id, filename=filename, revision=revision, cache_dir=cache_dir(), endpoint=endpoint())
-    try:
-        return hf_hub_download(**common, local_files_only=True)
-    except LocalEntryNotFoundError:
-        pass
-    reason = "HF_HUB_OFFLINE is set" if offline() else None
-    if reason is None and not _reachable(endpoint()):
-        reason = f"the Hub ({endpoint()}) cannot be reached"
-    if reason is None:
-        try:
-            return hf_hub_download(**common)
-        except LocalEntryNotFoundError:  # the client's own word for "the network failed"
-            reason = f"the Hub ({endpoint()}) did not answer"
-        except (RepositoryNotFoundError, EntryNotFoundError) as error:
-            raise WeightsUnavailableError(f"cannot fetch {where} from {endpoint()}: {type(error).__name__}") from None
-    raise WeightsUnavailableError(
-        f"cannot fetch {where}: {reason} and it is not in the Hub cache ({cache_dir()}). Connect and unset "
-        "HF_HUB_OFFLINE to download it, or copy the file into that cache, or pass weights=PATH to a local copy"
-    )
-
-
-def fetch_preset_weights(preset):
-    """The preset's registered checkpoint from its Hub repo, verified against the registry."""
-    from facezoo.registry import verify
-
-    if not preset.hub_repo:
-        raise WeightsUnavailableError(f"{preset.name} has no Hub repository in the registry")
-    return verify(download(preset.hub_repo, preset.weights_file), preset.sha256)
-
-
-def fetch(url):
-    """Checkpoint path and repo config for ``hf://org/repo[@revision]``, sha256 verified
-    against the repo's ``config.json``."""
-    from facezoo.registry import verify
-
-    repo_id, revision = parse_hf_url(url)
-    with open(download(repo_id, CONFIG_FILE, revision), encoding="utf-8") as handle:
-        config = json.load(handle)
-    if not isinstance(config, dict) or "weights_file" not in config or "sha256" not in config:
-        raise WeightsUnavailableError(f"{url}: {CONFIG_FILE} is not a facezoo config (no weights_file/sha256)")
-    return verify(download(repo_id, config["weights_file"], revision), config["sha256"]), config
-
-
-def preset_config(preset, weights_file, sha256):
-    """The ``config.json`` published beside a checkpoint."""
+def preset_config(preset, weights_file, sha256, info=None):
+    """The ``config.json`` published beside a checkpoint: the preset's facts and the model
+    info (``info``, default the preset's), which ``facezoo.load("hf://...")`` reads."""
     import facezoo
 
+    info = preset.info if info is None else info
     return {
         "library": "facezoo", "facezoo_version": facezoo.__version__, "preset": preset.name,
-        "architecture": preset.architecture, "config": preset.config, "task": preset.task,
-        "class_names": list(preset.class_names), "class_colors": [list(c) for c in preset.class_colors],
-        "input_size": list(preset.input_size), "preprocessing": preset.preprocessing, "face_crop": preset.face_crop,
-        "alignment": preset.alignment,
+        "architecture": preset.architecture, "config": preset.config, "task": info.task,
+        "info": info.to_dict(),
+        "class_names": list(info.class_names), "class_colors": [list(c) for c in info.class_colors],
+        "input_size": list(info.input_size), "preprocessing": info.preprocessing, "face_crop": info.face_crop,
+        "alignment": info.alignment,
         "weights_file": weights_file, "sha256": sha256, "training_data": preset.training_data,
         "license": preset.license, "paper": preset.paper, "metrics": preset.metrics,
     }
+
+
+def model_preset(model, description=None, training_data=None, license=None):
+    """A :class:`~facezoo.presets.Preset` describing any facezoo model (a fine-tune, say)
+    for its config.json and model card; what it does not know says so."""
+    from facezoo.presets import ARCHITECTURES, Preset
+
+    architecture = next((name for name, (cls, _) in ARCHITECTURES.items() if type(model) is cls), None)
+    if architecture is None:
+        raise ValueError(f"publish takes facezoo models; {type(model).__name__} is not a registered architecture")
+    info = model.info
+    return Preset(
+        name=info.name, architecture=architecture, config=model.architecture_config(), task=info.task,
+        description=description or f"a facezoo {architecture} model, {info.task} "
+                                   f"({', '.join(info.class_names) or f'{info.num_points} points'})",
+        class_map=None, input_size=info.input_size, face_crop=info.face_crop or "not stated",
+        dataset=info.dataset or "custom", training_data=training_data or "not stated",
+        license=license or info.license or "not stated", paper="", recipe="not published",
+        preprocessing=dict(info.preprocessing), alignment=info.alignment,
+    )
 
 
 def _yaml_list(values):
     return "".join(f"\n- {v}" for v in values)
 
 
-def model_card(preset, repo_id, sha256):
+def model_card(preset, repo_id, sha256, info=None):
     """README.md for the Hub: YAML metadata, then the shipped model card (or a summary)."""
+    info = preset.info if info is None else info
     pipeline = "image-segmentation" if preset.task == "parsing" else "keypoint-detection"
     slug = preset.dataset.lower().replace(" ", "-")
     metric_types = {"pixel_accuracy": "accuracy", "overall_f1": "f1", "mean_f1": "f1", "nme": "nme"}
@@ -162,7 +93,7 @@ def model_card(preset, repo_id, sha256):
     header = (
         f"---\nlibrary_name: facezoo\nlicense: other\nlicense_name: {slug}-terms\n"
         f"tags:{_yaml_list(tags)}\npipeline_tag: {pipeline}\ndatasets:{_yaml_list([slug])}\n"
-        f"metrics:{_yaml_list(sorted({metric_types[metric] for _, metric, _ in scores}))}\n"
+        + (f"metrics:{_yaml_list(sorted({metric_types[metric] for _, metric, _ in scores}))}\n" if scores else "")
         + (f"model-index:\n- name: {preset.name}\n  results:\n{results}" if scores else "")
         + "---\n\n"
     )
@@ -177,8 +108,8 @@ def model_card(preset, repo_id, sha256):
                 f"Terms: {preset.license}.\n\nPaper: {preset.paper}.\n\nRecipe: `{preset.recipe}`\n")
     usage = (
         "\n## Use with facezoo\n\n```python\nimport facezoo\n"
-        f'model = facezoo.load("{preset.name}", weights="hf://{repo_id}")\n'
-        "probabilities = model.predict(model.preprocess(face_crops))\n```\n\n"
+        f'model = facezoo.load("hf://{repo_id}")\n'
+        f"{info.output} = model.predict(model.preprocess(face_crops))   # {OUTPUTS[info.output]}\n```\n\n"
         f"The checkpoint's sha256 (`{sha256}`) is in `config.json`; facezoo refuses a file that does not match.\n"
     )
     return header + card.rstrip() + "\n" + usage
@@ -214,48 +145,69 @@ def _check_hub_reachable():
         raise PublishError(f"cannot publish: the Hub ({endpoint()}) cannot be reached; nothing was uploaded")
 
 
-def publish(name, repo_id, weights=None, token=None, private=False, commit_message=None):
-    """Upload preset ``name``'s checkpoint, ``config.json`` and model card to ``repo_id``.
+def publish(model, repo_id, weights=None, token=None, private=False, commit_message=None, **card):
+    """Upload a model's checkpoint, ``config.json`` and model card to ``repo_id``.
 
     Before anything is sent, a ``weights`` file is loaded in full and compared with the
     preset (:func:`check_publishable`) and the Hub is probed, so a damaged or foreign
     checkpoint, or no network, ends in one clear error and nothing uploaded.
 
     Args:
-        weights: a facezoo ``.npz`` checkpoint to publish instead of the registered one
-            (for example a fine-tuned copy of the same architecture).
+        model: a preset name (its registered checkpoint, or ``weights``), a facezoo model
+            (a fine-tune, for example), or a ``.keras``/``.npz`` file of one. The model's
+            info (classes, preprocessing, alignment) travels in its checkpoint, so
+            ``facezoo.load("hf://" + repo_id)`` rebuilds it without a registry entry.
+        weights: with a preset name: a facezoo ``.npz`` checkpoint of the same
+            architecture to publish instead of the registered one.
+        card: ``description``, ``training_data``, ``license`` for a model's card.
     Returns:
         The URL of the commit.
     Raises:
         FileNotFoundError: ``weights`` is not an existing ``.npz`` file.
         CheckpointError, ValueError: the checkpoint is damaged or not this preset's model.
         PublishError: offline, the Hub cannot be reached, or it refused the upload.
+
+    Example:
+        >>> publish(facezoo.load("my_parser.keras"), "me/my_parser", training_data="120 faces of ...")
     """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    preset = get_preset(name)
-    if weights is None:
-        weights = resolve_weights(preset)  # verified against the registry's sha256
-    else:
-        weights = os.fspath(weights)
-        if not weights.endswith(".npz") or not os.path.isfile(weights):
-            raise FileNotFoundError(f"publish needs a facezoo .npz checkpoint, got {weights!r}")
-        check_publishable(name, weights)
-    _check_hub_reachable()
-    weights_file = f"{preset.name}.npz"
-    sha256 = sha256_of(weights)
-    api = HfApi(endpoint=endpoint(), token=token)
+    from facezoo.checkpoints import save_checkpoint
+    from facezoo.registry import MODEL_FILES, read_model_file
+
+    if isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(MODEL_FILES):
+        model = read_model_file(model)  # a damaged file is refused here, before any upload
     with tempfile.TemporaryDirectory(prefix="facezoo-publish-") as staging:
-        shutil.copyfile(weights, os.path.join(staging, weights_file))
+        if isinstance(model, str):
+            preset = get_preset(model)
+            if weights is None:
+                weights = resolve_weights(preset)  # verified against the registry's sha256
+            else:
+                weights = os.fspath(weights)
+                if not weights.endswith(".npz") or not os.path.isfile(weights):
+                    raise FileNotFoundError(f"publish needs a facezoo .npz checkpoint, got {weights!r}")
+                check_publishable(model, weights)
+            info = preset.info
+            weights_file = f"{preset.name}.npz"
+            shutil.copyfile(weights, os.path.join(staging, weights_file))
+        else:
+            if weights is not None:
+                raise ValueError("weights= is for publishing a preset name with other weights; a model carries its own")
+            preset, info = model_preset(model, **card), model.info
+            weights_file = f"{info.name}.npz"
+            save_checkpoint(model, os.path.join(staging, weights_file))
+        _check_hub_reachable()
+        sha256 = sha256_of(os.path.join(staging, weights_file))
         with open(os.path.join(staging, CONFIG_FILE), "w", encoding="utf-8") as handle:
-            json.dump(preset_config(preset, weights_file, sha256), handle, indent=2)
+            json.dump(preset_config(preset, weights_file, sha256, info), handle, indent=2)
         with open(os.path.join(staging, CARD_FILE), "w", encoding="utf-8") as handle:
-            handle.write(model_card(preset, repo_id, sha256))
+            handle.write(model_card(preset, repo_id, sha256, info))
+        api = HfApi(endpoint=endpoint(), token=token)
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
-            info = api.upload_folder(repo_id=repo_id, folder_path=staging,
-                                     commit_message=commit_message or f"facezoo: publish {preset.name}")
+            result = api.upload_folder(repo_id=repo_id, folder_path=staging,
+                                       commit_message=commit_message or f"facezoo: publish {preset.name}")
         except HfHubHTTPError as error:
             raise PublishError(f"the Hub ({endpoint()}) refused to publish {repo_id}: "
                                f"{str(error).splitlines()[0]}") from None
@@ -264,5 +216,4 @@ def publish(name, repo_id, weights=None, token=None, private=False, commit_messa
                 raise
             raise PublishError(f"publishing {repo_id} to {endpoint()} failed: {type(error).__name__}: {error}; "
                                "the upload may be incomplete, run publish again") from None
-    return getattr(info, "commit_url", str(info))
-
+    return getattr(result, "commit_url", str(result))

@@ -48,6 +48,25 @@ def theta_regression(pred_theta, target_theta, valid=None, beta=1.0):
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
+class PixelCrossEntropy(keras.losses.Loss):
+    """Mean pixel cross-entropy of label maps ``(B, H, W)`` (or ``(B, H, W, 1)``) against
+    logits ``(B, H, W, L)``; negative labels are unknown and left out
+    (:func:`sparse_cross_entropy`). The parsers' ``compile(loss="auto")``.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=PixelCrossEntropy())
+    """
+
+    def __init__(self, name="pixel_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        if len(y_true.shape) == len(y_pred.shape):  # (B, H, W, 1) labels
+            y_true = ops.squeeze(y_true, -1)
+        return sparse_cross_entropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="facezoo")
 class StatisticalContextualLoss(keras.losses.Loss):
     """Statistical Contextual (SC) loss, after Wei et al. (IEEE TIP 2019), on pixel
     embeddings ``z_i`` (a learned low-dimensional projection of a feature map; the model

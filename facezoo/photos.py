@@ -169,8 +169,8 @@ def _load_model(model):
 
     if isinstance(model, str):
         return load(model, compile=False)
-    if getattr(model, "preset", None) is None:
-        raise ValueError("pass a facezoo preset name or a model from facezoo.load (it carries the preset)")
+    if getattr(model, "info", None) is None:
+        raise ValueError("pass a facezoo preset name or model file, or a facezoo model (it carries model.info)")
     return model
 
 
@@ -219,9 +219,9 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
     source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
     photo, notes = read_photo(image)
     model = _load_model(model)
-    preset = model.preset
+    preset = model.info
     if preset.task != "parsing":
-        raise ValueError(f"{preset.name} is a {preset.task} model; parse needs a parsing preset")
+        raise ValueError(f"{preset.name} is a {preset.task} model; parse needs a parsing model")
     height, width = photo.shape[:2]
     labels = np.zeros((height, width), np.uint8)
     result = ParseResult(labels, [], preset.name, tuple(preset.class_names), tuple(preset.class_colors), source,
@@ -334,7 +334,7 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
     photo, notes = read_photo(image)
     model = _load_model(model)
-    preset = model.preset
+    preset = model.info
     if preset.task != "landmarks":
         raise ValueError(f"{preset.name} is a {preset.task} model; landmarks needs a landmark preset")
     result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source, notes)

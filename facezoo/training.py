@@ -2,7 +2,7 @@
 
 * Strategy: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers,
   ``MirroredStrategy`` on one machine otherwise.
-* Learning rate: Adam, halved every ``halve_every`` epochs (the STN-iCNN schedule), as a
+* Learning rate: Adam, halved every ``halve_every`` epochs (as STN-iCNN does), as a
   step-based schedule stored in the optimizer, so a resumed run continues it exactly.
 * Every epoch: a checkpoint ``epoch_NNN.keras``, ``last.keras``, a CSV log, and a backup
   (``keras.callbacks.BackupAndRestore``) from which a killed run resumes with the same
@@ -17,7 +17,6 @@ import json
 import os
 
 import keras
-import numpy as np
 
 
 class TrainingSetupError(ValueError):
@@ -56,27 +55,6 @@ class ScaledAdam(keras.optimizers.Adam):
         config = super().get_config()
         config["multipliers"] = dict(self.multipliers)
         return config
-
-
-class CentroidCrops(keras.utils.PyDataset):
-    """Wraps a ``(images, labels)`` PyDataset so that ``x`` also carries the thetas of crops
-    centred on the labelled parts: ``({"images", "thetas"}, labels)``. This is how the part
-    models are pre-trained (on ground-truth crops) before end-to-end training."""
-
-    def __init__(self, sequence, model, **kwargs):
-        super().__init__(**kwargs)
-        self.sequence = sequence
-        self.model = model
-
-    def __len__(self):
-        return len(self.sequence)
-
-    def __getitem__(self, index):
-        images, labels = self.sequence[index]
-        return {"images": images, "thetas": np.asarray(self.model.centroid_thetas(labels), np.float32)}, labels
-
-    def on_epoch_end(self):
-        self.sequence.on_epoch_end()
 
 
 def make_strategy():
@@ -277,108 +255,3 @@ def train(
         verbose=verbose,
     )
     return model
-
-
-class Phase:
-    """One step of a multi-phase schedule: ``epochs`` at ``learning_rate`` (halved every
-    ``halve_every`` epochs), with optional per-component multipliers (see ScaledAdam)."""
-
-    def __init__(self, name, epochs, learning_rate, multipliers=None, halve_every=5):
-        self.name = name
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.multipliers = dict(multipliers or {})
-        self.halve_every = halve_every
-
-    def __repr__(self):
-        return f"Phase({self.name!r}, epochs={self.epochs}, learning_rate={self.learning_rate})"
-
-
-#: The paper's schedule: stage 1, then the localizer with stage 1 frozen, then the part
-#: models on ground-truth crops, then everything end to end at lower rates.
-STN_ICNN_SCHEDULE = (
-    Phase("stage1", 25, 1e-3),
-    Phase("localizer", 10, 1e-3),
-    Phase("parts", 20, 1e-3),
-    Phase("end_to_end", 10, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
-)
-
-
-#: A tiny STN-iCNN for `--smoke` runs of the recipes (plumbing, not accuracy).
-SMOKE_STN_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21, 21), crop_scale=1.0,
-                        channels=(4, 8, 8, 8), localizer_channels=4)
-
-
-def smoke_schedule(schedule):
-    """The same phases, one epoch each."""
-    return tuple(Phase(p.name, 1, p.learning_rate, p.multipliers, p.halve_every) for p in schedule)
-
-
-def check_schedule(schedule):
-    """Refuse a schedule that makes no sense, before any training starts."""
-    from facezoo.models.stn_icnn import PHASES
-
-    if not schedule:
-        raise TrainingSetupError("the schedule has no phase")
-    names = [p.name for p in schedule]
-    for phase in schedule:
-        if phase.name not in PHASES:
-            raise TrainingSetupError(f"unknown phase {phase.name!r}; phases: {', '.join(PHASES)}")
-        if not isinstance(phase.epochs, int) or phase.epochs < 1:
-            raise TrainingSetupError(f"phase {phase.name!r}: epochs must be a positive int, got {phase.epochs!r}")
-        step_halving_schedule(phase.learning_rate, 1, phase.halve_every)
-    if len(set(names)) != len(names):
-        raise TrainingSetupError(f"a phase appears twice in {names}")
-    order = list(PHASES)
-    if [order.index(n) for n in names] != sorted(order.index(n) for n in names):
-        raise TrainingSetupError(f"phases must run in the order {order}, got {names}")
-    if "localizer" in names and "stage1" not in names:
-        print("note: training the localizer on an untrained stage 1 (no 'stage1' phase in the schedule)")
-
-
-def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, schedule=STN_ICNN_SCHEDULE,
-                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None):
-    """Run the STN-iCNN schedule; each phase resumes or is skipped when already done.
-
-    Phase ``p`` writes ``out_dir/p/`` (checkpoints, log, backup) and, when finished,
-    ``out_dir/p.weights.h5``, from which the next phase starts. The end is
-    ``out_dir/final.keras``. ``init_weights`` (a ``.weights.h5`` of the same config)
-    starts the first phase from trained weights (fine-tuning) instead of scratch.
-    """
-    from facezoo.models import STNiCNN
-
-    check_schedule(schedule)
-    _check_run_dir(out_dir, run_name)
-    previous = init_weights
-    model = None
-    for phase in schedule:
-        done = os.path.join(out_dir, f"{phase.name}.weights.h5")
-        if os.path.exists(done):
-            print(f"phase {phase.name}: already done ({done})")
-            previous = done
-            continue
-
-        def build(start=previous, name=phase.name):
-            net = STNiCNN(**model_config)
-            if start:
-                net.load_weights(start)
-            return net.set_phase(name)
-
-        feed_train, feed_val = train_data, val_data
-        if phase.name == "parts":  # crops centred on the labelled parts (they depend on the config only)
-            geometry = STNiCNN(**model_config)
-            feed_train = CentroidCrops(train_data, geometry)
-            feed_val = None if val_data is None else CentroidCrops(val_data, geometry)
-        print(f"phase {phase.name}: {phase.epochs} epochs at {phase.learning_rate:g}")
-        model = train(
-            build, feed_train, feed_val, os.path.join(out_dir, phase.name), run_name=f"{run_name}/{phase.name}",
-            epochs=phase.epochs, learning_rate=phase.learning_rate, halve_every=phase.halve_every,
-            optimizer=lambda lr, m=phase.multipliers: ScaledAdam(lr, multipliers=m),
-            steps_per_epoch=steps_per_epoch, run_eagerly=run_eagerly, verbose=verbose,
-        )
-        model.save_weights(done)
-        previous = done
-    final = STNiCNN(**model_config)
-    final.load_weights(previous)
-    final.save(os.path.join(out_dir, "final.keras"))
-    return final

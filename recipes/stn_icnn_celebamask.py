@@ -6,7 +6,7 @@
 CelebAMask-HQ's 19 classes are mapped to HELEN's 11 (facezoo.classmaps.CELEBAMASK_TO_HELEN).
 The paper's phases (stage 1, localizer, parts on ground-truth crops, end to end) with
 Adam halved every 5 epochs and the paper's augmentation, for fewer epochs than
-facezoo.training.STN_ICNN_SCHEDULE (25/10/20/10) so that it trains on a 2-core CPU in
+facezoo.models.stn_icnn.schedule.STN_ICNN_SCHEDULE (25/10/20/10) so that it trains on a 2-core CPU in
 about two hours: 20/6/5/2 (CPU_SCHEDULE below).
 81x81 crops cover 130x130 pixels of the 512x512 face (crop_scale 1.6), which holds the
 brows, nose and mouth of these faces. The last 50 training faces are held out for
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.training import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
 
 CONFIG = get_preset("stn_icnn_celebamask").config  # the config its weights are published with
 VALIDATION_FACES = 50

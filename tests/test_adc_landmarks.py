@@ -107,19 +107,6 @@ def test_adc_refuses_a_region_that_is_not_a_fraction():
         ADCLandmarks(region_fraction=1.5)
 
 
-@pytest.mark.parametrize("fmt, ext", [("tflite", ".tflite"), ("onnx", ".onnx")])
-def test_adc_exports_with_builtin_ops_and_matches_keras(tmp_path, fmt, ext):
-    import facezoo
-
-    model = ADCLandmarks(input_size=(96, 96), **TINY_ADC)
-    faces = np.random.default_rng(5).uniform(size=(2, 96, 96, 3)).astype("float32")
-    model(faces)
-    result = facezoo.export(model, tmp_path / f"adc{ext}", format=fmt, sample_inputs=faces, verbose=False)
-    assert result.max_abs_diff <= result.atol
-    if fmt == "tflite":
-        assert "AVERAGE_POOL_2D" in result.ops and not [op for op in result.ops if op.startswith("Flex")]
-
-
 def test_downsample_is_a_box_filter_for_integer_factors():
     from facezoo.models.adc_landmarks import downsample
 

@@ -50,7 +50,7 @@ def test_publish_then_load_in_a_fresh_process(hub_env, tmp_path):
     assert set(files) == {"icnn_lfw.npz", "config.json", "README.md"}
     card = files["README.md"].decode()
     assert validate_card(card) == [] and "library_name: facezoo" in card
-    assert 'weights="hf://facezoo-test/icnn_lfw"' in card
+    assert 'facezoo.load("hf://facezoo-test/icnn_lfw")' in card
     config = json.loads(files["config.json"])
     assert config["sha256"] == registry.PRESETS["icnn_lfw"].sha256 and config["class_names"][2] == "hair"
 
@@ -126,6 +126,29 @@ def test_fine_tuned_weights_publish_and_load_with_their_own_sha(hub_env, tmp_pat
         np.testing.assert_allclose(a, b, atol=1e-3)
     commit = hub_env.repos["me/mine"]["commits"][-1]
     assert isinstance(facezoo.load("icnn_lfw", weights=f"hf://me/mine@{commit}", compile=False), type(model))
+
+
+def test_a_fine_tune_with_its_own_classes_publishes_and_loads_without_a_registry_entry(hub_env, tmp_path):
+    five = ["background", "skin", "brows", "eyes", "mouth"]
+    model = facezoo.load("icnn_lfw", class_names=five, compile=False)
+    model.save(tmp_path / "five.keras")
+    from facezoo.cli import main
+
+    assert main(["publish", str(tmp_path / "five.keras"), "--repo", "me/five"]) == 0
+    config = json.loads(hub_env.repos["me/five"]["files"]["config.json"])
+    assert config["info"]["class_names"] == five and config["preset"] == model.info.name
+    assert validate_card(hub_env.repos["me/five"]["files"]["README.md"].decode()) == []
+    script = textwrap.dedent("""
+        import json, facezoo
+        model = facezoo.load("hf://me/five")
+        print("INFO", json.dumps({"names": model.class_names, "alignment": model.info.alignment,
+                                  "classes": model.output_shape[-1]}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], env=dict(os.environ), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads(result.stdout.split("INFO", 1)[1])
+    assert info["names"] == five and info["classes"] == 5 and info["alignment"] == model.info.alignment
 
 
 def test_hub_errors_are_clear(hub_env):

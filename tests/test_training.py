@@ -14,9 +14,8 @@ import pytest
 
 from facezoo.data import CelebAMask, ParsingSequence
 from facezoo.models import ICNN
-from facezoo.training import (
-    Phase, ScaledAdam, TrainingSetupError, check_schedule, step_halving_schedule, train,
-)
+from facezoo.models.stn_icnn.schedule import Phase, check_schedule
+from facezoo.training import ScaledAdam, TrainingSetupError, step_halving_schedule, train
 from fixtures import make_celebamask_merged
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ the file when something is wrong.
 from facezoo.data.augment import Augmenter
 from facezoo.data.base import FaceDataset, Sample
 from facezoo.data.celebamask import CelebAMask, CelebAMaskMerged, CelebAMaskOfficial
-from facezoo.data.feeding import ParsingSequence, to_tf_dataset
+from facezoo.data.feeding import ParsingSequence, sequence_for, to_tf_dataset
+from facezoo.data.folder import FolderDataset
 from facezoo.data.helen import HelenContours, HelenParsing
 from facezoo.data.io import DataError, read_image, read_pts
 from facezoo.data.landmarks300w import Landmarks300W
@@ -33,6 +34,7 @@ def open_dataset(name, root, split, **kwargs):
 
 __all__ = [
     "Augmenter", "FaceDataset", "Sample", "CelebAMask", "CelebAMaskMerged", "CelebAMaskOfficial",
-    "ParsingSequence", "to_tf_dataset", "HelenParsing", "HelenContours", "DataError", "read_image", "read_pts",
+    "ParsingSequence", "sequence_for", "to_tf_dataset", "FolderDataset", "HelenParsing", "HelenContours",
+    "DataError", "read_image", "read_pts",
     "Landmarks300W", "LFWPartLabels", "DATASETS", "open_dataset",
 ]

@@ -16,19 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from facezoo.classmaps import flip_permutation, get_class_map
-
-#: iBUG 68-point mirror: index i of a flipped face is point FLIP_68[i] of the original.
-FLIP_68 = np.array(
-    list(range(16, -1, -1))  # jaw
-    + list(range(26, 16, -1))  # brows
-    + [27, 28, 29, 30] + [35, 34, 33, 32, 31]  # nose
-    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]  # eyes
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer mouth
-    + [64, 63, 62, 61, 60, 67, 66, 65],  # inner mouth
-    dtype=np.int64,
-)
-
+from facezoo.classmaps import FLIP_68, flip_permutation, get_class_map
 
 def similarity_matrix(angle_deg, scale, shift_xy, center_xy):
     """3x3 matrix mapping source pixels to target pixels: rotate/scale about ``center``, then shift."""

@@ -76,6 +76,8 @@ class ParsingSequence(keras.utils.PyDataset):
         target: ``"labels"`` or ``"landmarks"``.
         unlabelled: samples without labels are fed with label maps of -1 (for
             semi-supervised training, e.g. :class:`facezoo.models.Distiller`).
+        preprocessing: ``{"scale", "mean", "std"}`` of the model (``model.info.preprocessing``):
+            images become ``(pixels * scale - mean) / std``; default ``pixels / 255``.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of PyDataset.
     """
 
@@ -90,6 +92,7 @@ class ParsingSequence(keras.utils.PyDataset):
         label_table=None,
         target="labels",
         unlabelled=False,
+        preprocessing=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -108,6 +111,7 @@ class ParsingSequence(keras.utils.PyDataset):
         self.label_table = None if label_table is None else np.asarray(label_table, dtype=np.int32)
         self.target = target
         self.unlabelled = unlabelled
+        self.preprocessing = preprocessing
         self.epoch = 0
         self._order = self._make_order()
 
@@ -141,7 +145,13 @@ class ParsingSequence(keras.utils.PyDataset):
         shapes = {s.image.shape for s in samples}
         if len(shapes) > 1:
             raise DataError(f"samples of different sizes {sorted(shapes)} in one batch: pass image_size=(H, W)")
-        images = np.stack([s.image for s in samples]).astype(np.float32) / 255.0
+        images = np.stack([s.image for s in samples]).astype(np.float32)
+        if self.preprocessing is None:
+            images /= 255.0
+        else:
+            p = self.preprocessing
+            images = (images * np.float32(p["scale"]) - np.asarray(p["mean"], np.float32)) / np.asarray(p["std"],
+                                                                                                      np.float32)
         if self.target == "labels":
             if any(s.labels is None for s in samples) and not self.unlabelled:
                 raise DataError("this dataset has no label maps (pass unlabelled=True to feed them as -1)")
@@ -159,6 +169,25 @@ class ParsingSequence(keras.utils.PyDataset):
         if epoch != self.epoch:
             self.epoch = epoch
             self._order = self._make_order()
+
+
+def sequence_for(model, dataset, batch_size=8, augment=True, shuffle=True, seed=0, **kwargs):
+    """A :class:`ParsingSequence` that feeds ``dataset`` to ``model.fit`` as the model
+    wants it: resized to ``model.info.input_size``, normalised by its preprocessing, with
+    the STN-iCNN paper's augmentation and left/right flips (``augment=True``; or pass an
+    ``Augmenter``), label maps or landmarks by the model's task.
+
+    Example:
+        >>> model.fit(sequence_for(model, FolderDataset("faces", model.class_names)), epochs=5)
+    """
+    from facezoo.data.augment import Augmenter
+
+    info = model.info
+    if augment is True:
+        augment = Augmenter(getattr(dataset, "class_map", None), flip=0.5)
+    return ParsingSequence(dataset, batch_size, image_size=info.input_size, augment=augment or None, shuffle=shuffle,
+                           seed=seed, target="labels" if info.task == "parsing" else "landmarks",
+                           preprocessing=info.preprocessing, **kwargs)
 
 
 def to_tf_dataset(sequence, prefetch=2):

@@ -30,6 +30,7 @@ from facezoo.classmaps import HELEN
 from facezoo.layers import SpatialCrop, SpatialPaste, affine_sample, crop_theta
 from facezoo.losses import sparse_cross_entropy, theta_regression
 from facezoo.models._validation import check_positive_int
+from facezoo.models.base import FaceModel, _transfer
 from facezoo.models.icnn import ICNN
 
 #: The HELEN scheme of the paper: six parts, brows and eyes sharing a model across sides;
@@ -215,7 +216,7 @@ CROPPERS = ("localizer", "centroid")
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
-class STNiCNN(keras.Model):
+class STNiCNN(FaceModel, keras.Model):
     """End-to-end STN-iCNN face parser.
 
     Input: RGB faces ``(B, H, W, 3)`` in [0, 1] at ``input_size`` (or a dict
@@ -252,6 +253,8 @@ class STNiCNN(keras.Model):
         >>> model.fit(faces, label_maps, batch_size=8)  # label_maps (B, 512, 512) int
         >>> probabilities = model.predict(faces)        # (B, 512, 512, 11)
     """
+
+    OUTPUT = "probabilities"
 
     def __init__(
         self,
@@ -463,7 +466,7 @@ class STNiCNN(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "class_names": list(self.class_names),
+            "class_names": list(self.architecture_classes()),
             "parts": [p.to_dict() for p in self.parts],
             "input_size": list(self.input_size),
             "stage1_size": list(self.stage1_size),
@@ -473,11 +476,27 @@ class STNiCNN(keras.Model):
             "localizer_channels": self.localizer_channels,
             "loss_weights": dict(self.loss_weights),
             "cropper": self.cropper,
+            **self.info_config(),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def architecture_classes(self):
+        return self.__dict__.get("_architecture_class_names", ())
+
+    def head_config(self, class_names):
+        return {"class_names": list(class_names)}
+
+    def transfer_weights_from(self, source):
+        """A new class set: stage 1 keeps all but its head, the localizer what still fits
+        (its first convolution reads one channel per class), each part model whose part
+        keeps its number of classes all of its weights."""
+        copied = _transfer(source.stage1.weights, self.stage1.weights, ICNN.HEAD_LAYERS)
+        copied += _transfer(source.localizer.weights, self.localizer.weights)
+        old_parts = {model.name: model for model in source.part_models}
+        for model in self.part_models:
+            old = old_parts.get(model.name)
+            if old is not None and old.num_classes == model.num_classes:
+                copied += _transfer(old.weights, model.weights)
+        return copied
 
 
 def _size(value, name):

@@ -32,8 +32,10 @@ Example:
 import keras
 from keras import layers, ops
 
+from facezoo.classmaps import FLIP_68
 from facezoo.layers.soft_argmax import soft_argmax
 from facezoo.layers.spatial_crop import affine_sample
+from facezoo.models.base import FaceModel
 
 
 def heatmap_network(size, channels, points, name, strides, dilations):
@@ -90,8 +92,6 @@ def mirror_indices(num_points, mirror=None):
         return mirror
     if num_points != 68:
         raise ValueError(f"flip_test with {num_points} points needs their mirror permutation (mirror=...)")
-    from facezoo.data.augment import FLIP_68
-
     return FLIP_68.tolist()
 
 
@@ -114,11 +114,13 @@ def _pixels_to_normalised(points, height, width):
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
-class HolisticLandmarks(keras.Model):
+class HolisticLandmarks(FaceModel, keras.Model):
     """Baseline: the whole image resized to ``network_size``, heatmaps, soft-argmax.
 
     ``input_size`` is only the nominal face size (training, export, evaluation); any
     size is accepted."""
+
+    TASK, OUTPUT = "landmarks", "points"
 
     def __init__(self, num_points=68, network_size=256, channels=(32, 48, 64, 80, 80, 80, 80), beta=10.0,
                  input_size=(512, 512), flip_test=False, mirror=None, **kwargs):
@@ -149,8 +151,10 @@ class HolisticLandmarks(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
-class ADCLandmarks(keras.Model):
+class ADCLandmarks(FaceModel, keras.Model):
     """Global coarse network + attention-driven crops from the full-resolution image."""
+
+    TASK, OUTPUT = "landmarks", "points"
 
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from facezoo.losses import soft_dice_of_probabilities
+from facezoo.losses import PixelCrossEntropy, soft_dice_of_probabilities
+from facezoo.models.base import FaceModel
 
 
 def _conv_bn(x, filters, kernel, strides=1, name=None):
@@ -37,7 +38,7 @@ def _separable(x, filters, strides=1, dilation=1, name=None):
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
-class RTParser(keras.Model):
+class RTParser(FaceModel, keras.Model):
     """Light FCN: stem /2, separable blocks to /8, a dilated context block (its
     ``dilation`` sets the NRF), a decoder that fuses the context with the /4 and /2
     features, logits at /2, bilinear upsampling to the input size.
@@ -52,7 +53,14 @@ class RTParser(keras.Model):
         dilation: dilation of the first context layer; the second uses twice it.
         embedding_dims: size of the embedding output for the SC loss (0: none). With it the
             model returns ``{"logits": ..., "embedding": ...}``.
+
+    Example:
+        >>> model = RTParser(num_classes=3, input_size=(256, 256))
+        >>> model.compile()                            # Adam, pixel cross-entropy
+        >>> model.fit(faces_in_0_1, label_maps, epochs=1)
     """
+
+    HEAD_LAYERS = ("fine_logits",)
 
     def __init__(self, num_classes=3, input_size=(256, 256), heatmap_channel=False, width=1.0, dilation=4,
                  embedding_dims=0, name="rtparser", **kwargs):
@@ -88,7 +96,7 @@ class RTParser(keras.Model):
     def without_embedding(self):
         """The same parser without the SC-loss embedding head (for inference and export),
         sharing nothing but copies of the weights."""
-        return RTParser(**{**self.get_config(), "embedding_dims": 0}).copy_weights_from(self)
+        return RTParser.from_config({**self.get_config(), "embedding_dims": 0}).copy_weights_from(self)
 
     def copy_weights_from(self, source):
         """Copy every layer's weights from ``source``, an RTParser of the same shape, matched
@@ -111,11 +119,13 @@ class RTParser(keras.Model):
     def get_config(self):
         return {"num_classes": self.num_classes, "input_size": list(self.input_size),
                 "heatmap_channel": self.heatmap_channel, "width": self.width, "dilation": self.dilation,
-                "embedding_dims": self.embedding_dims, "name": self.name}
+                "embedding_dims": self.embedding_dims, "name": self.name, **self.info_config()}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def default_loss(self):
+        if self.embedding_dims:
+            raise ValueError("an RTParser with an SC-loss embedding has two outputs: compile it with a loss per "
+                             "output (see recipes/rtparser.py), or use without_embedding()")
+        return PixelCrossEntropy()
 
 
 def multiply_adds(model):

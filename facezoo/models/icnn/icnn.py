@@ -16,7 +16,9 @@ The model outputs per-pixel *logits* ``(B, H, W, L)`` at the input resolution.
 import keras
 from keras import layers, ops
 
+from facezoo.losses import PixelCrossEntropy
 from facezoo.models._validation import check_channels, check_positive_int
+from facezoo.models.base import FaceModel
 
 
 def _conv(filters, kernel_size, name):
@@ -57,7 +59,7 @@ def _row_sizes(height, width, num_rows):
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
-class ICNN(keras.Model):
+class ICNN(FaceModel, keras.Model):
     """iCNN face parser (logits at the input resolution).
 
     With the defaults (11 classes, 128x128x3 input, rows of 8/16/24/32 channels,
@@ -74,10 +76,12 @@ class ICNN(keras.Model):
 
     Example:
         >>> model = ICNN(num_classes=3, input_shape=(128, 128, 3))
-        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> model.compile()                           # Adam, pixel cross-entropy (labels < 0 unknown)
         >>> model.fit(images, label_maps, epochs=1)   # images in [0, 1]
         >>> probabilities = keras.ops.softmax(model.predict(images), axis=-1)
     """
+
+    HEAD_LAYERS = ("head_conv_1", "head_bn_1", "head_conv_2", "head_conv_3")
 
     def __init__(
         self,
@@ -175,8 +179,11 @@ class ICNN(keras.Model):
             "num_interlink": self.num_interlink,
             "kernel_size": self.kernel_size,
             "output_kernel_size": self.output_kernel_size,
+            **self.info_config(),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def nominal_input_size(self):
+        return tuple(self.image_shape[:2])
+
+    def default_loss(self):
+        return PixelCrossEntropy()

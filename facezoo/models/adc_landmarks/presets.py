@@ -1,0 +1,71 @@
+"""The landmark models' published checkpoints (ADC and its holistic baseline)."""
+
+from facezoo.models.adc_landmarks.adc_landmarks import ADCLandmarks, HolisticLandmarks
+from facezoo.presets import HELEN_300W_TERMS, Preset, register_architecture, register_presets
+
+register_architecture("adc_landmarks", ADCLandmarks,
+                      "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size")
+register_architecture("holistic_landmarks", HolisticLandmarks,
+                      "68 landmarks from the whole face resized to 256x256 (baseline)")
+
+#: What the two helen68 landmark presets share: task, face crop, data, terms, template.
+HELEN68_LANDMARKS = dict(
+    task="landmarks",
+    class_map=None,
+    input_size=(512, 512),
+    face_crop="a face with about half a face size of margin on each side (as 300-W's HELEN crops), padded to a "
+              "square; facezoo.landmarks cuts it from photos at their own resolution",
+    dataset="HELEN (300-W annotation)",
+    training_data="the first 800 of helen68/trainset (the first 870 of HELEN's 2,000 training faces, 68 points by "
+                  "300-W), validated on its last 70",
+    license=HELEN_300W_TERMS,
+    alignment={"keypoints": ((0.3842, 0.3639), (0.6069, 0.3602), (0.4954, 0.4925), (0.4, 0.5988), (0.5946, 0.5957)),
+               "box": (0.2493, 0.1125, 0.7406, 0.7565), "source": "mean MTCNN keypoints of 859 training faces"},
+)
+
+HELEN68_PROTOCOL = {
+    "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
+                "given at R x R; NME = mean point error / outer-eye-corner distance (points 36, 45), percent, in "
+                "original pixels; failure = NME > 8 %; predictions averaged with the mirrored face's (flip_test)",
+}
+
+register_presets(
+    Preset(
+        name="adc_landmarks_300w",
+        architecture="adc_landmarks",
+        config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2},
+        description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
+        paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
+              "Landmark Detection. CVPR 2020",
+        recipe="the four commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+               "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
+               "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4); 2 regional passes and the "
+               "flip average are inference settings chosen on validation",
+        weights_file="adc_landmarks_300w.npz",
+        sha256="b6ce5f53ef538e685edcd0c6f716b11f70b7d84bf81234e6fc51108ccdb535d8",
+        hub_repo="facezoo/adc_landmarks_300w",
+        metrics={**HELEN68_PROTOCOL,
+                 "test (330 faces), 512x512": {"nme": 4.86, "failure_rate_8": 8.5},
+                 "test (330 faces), full resolution": {"nme": 4.94, "failure_rate_8": 8.5},
+                 "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
+                            "[--resolution full]"},
+        **HELEN68_LANDMARKS,
+    ),
+    Preset(
+        name="holistic_landmarks_300w",
+        architecture="holistic_landmarks",
+        config={"name": "holistic_landmarks_300w", "input_size": (512, 512), "flip_test": True},
+        description="68 landmarks from the whole face resized to 256x256 (the baseline of adc_landmarks_300w)",
+        paper="the holistic baseline of Chandran et al. 2020",
+        recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/holistic_landmarks_300w "
+               "--model holistic",
+        weights_file="holistic_landmarks_300w.npz",
+        sha256="c5ac66b8d885528b6f35f26fa345b52a1db374849e43cda0c412c300c9474a18",
+        hub_repo="facezoo/holistic_landmarks_300w",
+        metrics={**HELEN68_PROTOCOL,
+                 "test (330 faces), 512x512": {"nme": 7.53, "failure_rate_8": 30.3},
+                 "test (330 faces), full resolution": {"nme": 7.60, "failure_rate_8": 30.6},
+                 "command": "facezoo eval holistic_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test"},
+        **HELEN68_LANDMARKS,
+    ),
+)

@@ -1,0 +1,115 @@
+"""The real-time parser's published checkpoints (two teachers and their students)."""
+
+from facezoo.models.rtparser.rtparser import RTParser
+from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_PROTOCOL, CELEBAMASK_TERMS, HELEN_TERMS, LFW_PL_PARSING,
+                             LFW_PL_PROTOCOL, LFW_TERMS, Preset, register_architecture, register_presets)
+
+register_architecture("rtparser", RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default")
+
+WEI_2019 = "Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019"
+
+#: What the two real-time parsers of LFW-PL share (architecture, input, paper).
+RTPARSER_LFW = dict(
+    architecture="rtparser",
+    input_size=(256, 256),
+    face_crop="an LFW funneled 250x250 crop (face centred, about 40% of the width), resized to 256x256",
+    paper=WEI_2019,
+)
+
+#: What the two real-time parsers of CelebAMask-HQ share (architecture, classes, paper, framing).
+RTPARSER_CELEBAMASK = dict(architecture="rtparser", task="parsing", class_map="celebamask", paper=WEI_2019,
+                           **CELEBAMASK_FACES)
+
+register_presets(
+    Preset(
+        name="rtparser_lfw",
+        config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 2.2, "name": "rtparser_lfw"},
+        description="real-time parser (Wei et al. 2019), background/skin/hair, 2.2-wide teacher, trained on "
+                    "LFW Part Labels",
+        recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw --width 2.2",
+        weights_file="rtparser_lfw.npz",
+        sha256="ab53797df5666db1a507a50263ec86b49a5e763a9444f7fd53a601e7db2fc003",
+        hub_repo="facezoo/rtparser_lfw",
+        metrics={
+            "protocol": LFW_PL_PROTOCOL,
+            "test (927 faces)": {"pixel_accuracy": 0.9604, "f1": {"background": 0.9790, "skin": 0.9491,
+                                                                  "hair": 0.8567}},
+            "validation (500 faces)": {"pixel_accuracy": 0.9609},
+            "command": "facezoo eval rtparser_lfw --dataset lfw_pl --data LFW_PL_ROOT --split test",
+        },
+        **LFW_PL_PARSING,
+        **RTPARSER_LFW,
+    ),
+    Preset(
+        name="rtparser_lfw_student",
+        config={"num_classes": 3, "input_size": (256, 256), "dilation": 4, "width": 1.0,
+                "name": "rtparser_lfw_student"},
+        description="rtparser_lfw distilled into a width-1 student (4.3x fewer multiply-adds)",
+        recipe="python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_w1 --width 1, then "
+               "python recipes/rtparser.py --data LFW_PL_ROOT --out runs/rtparser_lfw_student --student "
+               "--teacher runs/rtparser_lfw/final.keras --unlabelled HELEN68_ROOT/trainset "
+               "--init runs/rtparser_lfw_w1/final.keras --epochs 12 --learning-rate 5e-4 --halve-every 4",
+        weights_file="rtparser_lfw_student.npz",
+        sha256="3fd969bcf1e524c4a8e86729ab41f823c49abed9722113d81ad66173e289a5f9",
+        hub_repo="facezoo/rtparser_lfw_student",
+        metrics={
+            "protocol": LFW_PL_PROTOCOL,
+            "test (927 faces)": {"pixel_accuracy": 0.9549, "f1": {"background": 0.9757, "skin": 0.9436,
+                                                                  "hair": 0.8340}},
+            "validation (500 faces)": {"pixel_accuracy": 0.9556},
+            "command": "facezoo eval rtparser_lfw_student --dataset lfw_pl --data LFW_PL_ROOT --split test",
+        },
+        **{**LFW_PL_PARSING, "training_data": "LFW Part Labels train split (1,500 faces) and the teacher's soft "
+                                              "labels on 870 unlabelled HELEN photos, validated on LFW-PL's 500 "
+                                              "validation faces",
+           "license": LFW_TERMS + "; " + HELEN_TERMS},
+        **RTPARSER_LFW,
+    ),
+    Preset(
+        name="rtparser_celebamask",
+        config={"num_classes": 19, "input_size": (512, 512), "dilation": 8, "name": "rtparser_celebamask"},
+        description="real-time parser (Wei et al. 2019), all 19 CelebAMask-HQ classes, 512x512",
+        training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation)",
+        recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT "
+               "--out runs/rtparser_celebamask, then the same with --out runs/rtparser_celebamask_ft "
+               "--init runs/rtparser_celebamask/last.keras --epochs 15 --learning-rate 5e-4 --halve-every 5",
+        weights_file="rtparser_celebamask.npz",
+        sha256="f85bb7c3c75531b70835552fd2d1af417f1fbb652a26267b8228d7216386b87e",
+        hub_repo="facezoo/rtparser_celebamask",
+        metrics={
+            "protocol": CELEBAMASK_PROTOCOL,
+            "test (100 faces)": {"mean_f1": 0.8001, "pixel_accuracy": 0.9080,
+                                 "f1": {"skin": 0.9442, "hair": 0.9192, "nose": 0.9017, "l_eye": 0.8543,
+                                        "r_eye": 0.8366, "l_brow": 0.8305, "r_brow": 0.8224, "eye_g": 0.6887,
+                                        "hat": 0.5814, "ear_r": 0.4186, "cloth": 0.5542}},
+            "validation (50 faces)": {"mean_f1": 0.7146, "pixel_accuracy": 0.8712},
+            "command": "facezoo eval rtparser_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
+        },
+        **RTPARSER_CELEBAMASK,
+    ),
+    Preset(
+        name="rtparser_celebamask_student",
+        config={"num_classes": 19, "input_size": (256, 256), "dilation": 4, "width": 1.0,
+                "name": "rtparser_celebamask_student"},
+        description="rtparser_celebamask distilled into a student at 256x256 (4x fewer multiply-adds)",
+        training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation) and the "
+                      "teacher's soft labels on 870 unlabelled HELEN photos",
+        recipe="python recipes/rtparser.py --dataset celebamask --data CELEBAMASK_ROOT --out "
+               "runs/rtparser_celebamask_student --student --teacher runs/rtparser_celebamask_ft/final.keras "
+               "--unlabelled HELEN68_ROOT/trainset --size 256 --dilation 4 --student-width 1 "
+               "--init runs/rtparser_celebamask_ft/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 5 "
+               "(stopped after 9; best validation loss at epoch 8)",
+        weights_file="rtparser_celebamask_student.npz",
+        sha256="42a27ebf366feeaa60c562c2d666a9506ba51f7fd53611e3dded36d3ad9fa88f",
+        hub_repo="facezoo/rtparser_celebamask_student",
+        metrics={
+            "protocol": CELEBAMASK_PROTOCOL,
+            "test (100 faces)": {"mean_f1": 0.7935, "pixel_accuracy": 0.9046},
+            "validation (50 faces)": {"mean_f1": 0.7123, "pixel_accuracy": 0.8753},
+            "command": "facezoo eval rtparser_celebamask_student --dataset celebamask --data CELEBAMASK_ROOT "
+                       "--split test",
+        },
+        **{**RTPARSER_CELEBAMASK, "license": CELEBAMASK_TERMS + "; " + HELEN_TERMS, "input_size": (256, 256),
+           "face_crop": "a CelebA-HQ aligned face (eyes level, face filling the frame), resized to 256x256"},
+    ),
+)

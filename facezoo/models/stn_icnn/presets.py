@@ -1,0 +1,52 @@
+"""STN-iCNN's published checkpoints (and the HELEN one its recipe trains)."""
+
+from facezoo.models.stn_icnn.stn_icnn import STNiCNN
+from facezoo.presets import CELEBAMASK_FACES, HELEN_TERMS, Preset, register_architecture, register_presets
+
+register_architecture("stn_icnn", STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces")
+
+register_presets(
+    Preset(
+        name="stn_icnn_celebamask",
+        architecture="stn_icnn",
+        config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.6},
+        task="parsing",
+        description="STN-iCNN, HELEN's 11 classes, trained on a CelebAMask-HQ subset at 512x512",
+        class_map="helen",
+        training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
+                      "classes mapped to HELEN's",
+        paper="Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional "
+              "Neural Networks. Cognitive Neurodynamics 2021",
+        recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
+        weights_file="stn_icnn_celebamask.npz",
+        sha256="b5d938ed2e2b8f5e7eb18c8c890bf28f14d28a2bedd0e46a99ad4ba96a1ed322",
+        hub_repo="facezoo/stn_icnn_celebamask",
+        metrics={
+            "protocol": "HELEN protocol on CelebAMask-HQ labels mapped to HELEN's classes: one confusion "
+                        "matrix over the split at 512x512; overall = STN-iCNN code's groups (brows, eyes, "
+                        "nose, upper lip, inner mouth, lower lip, mouth), skin and hair excluded",
+            "test (100 faces)": {"overall_f1": 0.8960, "overall_strict_f1": 0.8967, "brows": 0.8548,
+                                 "eyes": 0.8792, "nose": 0.9187, "u_lip": 0.8934, "i_mouth": 0.9020,
+                                 "l_lip": 0.8888, "mouth": 0.9340, "skin": 0.9431, "hair": 0.9120},
+            "command": "facezoo eval stn_icnn_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
+        },
+        **CELEBAMASK_FACES,
+    ),
+    Preset(
+        name="stn_icnn_helen",
+        architecture="stn_icnn",
+        config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.0},
+        task="parsing",
+        description="STN-iCNN on HELEN (the paper's setting); no published weights",
+        class_map="helen",
+        input_size=(512, 512),
+        face_crop="a HELEN face resized to 512x512 as in the authors' data preparation",
+        dataset="HELEN",
+        training_data="HELEN (Smith et al. 2013) exemplars.txt, validated on tuning.txt",
+        license=HELEN_TERMS,
+        paper="Yin et al. 2021 (as above)",
+        recipe="python recipes/stn_icnn_helen.py --data HELEN_ROOT --out runs/stn_icnn_helen",
+        unavailable="facezoo could not obtain HELEN's parsing labels (Smith et al. 2013), so no checkpoint "
+                    "was trained; train one with the recipe on your copy of HELEN",
+    ),
+)
