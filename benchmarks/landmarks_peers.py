@@ -167,6 +167,10 @@ class _Faces:
     def __len__(self):
         return len(self.paths)
 
+    @property
+    def ids(self):
+        return [os.path.splitext(os.path.basename(p))[0] for p in self.paths]
+
     def __getitem__(self, index):
         from PIL import Image, ImageOps
 
@@ -241,8 +245,10 @@ def worker_dlib(args):
     hog(warm, 1), shape(warm, dlib.rectangle(60, 60, 190, 190))
     base = _rss_mb()
     faces = _dataset(args.data, "test", range(args.limit or 10**9))
-    out = {}
-    for index in range(len(faces)):
+    out, partial = {}, Partial(args.out, base, len(faces), "dlib")
+    for index, sample_id in enumerate(faces.ids):
+        if partial.done(sample_id):
+            continue
         sample = faces[index]
         image, tight = sample.image, tight_box(sample.landmarks)
         detect, step, total = Clock(), Clock(), Clock()
@@ -264,7 +270,8 @@ def worker_dlib(args):
             with step:
                 points = shape(image, _dlib_rect(dlib, box))
             _record(out, sample.id, method, points, {"step_cpu": step.last[0], "step_wall": step.last[1]})
-    _finish(args, out, base)
+        partial.add(sample.id, out[sample.id])
+    partial.finish(args.out)
 
 
 class TimedModel:
@@ -319,7 +326,10 @@ def worker_facezoo(args):
     base = _rss_mb()
     faces = _dataset(args.data, "test", range(args.limit or 10**9))
     method, out, detections = args.method, {}, {}
-    for index in range(len(faces)):
+    partial = Partial(args.out, base, len(faces), method)
+    for index, sample_id in enumerate(faces.ids):
+        if partial.done(sample_id):
+            continue
         sample = faces[index]
         image, tight = sample.image, tight_box(sample.landmarks)
         expected = apply_mapping(fit, tight)
@@ -352,10 +362,11 @@ def worker_facezoo(args):
         _record(out, sample.id, f"{method}/box", points,
                 {"step_cpu": model.calls[0][0], "step_wall": model.calls[0][1], "total_cpu": total.last[0],
                  "total_wall": total.last[1]})
+        partial.add(sample.id, out[sample.id], detections=detections[sample.id])
     if args.save_detections:
         with open(args.save_detections, "w") as handle:
-            json.dump(detections, handle)
-    _finish(args, out, base)
+            json.dump({i: line["detections"] for i, line in partial.lines.items()}, handle)
+    partial.finish(args.out)
 
 
 _REPLAY_TIMES = {}
@@ -367,9 +378,40 @@ def replay_times(args, sample_id, key):
     return _REPLAY_TIMES[sample_id]["facezoo"][key]
 
 
-def _finish(args, out, base):
-    with open(args.out, "w") as handle:
-        json.dump({"faces": out, "peak_rss_mb": _rss_mb(), "peak_mb_above_loaded": _rss_mb() - base}, handle)
+class Partial:
+    """A worker's results so far, one JSON line a photo in ``OUT.partial``: a worker that is
+    stopped resumes where it was (``--work`` keeps the folder); ``finish`` writes ``OUT``.
+    Peak memory is the largest over the processes that worked on it."""
+
+    def __init__(self, out, base, total, name):
+        self.path, self.base, self.total, self.name, self.lines = out + ".partial", base, total, name, {}
+        if os.path.exists(self.path):
+            with open(self.path) as handle:
+                for text in handle:
+                    if text.strip():
+                        line = json.loads(text)
+                        self.lines[line["id"]] = line
+            print(f"{name}: resuming after {len(self.lines)} photos", file=sys.stderr, flush=True)
+        self.start, self.new = time.time(), 0
+
+    def done(self, sample_id):
+        return sample_id in self.lines
+
+    def add(self, sample_id, methods, **extra):
+        line = {"id": sample_id, "methods": methods, "rss_mb": _rss_mb(), "base_mb": self.base, **extra}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+        self.lines[sample_id], self.new = line, self.new + 1
+        if self.new % 10 == 0:
+            print(f"{self.name}: {len(self.lines)}/{self.total} photos, {(time.time() - self.start) / self.new:.1f} s "
+                  f"wall a photo", file=sys.stderr, flush=True)
+
+    def finish(self, out):
+        lines = self.lines.values()
+        with open(out, "w") as handle:
+            json.dump({"faces": {line["id"]: line["methods"] for line in lines},
+                       "peak_rss_mb": max([line["rss_mb"] for line in lines] + [_rss_mb()]),
+                       "peak_mb_above_loaded": max(line["rss_mb"] - line["base_mb"] for line in lines)}, handle)
 
 
 # ---------------------------------------------------------------------------------------- scoring
