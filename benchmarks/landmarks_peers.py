@@ -388,10 +388,12 @@ class Partial:
         if os.path.exists(self.path):
             with open(self.path) as handle:
                 for text in handle:
-                    if text.strip():
+                    try:
                         line = json.loads(text)
-                        self.lines[line["id"]] = line
-            print(f"{name}: resuming after {len(self.lines)} photos", file=sys.stderr, flush=True)
+                    except ValueError:  # a line being written (or cut off when a worker was stopped)
+                        continue
+                    self.lines[line["id"]] = line
+            print(f"{name}: {len(self.lines)} photos done before", file=sys.stderr, flush=True)
         self.start, self.new = time.time(), 0
 
     def done(self, sample_id):
@@ -406,12 +408,15 @@ class Partial:
             print(f"{self.name}: {len(self.lines)}/{self.total} photos, {(time.time() - self.start) / self.new:.1f} s "
                   f"wall a photo", file=sys.stderr, flush=True)
 
-    def finish(self, out):
+    def result(self):
         lines = self.lines.values()
+        return {"faces": {line["id"]: line["methods"] for line in lines},
+                "peak_rss_mb": max(line["rss_mb"] for line in lines),
+                "peak_mb_above_loaded": max(line["rss_mb"] - line["base_mb"] for line in lines)}
+
+    def finish(self, out):
         with open(out, "w") as handle:
-            json.dump({"faces": {line["id"]: line["methods"] for line in lines},
-                       "peak_rss_mb": max([line["rss_mb"] for line in lines] + [_rss_mb()]),
-                       "peak_mb_above_loaded": max(line["rss_mb"] - line["base_mb"] for line in lines)}, handle)
+            json.dump(self.result(), handle)
 
 
 # ---------------------------------------------------------------------------------------- scoring
@@ -509,6 +514,8 @@ def main(argv=None):
     parser.add_argument("--no-holistic", action="store_true", help="leave out holistic_landmarks_300w")
     parser.add_argument("--work", default=None, help="folder for the workers' files (kept; default: temporary)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--report-partial", action="store_true",
+                        help="run nothing: report the photos every worker in --work has finished so far")
     parser.add_argument("--worker", choices=["fit", "dlib", "facezoo"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--fit", help=argparse.SUPPRESS)
@@ -540,7 +547,7 @@ def main(argv=None):
     # dlib and facezoo run side by side (times are CPU time per process); the holistic worker
     # replays facezoo's detections, so it waits for it
     groups = [steps[:1], steps[1:3], steps[3:]]
-    for group in groups:
+    for group in ([] if args.report_partial else groups):
         running = []
         for name, extra in group:
             out = extra[extra.index("--out") + 1]
@@ -556,9 +563,17 @@ def main(argv=None):
     fit = json.load(open(path("fit.json")))
     faces, memory = {}, {}
     for name, file in (("dlib", "dlib.json"), ("facezoo", "facezoo.json"), ("facezoo/holistic", "holistic.json")):
+        worker = None
         if os.path.exists(path(file)):
             worker = json.load(open(path(file)))
+        elif args.report_partial and os.path.exists(path(file) + ".partial"):
+            worker = Partial(path(file), 0.0, 0, name).result()
+        if worker is not None:
+            if faces:  # only the photos every worker has done
+                faces = {i: faces[i] for i in worker["faces"] if i in faces}
             for sample_id, methods in worker["faces"].items():
+                if memory and sample_id not in faces:
+                    continue
                 faces.setdefault(sample_id, {}).update(methods)
             memory[name] = (worker["peak_rss_mb"], worker["peak_mb_above_loaded"])
     truth = {s.id: s.landmarks for s in _dataset(args.data, "test", range(args.limit or 10**9))}
@@ -576,7 +591,7 @@ def main(argv=None):
     load = os.getloadavg()
     report = {
         "command": "python benchmarks/landmarks_peers.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "photos": len(truth), "threads": args.threads, "match_iou": args.match_iou,
+        "photos": len(truth), "partial": bool(args.report_partial), "threads": args.threads, "match_iou": args.match_iou,
         "machine": f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the end of the run",
         "versions": _versions(), "box_fit": fit, "methods": rows, "common_faces": len(common_ids),
         "missed_by_one_found_by_other": {f"{a} misses, other finds": v for a, v in missed.items()},
