@@ -102,6 +102,19 @@ def test_refine_passes_average_estimates_from_crops_recentred_on_the_previous_pa
         ADCLandmarks(**TINY_ADC, refine_passes=0)
 
 
+@pytest.mark.parametrize("kind", ["adc", "holistic"])
+def test_compiled_inference_is_the_eager_function_and_refuses_unknown_sizes(kind):
+    model = (ADCLandmarks(**TINY_ADC) if kind == "adc"
+             else HolisticLandmarks(num_points=5, network_size=32, channels=(4, 4, 8)))
+    rng = np.random.default_rng(3)
+    images = rng.uniform(size=(1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(model.predict_on_batch(images), np.asarray(model(images)), atol=1e-4)
+    # A second size makes predict_on_batch trace for (1, None, None, 3); the box filter and
+    # ADC's crops need the size, so that must fail loudly, not crop wrongly or skip the filter.
+    with pytest.raises(ValueError, match="static input height and width"):
+        model.predict_on_batch(rng.uniform(size=(1, 80, 80, 3)).astype("float32"))
+
+
 def test_adc_refuses_a_region_that_is_not_a_fraction():
     with pytest.raises(ValueError, match="fraction"):
         ADCLandmarks(region_fraction=1.5)

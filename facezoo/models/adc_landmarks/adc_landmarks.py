@@ -63,6 +63,13 @@ def downsample(images, size):
     average pool by the largest integer factor that stays above ``size`` (a box filter),
     then bilinear. (``antialias=True`` resizing becomes a non-builtin TFLite op.)"""
     height, width = images.shape[1], images.shape[2]
+    if height is None or width is None:
+        # Without them the box filter would be skipped (a different, aliased function) and
+        # ADC's crops could not be placed. predict_on_batch and reduce_retracing
+        # tf.functions generalise to (B, None, None, C) after a second input size.
+        raise ValueError(
+            f"landmark models need a static input height and width, got {tuple(images.shape)}: compile one "
+            "function per input size (or bucket the sizes), not one for (None, None)")
     # The "valid" pool drops the last (side mod factor) rows/columns: at most factor - 1 pixels
     # of the far border, e.g. 0.4 % of a 3860-pixel face for the coarse stage; the regional
     # stage, which crops with exact coordinates (pooled_coordinates), refines from there.

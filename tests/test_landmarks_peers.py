@@ -1,0 +1,74 @@
+"""The landmark-peer benchmark's own arithmetic, and dlib staying an optional extra.
+
+The benchmark itself is run by hand (benchmarks/landmarks_peers.py); these tests only
+check the pieces its numbers rest on: the box-convention fit that maps a ground-truth
+box to each detector's convention, the NME, and that a missing dlib is reported with the
+line that installs it rather than a traceback.
+"""
+
+import importlib.util
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def peers():
+    spec = importlib.util.spec_from_file_location("landmarks_peers", REPO / "benchmarks" / "landmarks_peers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_box_fit_recovers_a_known_convention(peers):
+    rng = np.random.default_rng(0)
+    corner, size = rng.uniform(0, 500, (50, 2)), rng.uniform(50, 400, (50, 2))
+    tight = np.hstack([corner, corner + size])
+    truth = [0.05, -0.09, 1.05, 1.3]  # centre offsets and size ratios, in tight-box units
+    detected = np.stack([peers.apply_mapping(truth, box) for box in tight])
+    detected[:5] += rng.uniform(-80, 80, (5, 4))  # a few bad detections: the median ignores them
+    fitted = peers.box_mapping(detected, tight)
+    np.testing.assert_allclose(fitted, truth, atol=1e-9)
+    np.testing.assert_allclose(peers.apply_mapping(fitted, tight[7]), detected[7], atol=1e-6)
+
+
+def test_matching_takes_the_best_overlap_above_the_threshold(peers):
+    expected = np.array([100.0, 100.0, 200.0, 200.0])
+    boxes = [np.array([400.0, 400.0, 500.0, 500.0]), np.array([110.0, 105.0, 205.0, 210.0])]
+    assert peers._match(boxes, expected, 0.4) == 1
+    assert peers._match(boxes[:1], expected, 0.4) is None  # another face is not the annotated one
+    assert peers._match([], expected, 0.4) is None
+
+
+def test_nme_by_region_is_in_percent_of_the_outer_eye_corners(peers):
+    true = np.zeros((68, 2))
+    true[36], true[45] = (0.0, 0.0), (100.0, 0.0)  # inter-ocular distance 100 px
+    predicted = true.copy()
+    predicted[0:17] += (3.0, 4.0)  # every jaw point 5 px off
+    nme, regions, iod = peers.per_face_scores(predicted, true)
+    assert iod == 100.0
+    assert regions["jaw"] == pytest.approx(5.0) and regions["eyes"] == 0.0
+    assert nme == pytest.approx(5.0 * 17 / 68)
+
+
+def test_missing_dlib_says_how_to_install_it(peers, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
+    with pytest.raises(SystemExit) as exit_info:
+        peers._peers()
+    assert 'pip install -e ".[peers]"' in str(exit_info.value)
+
+
+def test_dlib_is_an_optional_extra_never_a_runtime_dependency():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if "dlib" in d or "face-recognition" in d]
+    assert {d.split(">")[0] for d in project["optional-dependencies"]["peers"]} == {
+        "dlib-bin", "face-recognition-models"}
+    code = "import sys, facezoo; facezoo.load('adc_landmarks_300w'); print('dlib' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "False"
