@@ -4,15 +4,18 @@
     facezoo export stn_icnn --format tflite -o stn_icnn.tflite
     facezoo eval icnn --dataset lfw_pl --data DIR --split test [--json FILE]
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
-    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned]
-    facezoo landmarks photo.jpg -o points/ [--model NAME]
+    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--json] [--quiet]
+    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95]
+
+Start-up is light: nothing imports Keras or TensorFlow until a command needs a model
+(``facezoo --help`` and ``facezoo models`` never do), and TensorFlow's log lines are kept
+off the terminal unless ``--verbose`` (see :mod:`facezoo.quiet`).
 """
 
 import argparse
+import json
 import os
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_models(args):
@@ -98,8 +101,12 @@ def _image_files(inputs):
 
 
 def _for_each_photo(args, work):
-    """Run ``work(path, photo, stem) -> message`` on every input photo with a progress bar;
-    a file that fails is reported and skipped. Exit status 1 if any failed."""
+    """Run ``work(path, photo, stem) -> (result, written paths)`` on every input photo with
+    a progress bar; a file that fails is reported and skipped. Exit status 1 if any failed.
+
+    Per photo it prints one line naming the files written, or with ``--json`` the
+    result's JSON (plus ``"outputs"``) as one line on stdout; ``--quiet`` prints only
+    errors."""
     from tqdm import tqdm
 
     from facezoo.data.io import DataError
@@ -107,7 +114,7 @@ def _for_each_photo(args, work):
 
     files = list(_image_files(args.inputs))
     failed, stems = 0, set()
-    for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2):
+    for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2 or args.quiet or args.json):
         if error is None:
             try:
                 photo = as_rgb(path)
@@ -116,14 +123,20 @@ def _for_each_photo(args, work):
                 while stem in stems:  # same name from another folder: do not overwrite
                     stem, copy = f"{base}_{copy}", copy + 1
                 stems.add(stem)
-                tqdm.write(f"{path}: {work(path, photo, stem)}")
+                result, written = work(path, photo, stem)
+                if args.json:
+                    print(json.dumps({**result.to_json(), "outputs": written}), flush=True)
+                elif not args.quiet:
+                    tqdm.write(f"{path}: {'; '.join(result.notes) or _faces(len(result.faces))} -> "
+                               + ", ".join(written.values()))
                 continue
             except (DataError, ValueError, OSError) as problem:
                 error = str(problem)
         failed += 1
         tqdm.write(f"facezoo {args.command}: skipped {path}: {error}", file=sys.stderr)
-    print(f"{args.command}: {len(files) - failed} of {len(files)} input(s) done with {args.model} into {args.output}"
-          + (f"; {failed} failed" if failed else ""))
+    if not (args.quiet or args.json):
+        print(f"{args.command}: {len(files) - failed} of {len(files)} input(s) done with {args.model} into "
+              f"{args.output}" + (f"; {failed} failed" if failed else ""))
     return 1 if failed else 0
 
 
@@ -132,47 +145,61 @@ def _faces(count):
 
 
 def _cmd_parse(args):
-    from facezoo.detect import MTCNNDetector
-    from facezoo.photos import parse
-    from facezoo.registry import load
+    from facezoo.pipeline import FaceParser
 
-    model = load(args.model, compile=False)
-    detector = None if args.aligned else MTCNNDetector()
+    parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
 
     def work(path, photo, stem):
-        result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
+        result = parser.parse(photo)
         result.source = path
-        written = result.save(args.output, stem, photo)
-        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['labels.png']}"
+        return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work)
 
 
 def _cmd_landmarks(args):
-    from facezoo.detect import MTCNNDetector
-    from facezoo.photos import landmarks
-    from facezoo.registry import load
+    from facezoo.pipeline import LandmarkDetector
 
-    model = load(args.model, compile=False)
-    detector = MTCNNDetector()
+    detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score)
 
     def work(path, photo, stem):
-        result = landmarks(photo, model=model, detector=detector, max_faces=args.max_faces)
+        result = detector.detect(photo)
         result.source = path
-        written = result.save(args.output, stem)
-        return f"{'; '.join(result.notes) or _faces(len(result.faces))} -> {written['json']}"
+        return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work)
 
 
+def _score(value):
+    score = float(value)
+    if not 0.0 <= score <= 1.0:
+        raise argparse.ArgumentTypeError(f"a detection confidence in [0, 1], got {value}")
+    return score
+
+
+def _photo_options(p):
+    """Options that `parse` and `landmarks` share."""
+    p.add_argument("--max-faces", type=int, default=32, help="at most this many faces per photo")
+    p.add_argument("--min-score", type=_score, default=None, metavar="S",
+                   help="drop detections less confident than S (MTCNN keeps 0.9 and above by default)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print one JSON line per photo on stdout")
+    shown.add_argument("--quiet", action="store_true", help="print errors only")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="facezoo", description="Face parsing and landmarks for Keras 3.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="let TensorFlow's own log lines through")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("models", help="list the available models")
+    def add(name, **kwargs):
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = add("models", help="list the available models")
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
+    p = add("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
     p.add_argument("model", help="model name (see `facezoo models`)")
     p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
@@ -181,7 +208,7 @@ def build_parser():
                    help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
+    p = add("eval", help="evaluate a model on a dataset with the paper's protocol")
     p.add_argument("model", help="model name (see `facezoo models`), a .keras file or a facezoo .npz checkpoint")
     p.add_argument("--dataset", required=True, choices=["helen", "lfw_pl", "celebamask", "300w"])
     p.add_argument("--data", required=True, help="dataset root folder")
@@ -193,38 +220,41 @@ def build_parser():
                    help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
+    p = add("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
     p.add_argument("model", help="preset name (see `facezoo models`)")
     p.add_argument("--repo", required=True, help="Hub repository ORG/REPO (created if missing)")
     p.add_argument("--weights", default=None, help="a facezoo .npz checkpoint to publish instead of the shipped one")
     p.add_argument("--private", action="store_true")
     p.set_defaults(func=_cmd_publish)
 
-    p = sub.add_parser("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
+    p = add("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--model", default="stn_icnn_celebamask", help="parsing preset (see `facezoo models`)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
-    p.add_argument("--max-faces", type=int, default=32, help="parse at most this many faces per photo")
+    _photo_options(p)
     p.set_defaults(func=_cmd_parse)
 
-    p = sub.add_parser("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
+    p = add("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--model", default="adc_landmarks_300w", help="landmark preset (see `facezoo models`)")
-    p.add_argument("--max-faces", type=int, default=32, help="at most this many faces per photo")
+    _photo_options(p)
     p.set_defaults(func=_cmd_landmarks)
     return parser
 
 
 def main(argv=None):
+    from facezoo.quiet import native_logs_silenced
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
-        print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    with native_logs_silenced(enabled=not args.verbose):
+        try:
+            return args.func(args)
+        except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
+            print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

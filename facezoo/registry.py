@@ -24,15 +24,15 @@ from typing import Optional
 import numpy as np
 
 from facezoo.classmaps import get_class_map
-from facezoo.models import ICNN, ADCLandmarks, HolisticLandmarks, RTParser, STNiCNN
 
-#: Architectures by name: class and one line for `facezoo models`.
+#: Architectures by name: class name in facezoo.models (imported when a model is built, so
+#: that reading the presets does not import Keras) and one line for `facezoo models`.
 ARCHITECTURES = {
-    "icnn": (ICNN, "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)"),
-    "stn_icnn": (STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
-    "rtparser": (RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default"),
-    "adc_landmarks": (ADCLandmarks, "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size"),
-    "holistic_landmarks": (HolisticLandmarks, "68 landmarks from the whole face resized to 256x256 (baseline)"),
+    "icnn": ("ICNN", "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)"),
+    "stn_icnn": ("STNiCNN", "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces"),
+    "rtparser": ("RTParser", "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default"),
+    "adc_landmarks": ("ADCLandmarks", "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size"),
+    "holistic_landmarks": ("HolisticLandmarks", "68 landmarks from the whole face resized to 256x256 (baseline)"),
 }
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -370,7 +370,9 @@ def build_architecture(architecture, **config):
     """A freshly initialised model of ``architecture`` (see :data:`ARCHITECTURES`)."""
     if architecture not in ARCHITECTURES:
         raise _unknown(architecture, ARCHITECTURES)
-    return ARCHITECTURES[architecture][0](**config)
+    import facezoo.models
+
+    return getattr(facezoo.models, ARCHITECTURES[architecture][0])(**config)
 
 
 def model_from_name(name):
