@@ -160,6 +160,8 @@ def as_rgb(image):
     if isinstance(image, Image.Image):
         return to_rgb_array(image)
     array = np.asarray(image)
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3 and array.size:
+        return np.ascontiguousarray(array)  # already what every step needs: no copy of a large photo
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.size == 0:

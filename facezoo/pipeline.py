@@ -83,11 +83,20 @@ class CompiledModel:
         return output.numpy() if hasattr(output, "numpy") else np.asarray(output)
 
 
-def _as_probabilities(outputs):
-    if outputs.min() < 0 or not np.allclose(outputs.sum(-1), 1.0, atol=1e-3):  # logits
-        outputs = np.exp(outputs - outputs.max(-1, keepdims=True))
-        outputs /= outputs.sum(-1, keepdims=True)
-    return outputs
+def _are_logits(outputs):
+    """Whether a parser's outputs are logits (else probabilities): decided once per model."""
+    sample = outputs[:1, ::8, ::8]
+    return bool(sample.min() < 0 or not np.allclose(sample.sum(-1), 1.0, atol=1e-3))
+
+
+def _softmax(logits):
+    """Softmax over the last axis, in place (large maps: no temporary copies)."""
+    if not logits.flags.writeable:
+        logits = logits.copy()
+    logits -= logits.max(-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(-1, keepdims=True)
+    return logits
 
 
 class _Smoother:
@@ -176,6 +185,7 @@ class FaceParser(_Pipeline):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         self.batch_size, self.aligned = int(batch_size), bool(aligned)
+        self._logits = None
 
     def probabilities(self, crops):
         """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
@@ -184,7 +194,10 @@ class FaceParser(_Pipeline):
 
         outputs = [self.predict(preprocess(np.asarray(crops[i:i + self.batch_size]), self.preset, resize=False))
                    for i in range(0, len(crops), self.batch_size)]
-        return _as_probabilities(np.concatenate(outputs))
+        outputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+        if self._logits is None:
+            self._logits = _are_logits(outputs)
+        return _softmax(outputs) if self._logits else outputs
 
     def _result(self, photo, source):
         p = self.preset
