@@ -117,3 +117,143 @@ def paste_probabilities(probabilities, transform, photo_shape):
     uv = apply(transform, np.stack([xx.ravel(), yy.ravel()], -1)).reshape(y1 - y0, x1 - x0, 2)
     inside = (uv[..., 0] >= -0.5) & (uv[..., 0] <= w - 0.5) & (uv[..., 1] >= -0.5) & (uv[..., 1] <= h - 0.5)
     return (int(x0), int(y0), x1, y1), resampled, inside
+
+
+def _window_to_source(transform, x0, y0):
+    """The 2x3 map from window pixel ``(i, j)`` (window at photo pixel ``x0, y0``) to crop pixels."""
+    return np.asarray(transform, np.float64) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
+
+
+def _bilinear(probabilities, transform, xs, ys, chunk=1 << 18):
+    """``probabilities`` ``(h, w, C)`` bilinearly sampled at photo pixels ``(xs, ys)`` (all
+    mapping into ``[0, w - 1] x [0, h - 1]`` of the crop through ``transform``): ``(N, C)``."""
+    h, w, classes = probabilities.shape
+    flat = probabilities.reshape(-1, classes)
+    out = np.empty((len(xs), classes), np.float32)
+    a = np.asarray(transform, np.float64)
+    for start in range(0, len(xs), chunk):
+        x, y = xs[start:start + chunk], ys[start:start + chunk]
+        u = a[0, 0] * x + a[0, 1] * y + a[0, 2]
+        v = a[1, 0] * x + a[1, 1] * y + a[1, 2]
+        j = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
+        i = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
+        fu, fv = (u - j).astype(np.float32)[:, None], (v - i).astype(np.float32)[:, None]
+        index = i * w + j
+        top = flat[index] * (1 - fu) + flat[index + 1] * fu
+        bottom = flat[index + w] * (1 - fu) + flat[index + w + 1] * fu
+        out[start:start + len(x)] = top * (1 - fv) + bottom * fv
+    return out
+
+
+def paste_labels(probabilities, transform, photo_shape):
+    """The argmax of a crop's class probabilities ``(h, w, C)``, bilinearly resampled onto
+    the photo, computed only where the crop says something is not background.
+
+    The result is the label map :func:`paste_probabilities` followed by ``argmax`` gives,
+    without resampling every channel over the crop's whole footprint: a bilinear blend of
+    four distributions that share their argmax has that argmax too, so a photo pixel whose
+    four crop neighbours agree takes their label straight from a nearest-neighbour warp of
+    a "corner code" image (one uint8 channel, PIL, C speed), and only pixels on a class
+    boundary (neighbours disagree) are blended over all classes. The photo window is the
+    box around the crop cells that are not all background. Pixels within half a crop pixel
+    of the crop's border are left to the border cells' neighbours (background there).
+
+    Returns ``(window, labels)``: the photo window ``(x0, y0, x1, y1)`` and its labels
+    ``(y1 - y0, x1 - x0)`` uint8 (``(0, 0, 0, 0)`` and an empty array when the crop is all
+    background or off the photo).
+
+    Example:
+        >>> (x0, y0, x1, y1), window = paste_labels(probs, A, photo.shape[:2])
+        >>> labels[y0:y1, x0:x1] = window
+    """
+    probabilities = np.asarray(probabilities, np.float32)
+    h, w, classes = probabilities.shape
+    if h < 2 or w < 2 or classes > 255:
+        raise ValueError(f"need probabilities (h >= 2, w >= 2, C <= 255), got {probabilities.shape}")
+    crop_labels = probabilities.argmax(-1).astype(np.uint8)
+    # corner code of cell (i, j) = the label of its four corners if they agree, else 255
+    corners = crop_labels[:-1, :-1]
+    same = (corners == crop_labels[1:, :-1]) & (corners == crop_labels[:-1, 1:]) & (corners == crop_labels[1:, 1:])
+    code = np.where(same, corners, np.uint8(255))
+    rows, cols = np.flatnonzero(code.any(1)), np.flatnonzero(code.any(0))
+    empty = (0, 0, 0, 0), np.zeros((0, 0), np.uint8)
+    if not len(rows):
+        return empty
+    # cells (i, j) cover crop coordinates [j, j + 1] x [i, i + 1]
+    extent = [[cols[0], rows[0]], [cols[-1] + 1, rows[0]], [cols[0], rows[-1] + 1], [cols[-1] + 1, rows[-1] + 1]]
+    back = apply(invert(transform), extent)
+    x0, y0 = np.maximum(np.floor(back.min(0)).astype(int), 0)
+    x1 = int(min(np.ceil(back[:, 0].max()) + 1, photo_shape[1]))
+    y1 = int(min(np.ceil(back[:, 1].max()) + 1, photo_shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return empty
+    to_crop = _window_to_source(transform, x0, y0)
+    # PIL's NEAREST takes the pixel floor(u + 0.5) of the code image: shift by half a pixel
+    # so that it takes cell floor(u) of the crop (pixels outside become 0, background)
+    to_code = np.array([[1.0, 0, -0.5], [0, 1.0, -0.5]]) @ np.vstack([to_crop, [0, 0, 1]])
+    warped = Image.fromarray(code).transform((x1 - x0, y1 - y0), Image.AFFINE, _pil_coefficients(invert(to_code)),
+                                            Image.NEAREST, fillcolor=0)
+    window = np.array(warped)
+    ys, xs = np.nonzero(window == 255)
+    if len(xs):
+        window[ys, xs] = _bilinear(probabilities, to_crop, xs.astype(np.float64), ys.astype(np.float64)).argmax(-1)
+    return (int(x0), int(y0), x1, y1), window
+
+
+def crop_coverage(transform, crop_shape, xs, ys):
+    """True where photo pixels ``(xs, ys)`` map inside ``[0, w - 1] x [0, h - 1]`` of a crop."""
+    a = np.asarray(transform, np.float64)
+    u = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
+    v = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
+    return (u >= 0) & (u <= crop_shape[1] - 1) & (v >= 0) & (v <= crop_shape[0] - 1)
+
+
+def paste_faces(faces, photo_shape):
+    """The photo's label map from several faces' crop probabilities.
+
+    ``faces`` is a list of ``(probabilities (h, w, C), transform)``. Each face's labels
+    come from :func:`paste_labels`; where the windows of several faces overlap, a pixel
+    takes the label of the face surer that it is not background (the first on ties), as
+    :func:`paste_probabilities` would give, computed for the overlaps only.
+
+    Example:
+        >>> labels = paste_faces([(probs, A) for probs, A in zip(probabilities, transforms)], photo.shape[:2])
+    """
+    labels = np.zeros(photo_shape[:2], np.uint8)
+    pasted = []
+    for probabilities, transform in faces:
+        window, face_labels = paste_labels(probabilities, transform, photo_shape)
+        if face_labels.size:
+            pasted.append((window, face_labels, np.asarray(probabilities, np.float32), transform))
+    for (x0, y0, x1, y1), face_labels, _, _ in pasted:
+        region = labels[y0:y1, x0:x1]
+        np.copyto(region, face_labels, where=face_labels > 0)
+    for a in range(len(pasted)):
+        for b in range(a + 1, len(pasted)):
+            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = pasted[a][0], pasted[b][0]
+            x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+            if x1 > x0 and y1 > y0:
+                _resolve_overlap(labels, pasted, (x0, y0, x1, y1))
+    return labels
+
+
+def _resolve_overlap(labels, pasted, box):
+    """Within ``box``, every pixel takes the label of the face whose probability of "not
+    background" there is highest (among the faces whose window and crop cover it)."""
+    x0, y0, x1, y1 = box
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    xs, ys = xx.ravel().astype(np.float64), yy.ravel().astype(np.float64)
+    best = np.full(len(xs), -1.0, np.float32)
+    winner = np.zeros(len(xs), np.uint8)
+    for (wx0, wy0, wx1, wy1), face_labels, probabilities, transform in pasted:
+        covered = (xs >= wx0) & (xs < wx1) & (ys >= wy0) & (ys < wy1)
+        covered &= crop_coverage(transform, probabilities.shape, xs, ys)
+        if not covered.any():
+            continue
+        foreground = np.full(len(xs), -1.0, np.float32)
+        foreground[covered] = 1.0 - _bilinear(probabilities[..., :1], transform, xs[covered], ys[covered])[:, 0]
+        surer = foreground > best
+        best[surer] = foreground[surer]
+        own = face_labels[(ys[surer] - wy0).astype(int), (xs[surer] - wx0).astype(int)]
+        winner[surer] = own
+    labels[y0:y1, x0:x1] = winner.reshape(y1 - y0, x1 - x0)

@@ -25,8 +25,9 @@ import numpy as np
 class ClassMap:
     """A label scheme: class ``i`` is called ``names[i]`` and drawn in ``colors[i]``.
 
-    ``groups`` name the merges a protocol scores together (e.g. HELEN's "eyes" = both
-    eyes); ``excluded_from_overall`` are classes an "overall" score leaves out.
+    ``groups`` name sets of classes (e.g. "eyes" = both eyes, "face" = every facial
+    part but hair): a protocol scores some of them together (``overall_groups``), and
+    ``ParseResult.mask(group)`` selects them.
     """
 
     name: str
@@ -57,6 +58,16 @@ class ClassMap:
                 f"valid names: {', '.join(self.names)}"
             ) from None
 
+    def indices(self, name):
+        """The class indices a class name or a group name stands for; a ValueError lists
+        both when ``name`` is neither."""
+        if name in self.groups:
+            return [self.names.index(n) for n in self.groups[name]]
+        if name in self.names:
+            return [self.names.index(name)]
+        raise ValueError(f"{name!r} is neither a class nor a group of the {self.name} class map; classes: "
+                         f"{', '.join(self.names)}; groups: {', '.join(self.groups) or 'none'}")
+
     def palette(self):
         """``(num_classes, 3)`` uint8 colour table, for drawing label maps."""
         return np.asarray(self.colors, dtype=np.uint8)
@@ -80,6 +91,8 @@ HELEN = ClassMap(
         "i_mouth": ("i_mouth",),
         "l_lip": ("l_lip",),
         "mouth": ("u_lip", "i_mouth", "l_lip"),
+        "lips": ("u_lip", "l_lip"),
+        "face": ("skin", "r_brow", "l_brow", "r_eye", "l_eye", "nose", "u_lip", "i_mouth", "l_lip"),
     },
     overall_groups=("brows", "eyes", "nose", "u_lip", "i_mouth", "l_lip", "mouth"),
 )
@@ -88,6 +101,7 @@ LFW_PL = ClassMap(
     name="lfw_pl",
     names=("background", "skin", "hair"),
     colors=((0, 0, 255), (0, 255, 0), (255, 0, 0)),  # the dataset's own label colours
+    groups={"face": ("skin",)},
 )
 
 CELEBAMASK = ClassMap(
@@ -99,6 +113,16 @@ CELEBAMASK = ClassMap(
             (0, 255, 255), (255, 204, 204), (102, 51, 0), (255, 0, 0), (102, 204, 0),
             (255, 255, 0), (0, 0, 153), (0, 0, 204), (255, 51, 153), (0, 204, 204),
             (0, 51, 0), (255, 153, 51), (0, 204, 0)),
+    # For result.mask(group); CelebAMask-HQ's protocol scores every class on its own.
+    groups={
+        "brows": ("l_brow", "r_brow"),
+        "eyes": ("l_eye", "r_eye"),
+        "ears": ("l_ear", "r_ear"),
+        "lips": ("u_lip", "l_lip"),
+        "mouth": ("mouth", "u_lip", "l_lip"),
+        "face": ("skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth",
+                 "u_lip", "l_lip"),
+    },
 )
 
 # CelebAMask-HQ index -> HELEN index (both name sides by the subject); ears go to skin as in HELEN's face-skin region; glasses keep what they cover (eyes

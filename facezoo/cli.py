@@ -6,18 +6,22 @@
     facezoo publish icnn_lfw --repo ORG/REPO [--weights FILE.npz] [--private]
     facezoo publish my_finetune.keras --repo ORG/REPO
     facezoo --version                                (python -m facezoo works too)
-    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8]
+    facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8] [--json] [--quiet]
     facezoo parse more_photos/ -o parsed/ --skip-existing    resume: photos already done are left
-    facezoo landmarks photo.jpg -o points/ [--model NAME]
+    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95]
+
+Start-up is light: nothing imports Keras or TensorFlow until a command needs a model
+(``facezoo --help``, ``--version`` and ``facezoo models`` never do: the presets name their
+classes), and TensorFlow's log lines are kept off the terminal unless ``--verbose`` (see
+:mod:`facezoo.quiet`).
 """
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_models(args):
@@ -28,7 +32,7 @@ def _cmd_models(args):
         status = "no published weights" if preset.unavailable else preset.license.split(":")[0] + " terms"
         print(f"  {name:25s} {preset.description} [{status}]")
     print("architectures (random initialisation):")
-    for name, (_, description) in ARCHITECTURES.items():
+    for name, description in ARCHITECTURES.descriptions().items():  # names only: imports no model (no Keras)
         print(f"  {name:25s} {description}")
     return 0
 
@@ -135,14 +139,18 @@ def _prepare_output(args):
 
 
 def _for_each_photo(args, work, files_per_photo):
-    """Run ``work(path, photo, stem, notes) -> (result, written path)`` on every input
+    """Run ``work(path, photo, stem, notes) -> (result, written paths)`` on every input
     photo with a progress bar (the output folder already checked by :func:`_prepare_output`).
 
     A file that fails is reported and skipped; with ``--skip-existing`` a photo whose
     outputs (``files_per_photo`` patterns) are complete from the same model is skipped.
     The summary counts photos done, photos without a face, skipped and failed ones; Ctrl-C
     or SIGTERM end it early with the same summary. Exit status 1 if any failed, 130 if
-    interrupted."""
+    interrupted.
+
+    Per photo it prints one line naming the files written, or with ``--json`` the
+    result's JSON (plus ``"outputs"``) as one line on stdout (and no summary); ``--quiet``
+    prints only errors (and, if interrupted, the summary on stderr)."""
     from tqdm import tqdm
 
     from facezoo import outputs
@@ -152,9 +160,10 @@ def _for_each_photo(args, work, files_per_photo):
     files = list(_image_files(args.inputs))
     done, no_face, skipped, replaced, failed, stems = 0, 0, 0, 0, 0, set()
     interrupted = False
+    silent = args.quiet or args.json
     with _terminate_as_interrupt():
         try:
-            for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2):
+            for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2 or silent):
                 if error is None:
                     base = stem = os.path.splitext(os.path.basename(path))[0]
                     copy = 1
@@ -170,8 +179,11 @@ def _for_each_photo(args, work, files_per_photo):
                         result, written = work(path, photo, stem, notes)
                         no_face += not result.faces
                         done += bool(result.faces)
-                        said = result.notes if not result.faces else [_faces(len(result.faces)), *result.notes]
-                        tqdm.write(f"{path}: {'; '.join(said)} -> {written}")
+                        if args.json:
+                            print(json.dumps({**result.to_json(), "outputs": written}), flush=True)
+                        elif not args.quiet:
+                            said = result.notes if not result.faces else [_faces(len(result.faces)), *result.notes]
+                            tqdm.write(f"{path}: {'; '.join(said)} -> {', '.join(written.values())}")
                         continue
                     except (DataError, ValueError, OSError, MemoryError) as problem:
                         error = str(problem)
@@ -191,9 +203,11 @@ def _for_each_photo(args, work, files_per_photo):
     if failed:
         parts.append(f"{failed} failed")
     if interrupted:
-        print(f"{args.command}: interrupted; " + "; ".join(parts) + "; rerun with --skip-existing to go on")
+        print(f"{args.command}: interrupted; " + "; ".join(parts) + "; rerun with --skip-existing to go on",
+              file=sys.stderr if silent else sys.stdout)
         return 130
-    print(f"{args.command}: " + "; ".join(parts))
+    if not silent:
+        print(f"{args.command}: " + "; ".join(parts))
     return 1 if failed else 0
 
 
@@ -215,39 +229,33 @@ def _check_task(name, task):
 
 
 def _cmd_parse(args):
-    from facezoo.detect import MTCNNDetector
     from facezoo.outputs import PARSE_FILES
-    from facezoo.photos import parse
-    from facezoo.registry import load
+    from facezoo.pipeline import FaceParser
 
     _check_task(args.model, "parsing")
     _prepare_output(args)
-    model = load(args.model, compile=False)
-    detector = None if args.aligned else MTCNNDetector(min_score=args.min_score)
+    parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
 
     def work(path, photo, stem, notes):
-        result = parse(photo, model=model, detector=detector, aligned=args.aligned, max_faces=args.max_faces)
+        result = parser.parse(photo)
         result.source, result.notes = path, notes + result.notes
-        return result, result.save(args.output, stem, photo)["labels.png"]
+        return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work, PARSE_FILES)
 
 
 def _cmd_landmarks(args):
-    from facezoo.detect import MTCNNDetector
     from facezoo.outputs import LANDMARK_FILES
-    from facezoo.photos import landmarks
-    from facezoo.registry import load
+    from facezoo.pipeline import LandmarkDetector
 
     _check_task(args.model, "landmarks")
     _prepare_output(args)
-    model = load(args.model, compile=False)
-    detector = MTCNNDetector(min_score=args.min_score)
+    detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score)
 
     def work(path, photo, stem, notes):
-        result = landmarks(photo, model=model, detector=detector, max_faces=args.max_faces)
+        result = detector.detect(photo)
         result.source, result.notes = path, notes + result.notes
-        return result, result.save(args.output, stem)["json"]
+        return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work, LANDMARK_FILES)
 
@@ -291,6 +299,9 @@ def _add_photo_options(p, max_faces_help):
                    help="smallest MTCNN confidence accepted as a face (default 0.9; tight crops can score 0.85)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave photos whose outputs are complete from the same model (resume an interrupted run)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print one JSON line per photo on stdout (no summary)")
+    shown.add_argument("--quiet", action="store_true", help="print errors only")
 
 
 def build_parser():
@@ -298,12 +309,17 @@ def build_parser():
 
     parser = argparse.ArgumentParser(prog="facezoo", description="Face parsing and landmarks for Keras 3.")
     parser.add_argument("--version", action="version", version=f"facezoo {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="let TensorFlow's own log lines through")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("models", help="list the available models")
+    def add(name, **kwargs):
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = add("models", help="list the available models")
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
+    p = add("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
     p.add_argument("model", help="model name (see `facezoo models`)")
     p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
@@ -312,7 +328,7 @@ def build_parser():
                    help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("eval", help="evaluate a model on a dataset with the paper's protocol")
+    p = add("eval", help="evaluate a model on a dataset with the paper's protocol")
     p.add_argument("model", help="model name (see `facezoo models`), a .keras file or a facezoo .npz checkpoint")
     p.add_argument("--dataset", required=True, choices=["helen", "helen_contours", "lfw_pl", "celebamask", "300w"])
     p.add_argument("--data", required=True, help="dataset root folder")
@@ -324,7 +340,7 @@ def build_parser():
                    help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
+    p = add("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")
     p.add_argument("model", help="preset name (see `facezoo models`), or a .keras/.npz file of a facezoo model "
                                  "(a fine-tune: its classes and preprocessing travel with it)")
     p.add_argument("--repo", required=True, help="Hub repository ORG/REPO (created if missing)")
@@ -332,13 +348,13 @@ def build_parser():
     p.add_argument("--private", action="store_true")
     p.set_defaults(func=_cmd_publish)
 
-    p = sub.add_parser("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
+    p = add("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
     _add_photo_options(p, "parse at most this many faces per photo")
     p.add_argument("--model", default="stn_icnn_celebamask", help="parsing preset (see `facezoo models`)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
     p.set_defaults(func=_cmd_parse)
 
-    p = sub.add_parser("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
+    p = add("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
     _add_photo_options(p, "at most this many faces per photo")
     p.add_argument("--model", default="adc_landmarks_300w", help="landmark preset (see `facezoo models`)")
     p.set_defaults(func=_cmd_landmarks)
@@ -346,16 +362,19 @@ def build_parser():
 
 
 def main(argv=None):
+    from facezoo.quiet import native_logs_silenced
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
-        print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"facezoo {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with native_logs_silenced(enabled=not args.verbose):
+        try:
+            return args.func(args)
+        except (ValueError, FileNotFoundError, TypeError, RuntimeError, OSError) as error:
+            print(f"facezoo {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"facezoo {args.command}: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

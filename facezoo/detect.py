@@ -14,7 +14,10 @@ MTCNN (Zhang et al. 2016) finds faces from about 20 pixels wide, frontal to roug
 half-profile, and gives five keypoints (the eye centres, the nose tip, the mouth
 corners) used for alignment. It misses strongly rotated (> ~45 degrees in-plane),
 profile and heavily occluded faces; photos are searched at most ``max_side`` pixels on
-their long side, so in a huge photo the smallest findable face grows accordingly.
+their long side (1024 by default: faces down to about 2 % of the photo's long side, 20
+pixels of the searched image), so in a huge photo the smallest findable face grows
+accordingly. Its three networks run through ``tf.function`` (traced once per input
+shape, then shape-generic), not op by op.
 """
 
 from dataclasses import dataclass
@@ -49,12 +52,17 @@ class MTCNNDetector:
     Args:
         min_score: detections below this confidence are dropped.
         max_side: the photo is searched at this size on its long side at most (boxes and
-            keypoints are returned in the original photo's pixels).
+            keypoints are returned in the original photo's pixels). Its cost grows with
+            the square of ``max_side / min_face_size``; see ``benchmarks/pipeline_speed.py``.
         min_face_size: smallest face searched for, in pixels of the searched image.
     """
 
-    def __init__(self, min_score=0.9, max_side=1600, min_face_size=20):
-        self.min_score, self.max_side, self.min_face_size = min_score, max_side, min_face_size
+    def __init__(self, min_score=0.9, max_side=1024, min_face_size=20):
+        if not 0.0 <= float(min_score) <= 1.0:
+            raise ValueError(f"min_score is a confidence in [0, 1], got {min_score!r}")
+        if int(max_side) < 64 or int(min_face_size) < 12:
+            raise ValueError(f"need max_side >= 64 and min_face_size >= 12, got {max_side} and {min_face_size}")
+        self.min_score, self.max_side, self.min_face_size = float(min_score), int(max_side), int(min_face_size)
         self._mtcnn = None
 
     def __call__(self, image):
@@ -62,9 +70,7 @@ class MTCNNDetector:
 
         image = _check_rgb(image)
         if self._mtcnn is None:
-            from mtcnn import MTCNN
-
-            self._mtcnn = MTCNN()
+            self._mtcnn = _compiled_mtcnn()
         height, width = image.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
         searched = image
@@ -80,6 +86,18 @@ class MTCNNDetector:
             detections.append(Detection((x / scale, y / scale, (x + w) / scale, (y + h) / scale),
                                         float(face["confidence"]), points))
         return sorted(detections, key=lambda d: -d.score)
+
+
+def _compiled_mtcnn():
+    """An ``mtcnn.MTCNN`` whose P-, R- and O-Net are called through ``tf.function``: the
+    package calls its Keras networks eagerly, op by op, which cost about twice the time."""
+    import tensorflow as tf
+    from mtcnn import MTCNN
+
+    mtcnn = MTCNN()
+    for stage in mtcnn.stages:
+        stage._model = tf.function(stage._model, reduce_retracing=True)
+    return mtcnn
 
 
 class BoxDetector:

@@ -1,12 +1,17 @@
-"""Parse faces in photos: detect, align to the preset's template, parse, map back.
+"""Faces in photos: the results of parsing and landmarks, and the one-call functions.
 
 Example:
     >>> import facezoo
     >>> result = facezoo.parse("group.jpg")               # stn_icnn_celebamask by default
     >>> result.labels.shape                               # (H, W) uint8 at the photo's resolution
     >>> [face.detection.score for face in result.faces]
-    >>> result.save("out/", "group", photo)               # labels PNG, overlay PNG, JSON
+    >>> result.mask("hair"), result.mask("eyes")          # a class, a group of classes
+    >>> result.save("out/", "group")                      # labels PNG, overlay PNG, JSON
     >>> facezoo.parse(crop, model="icnn_lfw", aligned=True)   # an already aligned face crop
+
+For many photos, batches or video, :class:`facezoo.FaceParser` and
+:class:`facezoo.LandmarkDetector` (``facezoo.pipeline``) load the model and the detector
+once; ``parse`` and ``landmarks`` here build one per call.
 
 Each detected face is warped onto the preset's alignment template (the mean keypoints of
 its training faces, see ``Preset.alignment``) with a similarity transform, parsed at the
@@ -21,10 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from facezoo.align import apply, box_transform, invert, paste_probabilities, similarity_transform, warp_to_crop
+from facezoo.align import box_transform, similarity_transform
 from facezoo.data.io import DataError, read_image, to_rgb_array
 from facezoo.data.io import read_photo as _read_photo_file
-from facezoo.detect import KEYPOINT_NAMES, Detection, MTCNNDetector
+from facezoo.detect import Detection
 from facezoo.utils import atomic_outputs
 
 DEFAULT_MODEL = "stn_icnn_celebamask"
@@ -48,7 +53,16 @@ class FaceResult:
 @dataclass
 class ParseResult:
     """``labels`` ``(H, W)`` uint8 in the model's class map (0 = background) at the photo's
-    resolution, the ``faces`` found, and the class map."""
+    resolution, the ``faces`` found, and the class map.
+
+    Example:
+        >>> result = facezoo.parse("photo.jpg")
+        >>> hair = result.mask("hair")            # (H, W) bool: one class
+        >>> lips = result.mask("lips")            # a group of the class map: both lips
+        >>> result.mask("face")                   # every facial part, not hair or clothes
+        >>> Image.fromarray(result.overlay())     # the photo with the classes coloured in
+        >>> result.save("out/", "photo")          # labels PNG, overlay PNG and JSON
+    """
 
     labels: np.ndarray
     faces: list
@@ -57,6 +71,24 @@ class ParseResult:
     class_colors: tuple
     source: str = ""
     notes: list = field(default_factory=list)
+    #: the photo parsed (uint8 RGB), for :meth:`overlay` and :meth:`save`; not in the JSON
+    image: np.ndarray = field(default=None, repr=False, compare=False)
+
+    def _class_map(self):
+        from facezoo.classmaps import CLASS_MAPS, ClassMap
+
+        for class_map in CLASS_MAPS.values():
+            if tuple(class_map.names) == tuple(self.class_names):
+                return class_map
+        return ClassMap("custom", tuple(self.class_names), tuple(self.class_colors))
+
+    def mask(self, name):
+        """Boolean ``(H, W)`` mask of a class (``"hair"``) or of a group of the class map
+        (``"eyes"``, ``"brows"``, ``"lips"``, ``"face"``...; see
+        :attr:`facezoo.classmaps.ClassMap.groups`). A ValueError lists the valid names."""
+        lookup = np.zeros(256, bool)
+        lookup[self._class_map().indices(name)] = True
+        return lookup[self.labels]
 
     def to_json(self):
         import facezoo
@@ -68,9 +100,10 @@ class ParseResult:
             "faces": [face.to_json() for face in self.faces], "notes": self.notes,
         }
 
-    def overlay(self, image, alpha=0.5):
-        """The photo with class colours blended in, face boxes, and a legend."""
-        image = np.asarray(image, np.uint8)
+    def overlay(self, image=None, alpha=0.5):
+        """The photo (``image``, by default the one parsed) with the class colours blended
+        in (``alpha``), the face boxes, and a legend: uint8 RGB ``(H, W, 3)``."""
+        image = self._photo(image)
         colors = np.asarray(self.class_colors, np.float32)
         blended = image.astype(np.float32)
         mask = self.labels > 0
@@ -93,10 +126,18 @@ class ParseResult:
             draw.text((unit * 3 // 2, top), name, fill=(255, 255, 255), font=font)
         return np.asarray(canvas)
 
-    def save(self, folder, stem, image):
+    def _photo(self, image):
+        image = self.image if image is None else np.asarray(image, np.uint8)
+        if image is None or image.shape[:2] != self.labels.shape:
+            raise ValueError(f"overlay needs the photo parsed ({self.labels.shape[1]}x{self.labels.shape[0]}); "
+                             f"got {None if image is None else image.shape}")
+        return image
+
+    def save(self, folder, stem, image=None):
         """Write ``<stem>.labels.png``, ``<stem>.overlay.png`` and ``<stem>.json`` into
-        ``folder``. All three are written to temporary files first and renamed only when
-        every one is complete, so a failure leaves none half-written. Returns the paths."""
+        ``folder`` (the overlay drawn on ``image``, by default the photo parsed). All
+        three are written to temporary files first and renamed only when every one is
+        complete, so a failure leaves none half-written. Returns the paths."""
         paths = {kind: os.path.join(folder, f"{stem}.{kind}") for kind in ("labels.png", "overlay.png", "json")}
         with atomic_outputs(paths) as temps:
             Image.fromarray(self.labels, mode="L").save(temps["labels.png"], format="PNG")
@@ -120,6 +161,8 @@ def as_rgb(image):
     if isinstance(image, Image.Image):
         return to_rgb_array(image)
     array = np.asarray(image)
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3 and array.size:
+        return np.ascontiguousarray(array)  # already what every step needs: no copy of a large photo
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.size == 0:
@@ -164,20 +207,20 @@ def face_transform(detection, preset):
     return box_transform(detection.box, preset.alignment["box"], preset.input_size)
 
 
-def _load_model(model):
+def load_model(model, task):
+    """``model`` itself (any facezoo model: it carries ``model.info``), or the preset or
+    model file it names, loaded; ValueError unless its task is ``task``."""
     from facezoo.registry import load
 
-    if isinstance(model, str):
-        return load(model, compile=False)
-    if getattr(model, "info", None) is None:
+    if isinstance(model, (str, os.PathLike)):
+        model = load(os.fspath(model), compile=False)
+    info = getattr(model, "info", None)
+    if info is None:
         raise ValueError("pass a facezoo preset name or model file, or a facezoo model (it carries model.info)")
+    if info.task != task:
+        needs = "parse needs a parsing model" if task == "parsing" else "landmarks needs a landmark preset"
+        raise ValueError(f"{info.name} is a {info.task} model; {needs}")
     return model
-
-
-def _detect(photo, detector, max_faces):
-    """The ``max_faces`` most confident detections (MTCNN unless ``detector`` is given)."""
-    check_max_faces(max_faces)
-    return sorted((detector or MTCNNDetector())(photo), key=lambda d: -d.score)[:max_faces]
 
 
 def check_max_faces(max_faces):
@@ -187,72 +230,32 @@ def check_max_faces(max_faces):
     return max_faces
 
 
-def _probabilities(model, crops, batch_size):
-    import keras
-
-    outputs = []
-    for start in range(0, len(crops), batch_size):
-        batch = model.preprocess(np.stack(crops[start:start + batch_size]))
-        outputs.append(keras.ops.convert_to_numpy(model(batch, training=False)))
-    probabilities = np.concatenate(outputs)
-    if probabilities.min() < 0 or not np.allclose(probabilities.sum(-1), 1.0, atol=1e-3):  # logits
-        probabilities = np.exp(probabilities - probabilities.max(-1, keepdims=True))
-        probabilities /= probabilities.sum(-1, keepdims=True)
-    return probabilities
+def source_name(image):
+    """The path of an image given as a path, else ``""``."""
+    return os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
 
 
-def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32, batch_size=8):
-    """Parse every face in ``image``.
+def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32, batch_size=8, min_score=None):
+    """Parse every face in ``image``: the one-call form of :class:`facezoo.FaceParser`.
 
     Args:
         image: a path, PIL image or array (any size up to 100 MP; grey, RGBA and 16-bit
             are converted; EXIF rotation is applied to files).
-        model: a preset name or a model from :func:`facezoo.load`.
+        model: a preset name or a model from :func:`facezoo.load`. A name loads the model
+            (seconds) on every call: for many photos make one ``FaceParser`` and reuse it.
         detector: a callable ``image -> list[Detection]`` (default :class:`MTCNNDetector`).
         aligned: the image is already an aligned face crop: no detection, the whole image
             is resized to the model's input.
         max_faces: parse at most this many faces (the most confident).
+        min_score: drop detections below this confidence.
     Returns:
         :class:`ParseResult`. A photo without a face gives all-background labels, no faces
         and a note saying so.
     """
-    source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
-    photo, notes = read_photo(image)
-    model = _load_model(model)
-    preset = model.info
-    if preset.task != "parsing":
-        raise ValueError(f"{preset.name} is a {preset.task} model; parse needs a parsing model")
-    height, width = photo.shape[:2]
-    labels = np.zeros((height, width), np.uint8)
-    result = ParseResult(labels, [], preset.name, tuple(preset.class_names), tuple(preset.class_colors), source,
-                         notes)
-    if aligned:
-        probabilities = _probabilities(model, [photo], batch_size)[0]
-        full = np.asarray(Image.fromarray(probabilities.argmax(-1).astype(np.uint8)).resize((width, height),
-                                                                                             Image.NEAREST))
-        result.labels = full
-        sy, sx = preset.input_size[0] / height, preset.input_size[1] / width
-        transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
-        result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
-        return result
+    from facezoo.pipeline import FaceParser
 
-    detections = _detect(photo, detector, max_faces)
-    if not detections:
-        result.notes.append("no face found")
-        return result
-    transforms = [face_transform(d, preset) for d in detections]
-    crops = [warp_to_crop(photo, t, preset.input_size) for t in transforms]
-    probabilities = _probabilities(model, crops, batch_size)
-    foreground = np.zeros((height, width), np.float32)
-    for detection, transform, probs in zip(detections, transforms, probabilities):
-        (x0, y0, x1, y1), resampled, inside = paste_probabilities(probs, transform, (height, width))
-        if not inside.any():
-            continue
-        surer = inside & (1.0 - resampled[..., 0] > foreground[y0:y1, x0:x1])
-        labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
-        foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
-        result.faces.append(FaceResult(detection, transform))
-    return result
+    return FaceParser(model, detector, max_faces=max_faces, min_score=min_score, batch_size=batch_size,
+                      aligned=aligned).parse(image)
 
 
 DEFAULT_LANDMARK_MODEL = "adc_landmarks_300w"
@@ -315,42 +318,20 @@ class LandmarkResult:
         return paths
 
 
-def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=4096):
-    """68 landmarks of every face in ``image``, in the photo's pixels.
+def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=None, min_score=None):
+    """68 landmarks of every face in ``image``, in the photo's pixels: the one-call form
+    of :class:`facezoo.LandmarkDetector`.
 
-    Each face is aligned to the preset's template and cut out *at the photo's own
-    resolution* (a face 2,000 pixels wide gives a crop of about 3,000 pixels, capped at
-    ``max_crop``), so a high-resolution model such as :class:`ADCLandmarks` sees every
-    pixel of it; the points are mapped back through the inverse transform.
+    Each face is aligned to the preset's template and cut out at the photo's own
+    resolution, up to ``max_crop`` pixels (by default what the model can use, see
+    :func:`facezoo.pipeline.landmark_crop_side`: 512 for the shipped presets; a larger
+    face is box-filtered down to it), and the points are mapped back through the inverse
+    transform.
 
     Returns:
         :class:`LandmarkResult`; faces whose prediction is not finite are left out and
         named in ``notes``.
     """
-    import keras
+    from facezoo.pipeline import LandmarkDetector
 
-    from facezoo.registry import preprocess
-
-    source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
-    photo, notes = read_photo(image)
-    model = _load_model(model)
-    preset = model.info
-    if preset.task != "landmarks":
-        raise ValueError(f"{preset.name} is a {preset.task} model; landmarks needs a landmark preset")
-    result = LandmarkResult([], preset.name, int(photo.shape[1]), int(photo.shape[0]), source, notes)
-    detections = _detect(photo, detector, max_faces)
-    if not detections:
-        result.notes.append("no face found")
-    nominal = preset.input_size[0]
-    for index, detection in enumerate(detections):
-        transform = face_transform(detection, preset)  # photo -> nominal crop
-        scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
-        side = int(np.clip(round(nominal / scale), 64, max_crop))
-        transform = transform * (side / nominal)  # photo -> full-resolution crop
-        batch = preprocess(warp_to_crop(photo, transform, (side, side)), preset, resize=False)
-        points = keras.ops.convert_to_numpy(model(batch, training=False))[0]
-        if not np.isfinite(points).all():
-            result.notes.append(f"face {index}: the model predicted non-finite landmarks; left out")
-            continue
-        result.faces.append(FaceLandmarks(detection, apply(invert(transform), points), transform, side))
-    return result
+    return LandmarkDetector(model, detector, max_faces=max_faces, min_score=min_score, max_crop=max_crop).detect(image)

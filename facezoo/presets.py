@@ -9,17 +9,97 @@ preset itself, only what several families share (dataset terms, framings, protoc
 
 Example (a family's presets module):
     >>> from facezoo.presets import Preset, register_architecture, register_presets
-    >>> register_architecture("icnn", ICNN, "iCNN whole-face parser (Zhou et al. 2015)")
+    >>> register_architecture("icnn", "facezoo.models.icnn.icnn:ICNN", "iCNN whole-face parser (Zhou et al. 2015)")
     >>> register_presets(Preset(name="icnn_lfw", architecture="icnn", ...))
 """
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Optional
 
 from facezoo.classmaps import get_class_map
 
+
+class ModelClass:
+    """A model class named by ``"module:Class"``, imported when it is first used (building
+    a model), so that reading the presets (``facezoo models``, ``--help``) does not import
+    Keras. ``output`` (what the model returns: ``"logits"``, ``"probabilities"``,
+    ``"points"``) is known without importing it."""
+
+    def __init__(self, reference, output=None):
+        if isinstance(reference, str):
+            module, _, name = reference.partition(":")
+            if not module or not name:
+                raise ValueError(f"a model class is named 'package.module:Class', got {reference!r}")
+            self.module, self.name, self._class = module, name, None
+        else:
+            self.module, self.name, self._class = reference.__module__, reference.__name__, reference
+        self._output = output
+
+    @property
+    def reference(self):
+        return f"{self.module}:{self.name}"
+
+    def resolve(self):
+        """The class itself (imports its module)."""
+        if self._class is None:
+            self._class = getattr(importlib.import_module(self.module), self.name)
+        return self._class
+
+    @property
+    def output(self):
+        return self._output if self._output is not None else self.resolve().OUTPUT
+
+    @property
+    def __name__(self):
+        return self.name
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+    def __eq__(self, other):
+        if isinstance(other, ModelClass):
+            return self.reference == other.reference
+        if isinstance(other, type):
+            return self.reference == f"{other.__module__}:{other.__name__}"
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.reference)
+
+    def __repr__(self):
+        return f"ModelClass({self.reference!r})"
+
+
+class _Architectures(dict):
+    """name -> (model class, one line for `facezoo models`); the class is resolved (imported)
+    when an entry is read, so ``ARCHITECTURES[name][0]`` is the class itself. ``lazy(name)``
+    gives the unresolved :class:`ModelClass`, ``descriptions()`` reads without importing."""
+
+    def __getitem__(self, name):
+        model_class, description = dict.__getitem__(self, name)
+        return model_class.resolve(), description
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def lazy(self, name):
+        return dict.__getitem__(self, name)[0]
+
+    def descriptions(self):
+        """name -> one line, importing nothing."""
+        return {name: description for name, (_, description) in dict.items(self)}
+
+
 #: Architectures by name: (class, one line for `facezoo models`), filled by each family.
-ARCHITECTURES = {}
+#: Families register their class by name (``"module:Class"``): it is imported when read.
+ARCHITECTURES = _Architectures()
 #: Presets by name, filled by each family's presets module.
 PRESETS = {}
 
@@ -61,9 +141,9 @@ class Preset:
         """The :class:`~facezoo.info.ModelInfo` of this preset's model, without building it."""
         from facezoo.info import ModelInfo
 
-        model_class = ARCHITECTURES[self.architecture][0]
+        model_class = ARCHITECTURES.lazy(self.architecture)
         return self.model_info(ModelInfo(name=self.name, task=self.task, input_size=self.input_size,
-                                         class_names=self.class_names, output=model_class.OUTPUT))
+                                         class_names=self.class_names, output=model_class.output))
 
     def model_info(self, base):
         """``base`` (a model's own :class:`~facezoo.info.ModelInfo`) with what this preset
@@ -82,11 +162,17 @@ class Preset:
         return () if self.class_map is None else get_class_map(self.class_map).colors
 
 
-def register_architecture(name, model_class, description):
-    """Make ``model_class`` buildable by name (``facezoo eval NAME``, ``facezoo models``)."""
-    if name in ARCHITECTURES and ARCHITECTURES[name][0] is not model_class:
-        raise ValueError(f"architecture {name!r} is already registered for {ARCHITECTURES[name][0].__name__}")
-    ARCHITECTURES[name] = (model_class, description)
+def register_architecture(name, model_class, description, output=None):
+    """Make ``model_class`` buildable by name (``facezoo eval NAME``, ``facezoo models``).
+
+    ``model_class`` is the class or, so that registering imports no Keras, its name
+    ``"package.module:Class"`` (imported when a model is built); ``output`` is the class's
+    ``OUTPUT`` (``"logits"``, ``"probabilities"``, ``"points"``), given with a name so
+    that a preset's info needs no import."""
+    model_class = ModelClass(model_class, output=output)
+    if name in ARCHITECTURES and ARCHITECTURES.lazy(name) != model_class:
+        raise ValueError(f"architecture {name!r} is already registered for {ARCHITECTURES.lazy(name).name}")
+    dict.__setitem__(ARCHITECTURES, name, (model_class, description))
 
 
 def register_presets(*presets):

@@ -1,7 +1,8 @@
 """The index of presets and :func:`load`.
 
 Presets live beside their models (``facezoo/models/<family>/presets.py``) and register
-themselves when :mod:`facezoo.models` is imported; this module only looks them up, finds
+themselves when :mod:`facezoo.models` is imported (naming their classes, so that reading
+the index imports no Keras: ``facezoo models`` and ``--help`` stay light); this module only looks them up, finds
 and verifies their weights (:mod:`facezoo.download`) and gives the model its
 :class:`~facezoo.info.ModelInfo`. It has no branch for any architecture: each one owns
 its training defaults (``compile()``) and its new head (``with_classes``).
@@ -21,7 +22,7 @@ Example:
 import difflib
 import os
 
-import facezoo.models  # noqa: F401  (registers every family's architectures and presets)
+import facezoo.models  # noqa: F401  (registers every family's architectures and presets, by name: no Keras)
 from facezoo.download import WeightsUnavailableError, download, sha256_of, verify  # noqa: F401
 from facezoo.presets import ARCHITECTURES, PRESETS, Preset  # noqa: F401
 
@@ -58,7 +59,7 @@ def build_architecture(architecture, **config):
     """A freshly initialised model of ``architecture`` (see :data:`ARCHITECTURES`)."""
     if architecture not in ARCHITECTURES:
         raise _unknown(architecture, ARCHITECTURES)
-    return ARCHITECTURES[architecture][0](**config)
+    return ARCHITECTURES[architecture][0](**config)  # imports the model's module (and Keras) now
 
 
 def model_from_name(name):
@@ -120,6 +121,7 @@ def read_model_file(path):
 
     from facezoo.checkpoints import load_checkpoint
 
+    facezoo.models.import_all()  # every facezoo class known to Keras before it reads the file
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file {path!r}")

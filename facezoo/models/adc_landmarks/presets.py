@@ -1,12 +1,11 @@
 """The landmark models' published checkpoints (ADC and its holistic baseline)."""
 
-from facezoo.models.adc_landmarks.adc_landmarks import ADCLandmarks, HolisticLandmarks
 from facezoo.presets import HELEN_300W_TERMS, Preset, register_architecture, register_presets
 
-register_architecture("adc_landmarks", ADCLandmarks,
-                      "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size")
-register_architecture("holistic_landmarks", HolisticLandmarks,
-                      "68 landmarks from the whole face resized to 256x256 (baseline)")
+register_architecture("adc_landmarks", "facezoo.models.adc_landmarks.adc_landmarks:ADCLandmarks",
+                      "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size", output="points")
+register_architecture("holistic_landmarks", "facezoo.models.adc_landmarks.adc_landmarks:HolisticLandmarks",
+                      "68 landmarks from the whole face resized to 256x256 (baseline)", output="points")
 
 #: What the two helen68 landmark presets share: task, face crop, data, terms, template.
 HELEN68_LANDMARKS = dict(

@@ -1,9 +1,9 @@
 """iCNN's published checkpoints."""
 
-from facezoo.models.icnn.icnn import ICNN
 from facezoo.presets import LFW_PL_PARSING, LFW_PL_PROTOCOL, Preset, register_architecture, register_presets
 
-register_architecture("icnn", ICNN, "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)")
+register_architecture("icnn", "facezoo.models.icnn.icnn:ICNN",
+                      "iCNN whole-face parser (Zhou et al. 2015), any input size (presets: 160x160)", output="logits")
 
 register_presets(
     Preset(

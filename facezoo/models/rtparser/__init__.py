@@ -1,7 +1,23 @@
-"""The real-time parser of Wei et al. (2019): the model, distillation and its presets."""
+"""The real-time parser of Wei et al. (2019): the model, distillation and its presets.
 
-from facezoo.models.rtparser.rtparser import Distiller, RTParser, landmark_heatmap, multiply_adds
+Importing this package registers the architecture and its presets (names only); the model
+module, and with it Keras, is imported when one of its names is first used (PEP 562).
+"""
+
+import importlib
+
+from facezoo.models.rtparser import presets  # noqa: F401  (registers the architecture and its presets)
 
 __all__ = ["Distiller", "RTParser", "landmark_heatmap", "multiply_adds"]
 
-from facezoo.models.rtparser import presets  # noqa: E402,F401  (registers the architecture and its presets)
+
+def __getattr__(name):  # PEP 562: the model module (and Keras) is imported on first use
+    if name in __all__:
+        value = getattr(importlib.import_module("facezoo.models.rtparser.rtparser"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

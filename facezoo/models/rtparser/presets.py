@@ -1,10 +1,10 @@
 """The real-time parser's published checkpoints (two teachers and their students)."""
 
-from facezoo.models.rtparser.rtparser import RTParser
 from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_PROTOCOL, CELEBAMASK_TERMS, HELEN_TERMS, LFW_PL_PARSING,
                              LFW_PL_PROTOCOL, LFW_TERMS, Preset, register_architecture, register_presets)
 
-register_architecture("rtparser", RTParser, "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default")
+register_architecture("rtparser", "facezoo.models.rtparser.rtparser:RTParser",
+                      "real-time parser (Wei et al. 2019), 3 classes at 256x256 by default", output="logits")
 
 WEI_2019 = "Wei, Liu, Sun, Ling. Accurate Facial Image Parsing at Real-Time Speed. IEEE TIP 2019"
 

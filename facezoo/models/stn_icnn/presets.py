@@ -1,9 +1,9 @@
 """STN-iCNN's published checkpoints (and the HELEN one its recipe trains)."""
 
-from facezoo.models.stn_icnn.stn_icnn import STNiCNN
 from facezoo.presets import CELEBAMASK_FACES, HELEN_TERMS, Preset, register_architecture, register_presets
 
-register_architecture("stn_icnn", STNiCNN, "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces")
+register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
+                      "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces", output="probabilities")
 
 register_presets(
     Preset(

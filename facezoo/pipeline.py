@@ -1,0 +1,350 @@
+"""Reusable photo pipelines: load a model and a detector once, then parse (or find the
+landmarks of) any number of photos, batches and video frames.
+
+Example:
+    >>> import facezoo
+    >>> parser = facezoo.FaceParser("rtparser_celebamask_student")   # or model=facezoo.load(...)
+    >>> result = parser.parse("photo.jpg")            # facezoo.photos.ParseResult
+    >>> result.mask("hair"), result.mask("lips")      # boolean masks at the photo's resolution
+    >>> results = parser.parse_batch(["a.jpg", "b.jpg"])   # the faces of all photos share batches
+    >>> for result in parser.parse_video(frames, smoothing=0.5):   # any iterable of frames
+    ...     show(result.overlay())
+    >>> points = facezoo.LandmarkDetector().detect("photo.jpg").faces[0].landmarks   # (68, 2)
+
+Per photo the pipeline detects the faces (MTCNN unless ``detector=`` says otherwise),
+aligns each onto the preset's template, runs the model through a compiled function
+(:class:`CompiledModel`: traced once per input size) and maps the labels back only where
+the face is (:func:`facezoo.align.paste_faces`).
+``facezoo.parse`` and ``facezoo.landmarks`` are one-call wrappers around these classes.
+"""
+
+import numpy as np
+
+from facezoo.align import apply, invert, paste_faces, warp_to_crop
+from facezoo.detect import Detection, MTCNNDetector
+from facezoo.photos import (DEFAULT_LANDMARK_MODEL, DEFAULT_MODEL, FaceLandmarks, FaceResult, LandmarkResult,
+                            ParseResult, check_max_faces, face_transform, load_model, read_photo, source_name)
+
+
+#: A face in one frame is the same face as in the previous frame if their boxes overlap this much.
+IoU_THRESHOLD = 0.3
+
+
+def iou(a, b):
+    """Intersection over union of two boxes ``(x0, y0, x1, y1)``."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+class CompiledModel:
+    """``model(x, training=False)`` compiled once per input size and cached: on the
+    TensorFlow backend one ``tf.function`` per ``(height, width, channels)`` with a dynamic
+    batch (the shape stays static inside, as :class:`~facezoo.models.ADCLandmarks` needs);
+    on other backends Keras' own compiled ``predict_on_batch``. Returns numpy arrays.
+
+    Example:
+        >>> predict = CompiledModel(model)
+        >>> probabilities = predict(batch)        # (B, h, w, C), traced on the first call only
+    """
+
+    def __init__(self, model):
+        import keras
+
+        self.model, self._functions = model, {}
+        self._tensorflow = keras.backend.backend() == "tensorflow"
+
+    def __call__(self, batch):
+        batch = np.asarray(batch, np.float32)
+        if not self._tensorflow:
+            return np.asarray(self.model.predict_on_batch(batch))
+        key = batch.shape[1:]
+        if key not in self._functions:
+            import tensorflow as tf
+
+            model = self.model
+            self._functions[key] = tf.function(lambda x: model(x, training=False),
+                                               input_signature=[tf.TensorSpec((None, *key), tf.float32)])
+        output = self._functions[key](batch)
+        return output.numpy() if hasattr(output, "numpy") else np.asarray(output)
+
+
+def _are_logits(outputs):
+    """Whether a parser's outputs are logits (else probabilities): decided once per model."""
+    sample = outputs[:1, ::8, ::8]
+    return bool(sample.min() < 0 or not np.allclose(sample.sum(-1), 1.0, atol=1e-3))
+
+
+def _softmax(logits):
+    """Softmax over the last axis, in place (large maps: no temporary copies)."""
+    if not logits.flags.writeable:
+        logits = logits.copy()
+    logits -= logits.max(-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(-1, keepdims=True)
+    return logits
+
+
+class _Smoother:
+    """Exponential smoothing of detections (box, keypoints) and optional per-face points
+    between video frames: a face is matched to the previous frame's face it overlaps most
+    (IoU >= 0.3); ``value = weight * previous + (1 - weight) * current``."""
+
+    def __init__(self, weight):
+        if not 0.0 <= float(weight) < 1.0:
+            raise ValueError(f"smoothing is a weight in [0, 1), got {weight!r}")
+        self.weight, self.previous = float(weight), []
+
+    def _blend(self, old, new):
+        return self.weight * np.asarray(old, np.float64) + (1.0 - self.weight) * np.asarray(new, np.float64)
+
+    def detections(self, detections):
+        if not self.weight:
+            return detections
+        smoothed = []
+        for d in detections:
+            match = max(self.previous, key=lambda p: iou(p.box, d.box), default=None)
+            if match is not None and iou(match.box, d.box) >= IoU_THRESHOLD:
+                keypoints = d.keypoints
+                if keypoints is not None and match.keypoints is not None:
+                    keypoints = self._blend(match.keypoints, keypoints).astype(np.float32)
+                d = Detection(tuple(self._blend(match.box, d.box).tolist()), d.score, keypoints)
+            smoothed.append(d)
+        self.previous = smoothed
+        return smoothed
+
+
+class _Pipeline:
+    """What :class:`FaceParser` and :class:`LandmarkDetector` share: the model (any
+    facezoo model: its :class:`~facezoo.info.ModelInfo` says how to align and
+    preprocess), the detector, the face limit and the score cut-off."""
+
+    task = None
+
+    def __init__(self, model, detector, max_faces, min_score):
+        check_max_faces(max_faces)
+        self.model = load_model(model, self.task)
+        #: the model's ModelInfo (name, classes, input size, preprocessing, alignment)
+        self.info = self.model.info
+        self.predict = CompiledModel(self.model)
+        if min_score is not None and not 0.0 <= float(min_score) <= 1.0:
+            raise ValueError(f"min_score is a confidence in [0, 1], got {min_score!r}")
+        self.max_faces, self.min_score = int(max_faces), min_score
+        if detector is None:
+            detector = MTCNNDetector() if min_score is None else MTCNNDetector(min_score=min_score)
+        self.detector = detector
+
+    def _detect(self, photo):
+        found = [d for d in self.detector(photo) if self.min_score is None or d.score >= self.min_score]
+        return sorted(found, key=lambda d: -d.score)[:self.max_faces]
+
+    def _frames(self, frames, smoothing, run):
+        smoother = _Smoother(smoothing)
+        for frame in frames:
+            photo, notes = read_photo(frame)
+            result = run(photo, smoother.detections(self._detect(photo)), smoother, source_name(frame))
+            result.notes[:0] = notes
+            yield result
+
+
+class FaceParser(_Pipeline):
+    """Face parsing of photos with one model and one detector, loaded once.
+
+    Args:
+        model: a parsing preset name (default ``stn_icnn_celebamask``) or a model from
+            :func:`facezoo.load`.
+        detector: a callable ``image -> list[Detection]`` (default
+            :class:`~facezoo.detect.MTCNNDetector`); ignored when ``aligned``.
+        max_faces: parse at most this many faces per photo (the most confident).
+        min_score: drop detections below this confidence (MTCNN's own cut-off is 0.9).
+        batch_size: faces per model call.
+        aligned: inputs are aligned face crops: no detection, the whole image is parsed.
+
+    Example:
+        >>> parser = FaceParser("icnn_lfw")
+        >>> result = parser.parse(photo)          # a path, PIL image or array
+        >>> result.mask("hair").mean()            # the share of the photo that is hair
+    """
+
+    task = "parsing"
+
+    def __init__(self, model=DEFAULT_MODEL, detector=None, max_faces=32, min_score=None, batch_size=8,
+                 aligned=False):
+        super().__init__(model, detector if not aligned else (lambda image: []), max_faces, min_score)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self.batch_size, self.aligned = int(batch_size), bool(aligned)
+        self._logits = None
+
+    def probabilities(self, crops):
+        """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
+        the model's input size, through the compiled predict function."""
+        from facezoo.registry import preprocess
+
+        outputs = [self.predict(preprocess(np.asarray(crops[i:i + self.batch_size]), self.info, resize=False))
+                   for i in range(0, len(crops), self.batch_size)]
+        outputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+        if self._logits is None:
+            self._logits = _are_logits(outputs)
+        return _softmax(outputs) if self._logits else outputs
+
+    def _result(self, photo, source):
+        p = self.info
+        height, width = photo.shape[:2]
+        return ParseResult(np.zeros((height, width), np.uint8), [], p.name, tuple(p.class_names),
+                           tuple(p.class_colors), source, image=photo)
+
+    def _parse_aligned(self, photo, source):
+        from PIL import Image
+
+        result = self._result(photo, source)
+        height, width = photo.shape[:2]
+        size = self.info.input_size
+        crop = np.asarray(Image.fromarray(photo).resize((size[1], size[0]), Image.BILINEAR))
+        labels = self.probabilities(crop[None])[0].argmax(-1).astype(np.uint8)
+        result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
+        sy, sx = size[0] / height, size[1] / width
+        transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
+        result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
+        return result
+
+    def _parse_many(self, photos, detections, sources):
+        """Results for photos with their detections: every face of every photo is aligned,
+        parsed in shared batches, and pasted back onto its own photo."""
+        transforms = [[face_transform(d, self.info) for d in found] for found in detections]
+        crops = [warp_to_crop(photo, t, self.info.input_size) for photo, ts in zip(photos, transforms) for t in ts]
+        probabilities = iter(self.probabilities(np.stack(crops)) if crops else [])
+        results = []
+        for photo, found, ts, source in zip(photos, detections, transforms, sources):
+            result = self._result(photo, source)
+            faces = [(next(probabilities), t) for t in ts]
+            if faces:
+                result.labels = paste_faces(faces, photo.shape[:2])
+            else:
+                result.notes.append("no face found")
+            result.faces = [FaceResult(d, t) for d, t in zip(found, ts)]
+            results.append(result)
+        return results
+
+    def parse(self, image):
+        """Parse every face of one photo (path, PIL image or array; grey, RGBA, 16-bit
+        converted; EXIF rotation applied). Returns a :class:`~facezoo.photos.ParseResult`:
+        a photo without a face gives all-background labels, no faces, and a note."""
+        return self.parse_batch([image])[0]
+
+    def parse_batch(self, images):
+        """:meth:`parse` of several photos; their faces go through the model together."""
+        photos, notes = zip(*[read_photo(image) for image in images]) if images else ((), ())
+        sources = [source_name(image) for image in images]
+        if self.aligned:
+            results = [self._parse_aligned(photo, source) for photo, source in zip(photos, sources)]
+        else:
+            results = self._parse_many(photos, [self._detect(photo) for photo in photos], sources)
+        for result, read_notes in zip(results, notes):
+            result.notes[:0] = read_notes
+        return results
+
+    def parse_video(self, frames, smoothing=0.0):
+        """Parse an iterable of frames (arrays, PIL images or paths; any length), one
+        result per frame, lazily: memory stays that of one frame.
+
+        Args:
+            smoothing: weight in ``[0, 1)`` of the previous frame's face box and keypoints
+                in an exponential average (0: none); steadier alignment from frame to
+                frame, at the cost of lagging behind fast motion.
+        """
+        if self.aligned:
+            raise ValueError("parse_video detects faces; it cannot be used with aligned=True")
+
+        def run(photo, detections, smoother, source):
+            return self._parse_many([photo], [detections], [source])[0]
+
+        return self._frames(frames, smoothing, run)
+
+
+def landmark_crop_side(model):
+    """The largest crop side (pixels) a landmark model can use: past the resolution at
+    which :class:`~facezoo.models.ADCLandmarks` samples its regional crops one pixel per
+    pixel (``crop_size / region_fraction``), or its nominal input size, extra pixels only
+    cost time and memory (the crop is box-filtered down to this)."""
+    nominal = max(model.info.input_size)
+    crop, fraction = getattr(model, "crop_size", None), getattr(model, "region_fraction", None)
+    if crop and fraction:
+        return max(nominal, int(np.ceil(crop / fraction)))
+    return nominal
+
+
+class LandmarkDetector(_Pipeline):
+    """68 landmarks of every face in photos, with one model and one detector, loaded once.
+
+    Each face is aligned onto the preset's template and cut out at the photo's own
+    resolution (rounded up to a multiple of 128 pixels) up to ``max_crop`` pixels (by default :func:`landmark_crop_side`: what the
+    model can use), so memory and time do not grow with the photo; the points are mapped
+    back through the inverse transform.
+
+    Example:
+        >>> detector = LandmarkDetector()                   # adc_landmarks_300w
+        >>> result = detector.detect("photo.jpg")           # facezoo.photos.LandmarkResult
+        >>> for result in detector.detect_video(frames, smoothing=0.5): ...
+    """
+
+    task = "landmarks"
+
+    def __init__(self, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, min_score=None, max_crop=None):
+        super().__init__(model, detector, max_faces, min_score)
+        self.max_crop = landmark_crop_side(self.model) if max_crop is None else int(max_crop)
+        if self.max_crop < 64:
+            raise ValueError(f"max_crop must be >= 64 pixels, got {max_crop!r}")
+
+    def _landmarks(self, photo, detections, smoother=None, source=""):
+        from facezoo.registry import preprocess
+
+        result = LandmarkResult([], self.info.name, int(photo.shape[1]), int(photo.shape[0]), source)
+        if not detections:
+            result.notes.append("no face found")
+        nominal = self.info.input_size[0]
+        for index, detection in enumerate(detections):
+            transform = face_transform(detection, self.info)  # photo -> nominal crop
+            scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
+            # at the photo's resolution, rounded up to a multiple of 128 pixels (so the model
+            # is compiled for a few sizes only), and no larger than the model can use
+            side = int(min(128 * np.ceil(nominal / scale / 128), self.max_crop))
+            transform = transform * (side / nominal)  # photo -> crop at up to the photo's resolution
+            batch = preprocess(warp_to_crop(photo, transform, (side, side)), self.info, resize=False)
+            points = self.predict(batch)[0]
+            if not np.isfinite(points).all():
+                result.notes.append(f"face {index}: the model predicted non-finite landmarks; left out")
+                continue
+            result.faces.append(FaceLandmarks(detection, apply(invert(transform), points), transform, side))
+        if smoother is not None and smoother.weight:
+            _smooth_points(result.faces, smoother)
+        return result
+
+    def detect(self, image):
+        """Landmarks of every face of one photo: a :class:`~facezoo.photos.LandmarkResult`;
+        faces whose prediction is not finite are left out and named in ``notes``."""
+        photo, notes = read_photo(image)
+        result = self._landmarks(photo, self._detect(photo), source=source_name(image))
+        result.notes[:0] = notes
+        return result
+
+    def detect_batch(self, images):
+        """:meth:`detect` of several photos."""
+        return [self.detect(image) for image in images]
+
+    def detect_video(self, frames, smoothing=0.0):
+        """:meth:`detect` of an iterable of frames, lazily (constant memory); ``smoothing``
+        averages each face's box, keypoints and 68 points with the previous frame's
+        (see :meth:`FaceParser.parse_video`)."""
+        return self._frames(frames, smoothing, self._landmarks)
+
+
+def _smooth_points(faces, smoother):
+    """Blend each face's landmarks with those of the previous frame's face it matches."""
+    previous = getattr(smoother, "points", [])
+    for face in faces:
+        match = max(previous, key=lambda p: iou(p.detection.box, face.detection.box), default=None)
+        if match is not None and iou(match.detection.box, face.detection.box) >= IoU_THRESHOLD:
+            face.landmarks = smoother._blend(match.landmarks, face.landmarks)
+    smoother.points = list(faces)

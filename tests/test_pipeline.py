@@ -1,0 +1,220 @@
+"""The reusable photo pipeline: the fast paste against the per-channel PIL paste it
+replaces, FaceParser / LandmarkDetector (batches, video, smoothing), result masks, the
+light and quiet command line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import facezoo
+from facezoo.align import paste_faces, paste_labels, paste_probabilities
+from facezoo.detect import BoxDetector, Detection
+from facezoo.pipeline import FaceParser, LandmarkDetector, _Smoother, landmark_crop_side
+
+ROOT = Path(__file__).resolve().parent.parent
+ASTRONAUT = ROOT / "examples" / "astronaut.jpg"  # NASA, public domain
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return FaceParser("icnn_lfw")
+
+
+def _old_paste(faces, shape):
+    """The paste facezoo.parse used before: every channel warped with PIL over the crop's
+    whole footprint, then argmax, the surer face winning where faces overlap."""
+    labels = np.zeros(shape, np.uint8)
+    foreground = np.zeros(shape, np.float32)
+    for probs, transform in faces:
+        (x0, y0, x1, y1), resampled, inside = paste_probabilities(probs, transform, shape)
+        if not inside.any():
+            continue
+        surer = inside & (1.0 - resampled[..., 0] > foreground[y0:y1, x0:x1])
+        labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
+        foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
+    return labels
+
+
+def _crop_probabilities(parser, photo, scale, angle=0.0):
+    """A real face's crop probabilities and its transform into a photo ``scale`` x larger,
+    rotated by ``angle`` degrees."""
+    from facezoo.photos import face_transform
+
+    big = np.asarray(Image.fromarray(photo).resize((int(512 * scale),) * 2, Image.BICUBIC).rotate(angle))
+    detection = parser._detect(big)[0]
+    transform = face_transform(detection, parser.info)
+    from facezoo.align import warp_to_crop
+
+    probs = parser.probabilities(warp_to_crop(big, transform, parser.info.input_size)[None])[0]
+    return big, probs, transform
+
+
+@pytest.mark.parametrize("scale, angle", [(1.0, 0.0), (3.0, 20.0), (0.5, -10.0)])
+def test_fast_paste_gives_the_old_labels(parser, photo, scale, angle):
+    """On a real face, upscaled 3x (a 1536-pixel photo) and rotated, or downscaled: the
+    new paste agrees with the old per-channel PIL paste on all but a border ring."""
+    big, probs, transform = _crop_probabilities(parser, photo, scale, angle)
+    new = paste_faces([(probs, transform)], big.shape[:2])
+    old = _old_paste([(probs, transform)], big.shape[:2])
+    face = (old > 0) | (new > 0)
+    assert face.sum() > 0.05 * face.size
+    assert (new[face] == old[face]).mean() > 0.995
+    assert {0, 1, 2} <= set(np.unique(new))
+    window, labels = paste_labels(probs, transform, big.shape[:2])
+    x0, y0, x1, y1 = window
+    assert not new[:y0].any() and not new[y1:].any() and not new[:, :x0].any() and not new[:, x1:].any()
+
+
+def test_overlapping_faces_go_to_the_surer_one(parser, photo):
+    """Two faces' crops shifted so their windows overlap: the same answer as the old rule."""
+    big, probs, transform = _crop_probabilities(parser, photo, 1.0)
+    shifted = transform.copy()
+    shifted[0, 2] -= 90.0  # the second face's crop sits 90 crop pixels to the right
+    faces = [(probs, transform), (probs[:, ::-1].copy(), shifted)]
+    new = paste_faces(faces, big.shape[:2])
+    old = _old_paste(faces, big.shape[:2])
+    face = (old > 0) | (new > 0)
+    assert (new[face] == old[face]).mean() > 0.99
+
+
+def test_paste_of_an_empty_crop_and_bad_input():
+    probs = np.zeros((8, 8, 3), np.float32)
+    probs[..., 0] = 1.0
+    assert paste_labels(probs, np.eye(2, 3), (20, 20))[1].size == 0
+    with pytest.raises(ValueError, match="need probabilities"):
+        paste_labels(np.zeros((1, 8, 3)), np.eye(2, 3), (20, 20))
+
+
+def test_parser_batch_equals_single_and_masks(parser, photo):
+    single = parser.parse(photo)
+    flipped = photo[:, ::-1].copy()
+    batch = parser.parse_batch([photo, flipped, np.full((100, 120, 3), 128, np.uint8)])
+    np.testing.assert_array_equal(batch[0].labels, single.labels)
+    assert (batch[1].labels > 0).sum() == pytest.approx((single.labels > 0).sum(), rel=0.05)
+    assert batch[2].faces == [] and batch[2].notes == ["no face found"]
+    assert single.mask("hair").sum() == (single.labels == 2).sum() > 1000
+    assert single.mask("face").sum() == (single.labels == 1).sum()
+    with pytest.raises(ValueError, match="groups: face"):
+        single.mask("lips")
+    overlay = single.overlay()
+    assert overlay.shape == photo.shape and (overlay != photo).any()
+
+
+def test_group_masks_of_the_celebamask_map():
+    from facezoo.photos import ParseResult
+    from facezoo.classmaps import CELEBAMASK
+
+    labels = np.arange(19, dtype=np.uint8).reshape(1, 19)
+    result = ParseResult(labels, [], "x", CELEBAMASK.names, CELEBAMASK.colors)
+    names = lambda group: [CELEBAMASK.names[i] for i in np.flatnonzero(result.mask(group)[0])]  # noqa: E731
+    assert names("lips") == ["u_lip", "l_lip"] and names("eyes") == ["l_eye", "r_eye"]
+    assert "hair" not in names("face") and "skin" in names("face") and names("hair") == ["hair"]
+    with pytest.raises(ValueError, match="overlay needs the photo"):
+        result.overlay()
+
+
+def test_min_score_and_max_faces(photo):
+    boxes = BoxDetector([(180, 65, 264, 173), (0, 0, 50, 50)])
+    boxes.detections[1].score = 0.5
+    parser = FaceParser("icnn_lfw", detector=boxes, min_score=0.8)
+    assert len(parser.parse(photo).faces) == 1
+    assert len(FaceParser("icnn_lfw", detector=boxes).parse(photo).faces) == 2
+    assert len(FaceParser("icnn_lfw", detector=boxes, max_faces=1).parse(photo).faces) == 1
+    with pytest.raises(ValueError, match="max_faces"):
+        FaceParser("icnn_lfw", max_faces=0)
+    with pytest.raises(ValueError, match="min_score"):
+        FaceParser("icnn_lfw", min_score=2)
+    with pytest.raises(ValueError, match="landmarks model"):
+        FaceParser("adc_landmarks_300w")
+
+
+def test_video_is_lazy_and_smoothing_steadies_the_boxes(parser, photo):
+    """Frames made from the still photo with a jittering shift of up to 3 pixels: the
+    smoothed boxes move less from frame to frame (after undoing the shift) than raw."""
+    rng = np.random.default_rng(0)
+    shifts = [rng.integers(-3, 4, size=2) for _ in range(8)]
+    frames = (np.roll(photo, (int(dy), int(dx)), axis=(0, 1)) for dx, dy in shifts)  # a generator
+    raw, smooth = [], []
+    for results, smoothing in ((raw, 0.0), (smooth, 0.7)):
+        frames = (np.roll(photo, (int(dy), int(dx)), axis=(0, 1)) for dx, dy in shifts)
+        for result, (dx, dy) in zip(parser.parse_video(frames, smoothing=smoothing), shifts):
+            box = np.asarray(result.faces[0].detection.box)
+            results.append(box - [dx, dy, dx, dy])
+    jitter = lambda boxes: np.abs(np.diff(boxes, axis=0)).mean()  # noqa: E731
+    assert jitter(smooth) < jitter(raw)
+    assert len(raw) == len(shifts)
+    with pytest.raises(ValueError, match="smoothing"):
+        next(parser.parse_video([photo], smoothing=1.5))
+
+
+def test_smoother_matches_faces_by_overlap():
+    smoother = _Smoother(0.5)
+    first = smoother.detections([Detection((0, 0, 10, 10)), Detection((100, 100, 110, 110))])
+    second = smoother.detections([Detection((102, 100, 112, 110)), Detection((50, 50, 60, 60))])
+    assert second[0].box == (101.0, 100.0, 111.0, 110.0)  # matched: halfway
+    assert second[1].box == (50, 50, 60, 60) and len(first) == 2  # new face: as detected
+
+
+def test_landmark_detector_crop_is_capped_at_what_the_model_uses(photo):
+    detector = LandmarkDetector()
+    assert landmark_crop_side(detector.model) == 512 == detector.max_crop
+    big = np.asarray(Image.fromarray(photo).resize((2048, 2048), Image.BICUBIC))
+    small_result, big_result = detector.detect(photo), detector.detect(big)
+    assert big_result.faces[0].crop_size == 512
+    np.testing.assert_allclose(big_result.faces[0].landmarks / 4, small_result.faces[0].landmarks, atol=4)
+    frames = list(detector.detect_video([photo, photo], smoothing=0.5))
+    np.testing.assert_allclose(frames[1].faces[0].landmarks, frames[0].faces[0].landmarks, atol=1e-6)
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "facezoo.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_help_and_models_do_not_import_tensorflow():
+    code = ("import sys; from facezoo.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'LIGHT')")
+    for args in (["--help"], ["models"], ["parse", "--help"]):
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+        assert run.stdout.strip().endswith("LIGHT") and run.stderr == "", (args, run.stderr[-500:])
+
+
+def test_import_facezoo_then_keras_registers_the_layers(tmp_path):
+    code = ("import facezoo, sys; assert 'keras' not in sys.modules; import keras; "
+            "print(keras.saving.get_registered_object('facezoo>ICNN').__name__)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.stdout.strip() == "ICNN", run.stderr[-1000:]
+
+
+def test_cli_is_silent_and_prints_json_lines(photo, tmp_path):
+    """No TensorFlow line on stderr without --verbose; --json gives one line per photo
+    naming its outputs; the plain log line names every file written."""
+    Image.fromarray(photo).save(tmp_path / "face.png")
+    Image.fromarray(np.full((200, 300, 3), 200, np.uint8)).save(tmp_path / "wall.png")
+    run = _run("parse", str(tmp_path), "--model", "icnn_lfw", "-o", str(tmp_path / "out"), "--json")
+    assert run.returncode == 0 and run.stderr == "", run.stderr[-2000:]
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [len(line["faces"]) for line in lines] == [1, 0]
+    assert lines[0]["outputs"]["labels.png"].endswith("face.labels.png") and os.path.exists(lines[0]["outputs"]["json"])
+    run = _run("landmarks", str(tmp_path / "face.png"), "-o", str(tmp_path / "points"))
+    assert run.returncode == 0 and run.stderr == "", run.stderr[-2000:]
+    assert "face.json" in run.stdout and "face_face0.pts" in run.stdout
+    quiet = _run("parse", str(tmp_path / "wall.png"), "--model", "icnn_lfw", "-o", str(tmp_path / "q"), "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    verbose = _run("parse", str(tmp_path / "wall.png"), "--model", "icnn_lfw", "-o", str(tmp_path / "q"), "--verbose",
+                   env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert verbose.returncode == 0 and verbose.stderr != ""
+    bad = _run("parse", str(tmp_path / "wall.png"), "-o", str(tmp_path / "q"), "--min-score", "3")
+    assert bad.returncode == 2 and "--min-score" in bad.stderr
