@@ -19,17 +19,6 @@ from hub_server import HubServer, validate_card
 
 
 @pytest.fixture
-def hub_env(tmp_path, monkeypatch):
-    """A running test Hub, an empty cache, a token, and the network flags cleared."""
-    with HubServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
-        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
-
-
-@pytest.fixture
 def hub_only_preset(monkeypatch):
     """icnn_lfw as if the package shipped no weights: only its Hub repo can provide them."""
     preset = dataclasses.replace(registry.PRESETS["icnn_lfw"], hub_repo="facezoo-test/icnn_lfw")

@@ -174,7 +174,7 @@ class FaceModel:
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras ``fit``, after checking array targets, or each batch of a PyDataset as it
-        is read (tf.data pipelines are passed through unchecked)."""
+        is read (other dataset objects are passed through unchecked)."""
         if y is not None:
             self.check_targets(keras.ops.convert_to_numpy(y))
         elif isinstance(x, keras.utils.PyDataset):
