@@ -15,7 +15,7 @@ import pytest
 import facezoo
 from facezoo import hub, registry
 from facezoo.registry import WeightsUnavailableError
-from hub_server import HubServer, validate_card
+from hub_server import validate_card
 
 
 @pytest.fixture
