@@ -28,7 +28,7 @@ cross-entropy plus 0.1 x the Statistical Contextual loss on a 16-dimensional emb
 every 8 epochs for 30 epochs (celebamask: every 5 for 16), the paper's augmentation plus
 flips; best validation epoch kept (pixel accuracy; celebamask: mean IoU).
 Student (``--student``): width 1 (4.3x fewer multiply-adds than the 2.2-wide teacher;
-celebamask: width 1 at 256x256 with dilation 4, 4x; ``--student-width``, ``--size``,
+celebamask: width 1 at 256x256 with dilation 4, 4x; helen: width 0.4, 4.7x; ``--student-width``, ``--size``,
 ``--dilation``; refused below 4x), trained by
 facezoo.models.Distiller (celebamask: with its Dice term) from the teacher on the labelled
 train faces plus unlabelled ones (``--unlabelled DIR``: photos whose faces are detected and
@@ -74,7 +74,7 @@ DATASETS = {
     # HELEN's components from its contours (recipes/helen_faces.py: 512x512 aligned crops,
     # skin/hair filled in by stn_icnn_celebamask, unknown pixels left out of the loss), at 256.
     "helen": dict(name="rtparser_helen", num_classes=11, size=256, batch_size=16, width=1.0,
-                  student=dict(width=0.5, size=256, dilation=4), framing="stn_icnn_celebamask",
+                  student=dict(width=0.4, size=256, dilation=4), framing="stn_icnn_celebamask",
                   stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou", epochs=16, halve_every=5,
                   dilation=4),
     "celebamask": dict(name="rtparser_celebamask", num_classes=19, size=512, batch_size=8, width=1.0,

@@ -16,3 +16,17 @@ def data_root():
     if not DATA.is_dir():
         pytest.skip(f"real data not found at {DATA}")
     return DATA
+
+
+@pytest.fixture
+def hub_env(tmp_path, monkeypatch):
+    """A running test Hub (tests/hub_server.py), an empty cache, a token, and the network
+    flags cleared."""
+    from hub_server import HubServer
+
+    with HubServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server

@@ -344,18 +344,6 @@ def test_eval_with_a_damaged_checkpoint_is_one_line_not_a_traceback(damaged_chec
         assert str(path) in err and what in err and err.count("\n") == 1
 
 
-@pytest.fixture
-def hub_env(tmp_path, monkeypatch):
-    from hub_server import HubServer
-
-    with HubServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
-        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
-
-
 def test_publish_refuses_damaged_or_foreign_checkpoints_before_any_upload(hub_env, damaged_checkpoints, capsys):
     """Found: publish uploaded a truncated checkpoint, or another architecture's, with exit 0."""
     from facezoo.registry import PRESETS, packaged_weights

@@ -15,18 +15,7 @@ import pytest
 import facezoo
 from facezoo import hub, registry
 from facezoo.registry import WeightsUnavailableError
-from hub_server import HubServer, validate_card
-
-
-@pytest.fixture
-def hub_env(tmp_path, monkeypatch):
-    """A running test Hub, an empty cache, a token, and the network flags cleared."""
-    with HubServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
-        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
+from hub_server import validate_card
 
 
 @pytest.fixture

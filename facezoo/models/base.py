@@ -154,8 +154,13 @@ class FaceModel:
             self.optimizer.build(self.trainable_variables)
 
     def check_targets(self, targets):
-        """Raise :class:`TargetError` when ``targets`` cannot be this model's training targets."""
-        targets = np.asarray(targets)
+        """Raise :class:`TargetError` when ``targets`` cannot be this model's training targets
+        (a dict or list of them, one per named output, has each entry checked)."""
+        if isinstance(targets, (dict, list, tuple)):
+            for entry in keras.tree.flatten(targets):
+                self.check_targets(entry)
+            return
+        targets = np.asarray(keras.ops.convert_to_numpy(targets))
         if self.TASK == "landmarks":
             if targets.shape[-2:] != (self.num_points, 2):
                 raise TargetError(f"{self.name!r} predicts {self.num_points} (x, y) points; targets of shape "
@@ -174,16 +179,16 @@ class FaceModel:
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras ``fit``, after checking array targets, or each batch of a PyDataset as it
-        is read (tf.data pipelines are passed through unchecked)."""
+        is read (other dataset objects are passed through unchecked)."""
         if y is not None:
-            self.check_targets(keras.ops.convert_to_numpy(y))
+            self.check_targets(y)
         elif isinstance(x, keras.utils.PyDataset):
             x = CheckedTargets(x, self.check_targets)
         return super().fit(x, y, *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
         if y is not None:
-            self.check_targets(keras.ops.convert_to_numpy(y))
+            self.check_targets(y)
         return super().train_on_batch(x, y, *args, **kwargs)
 
     # === A new head ===
@@ -256,7 +261,7 @@ class CheckedTargets(keras.utils.PyDataset):
         batch = self.data[index]
         if isinstance(batch, tuple) and len(batch) >= 2:
             try:
-                self.check(keras.ops.convert_to_numpy(batch[1]))
+                self.check(batch[1])
             except TargetError as error:
                 raise TargetError(f"batch {index} of {type(self.data).__name__}: {error}") from None
         return batch

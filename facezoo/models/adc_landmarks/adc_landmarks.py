@@ -65,8 +65,8 @@ def downsample(images, size):
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
         # Without them the box filter would be skipped (a different, aliased function) and
-        # ADC's crops could not be placed. predict_on_batch and reduce_retracing
-        # tf.functions generalise to (B, None, None, C) after a second input size.
+        # ADC's crops could not be placed. Compiled calls (predict_on_batch) relax to
+        # (B, None, None, C) after a second input size.
         raise ValueError(
             f"landmark models need a static input height and width, got {tuple(images.shape)}: compile one "
             "function per input size (or bucket the sizes), not one for (None, None)")
