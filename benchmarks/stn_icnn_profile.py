@@ -16,9 +16,8 @@ The stages are the model's own methods, cut apart at the tensors that pass betwe
 Each stage is timed, one face per call after warm-up (median ms), with Keras
 ``predict_on_batch`` and as a float32 (and int8) TFLite file run in LiteRT with its
 default XNNPACK delegate, as an app would run it; one process per thread count. The
-LiteRT op profile lists, for the whole float and int8 files, the ops XNNPACK did *not*
-take (they run in TFLite's own kernels, usually the slow part of a graph) next to the
-number of delegated partitions. The input is a real validation face with ``--data``, or
+LiteRT op profile gives, for the whole float and int8 files, the number of XNNPACK
+partitions the graph is split into (ops between partitions run in TFLite's own kernels) and its ops by type. The input is a real validation face with ``--data``, or
 seeded noise.
 """
 
@@ -132,13 +131,14 @@ def _export_stage(stage, inputs, path, quantize):
 
 
 def _op_profile(path, threads):
-    """Ops left outside XNNPACK in the file as the default interpreter runs it."""
+    """The file's ops by type, and how many XNNPACK partitions the default interpreter
+    makes of them (each boundary between partitions is an op XNNPACK did not take)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path, num_threads=threads)
     interpreter.allocate_tensors()
     names = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
-    return {"xnnpack_partitions": names.pop("DELEGATE", 0), "not_delegated": dict(sorted(names.items()))}
+    return {"xnnpack_partitions": names.pop("DELEGATE", 0), "ops": dict(sorted(names.items()))}
 
 
 def worker(name, threads, repeats, data, int8):
@@ -173,8 +173,8 @@ def worker(name, threads, repeats, data, int8):
             except Exception as error:  # noqa: BLE001 - reported in the table, not fatal
                 row[key], row[f"{key}_error"] = None, f"{type(error).__name__}: {str(error)[:100]}"
                 continue
-            by_name = {d["name"]: d["index"] for d in details}
-            order = [by_name[n] for n in sorted(by_name)] if len(details) > 1 else [details[0]["index"]]
+            # The stage's inputs have distinct shapes: match the file's inputs by shape.
+            order = [next(d["index"] for d in details if tuple(d["shape"][1:]) == x.shape[1:]) for x in inputs]
 
             def run():
                 for index, x in zip(order, inputs):
@@ -185,7 +185,6 @@ def worker(name, threads, repeats, data, int8):
             if stage_name == "whole model":
                 profiles[key] = _op_profile(path, threads)
         rows[stage_name] = row
-        print(f"{stage_name}: {row}", file=sys.stderr, flush=True)
     print("RESULT " + json.dumps({"stages": rows, "op_profile": profiles}))
 
 
@@ -232,7 +231,7 @@ def main(argv=None):
     for threads, result in table.items():
         for key, profile in result["op_profile"].items():
             print(f"LiteRT op profile, {key}, {threads} thread(s): {profile['xnnpack_partitions']} XNNPACK "
-                  f"partition(s); ops left to TFLite kernels: {profile['not_delegated'] or 'none'}")
+                  f"partition(s) of the file's ops {profile['ops']}")
         for stage_name, row in result["stages"].items():
             for key, value in row.items():
                 if key.endswith("_error"):
