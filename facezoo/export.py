@@ -173,7 +173,13 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         diff = float(np.max(np.abs(actual - expected)))
         agreement = None
         if quantize:
-            agreement = float(np.mean(np.argmax(actual, -1) == np.argmax(expected, -1)))
+            same = np.argmax(actual, -1) == np.argmax(expected, -1)
+            agreement = float(np.mean(same))
+            parts = np.argmax(expected, -1) != 0
+            if actual.ndim == 4 and parts.any():
+                # A parser's background dominates its pixels: an int8 file that lost every
+                # facial part still agrees on most of them, so the parts must agree too.
+                agreement = min(agreement, float(np.mean(same[parts])))
             if agreement < MIN_AGREEMENT[quantize]:
                 raise ExportError(
                     f"{quantize} TFLite export agrees with the Keras model on {agreement:.3f} of the labels, "

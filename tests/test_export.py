@@ -199,17 +199,20 @@ def test_int8_stn_icnn_runs_under_the_default_delegate(tmp_path):
     # (Its label agreement is not checked: a random model's labels are near-ties; see the next test.)
 
 
-def test_int8_stn_icnn_celebamask_keeps_the_float_labels_on_real_faces(data_root, tmp_path):
-    """Calibrated on 8 validation faces (the recipe's last 50 training faces), checked on
-    4 others, run by LiteRT with its default delegate: >= 99 % of the float labels. The
-    float file, checked on the same real faces, stays within the float tolerance."""
+def test_int8_stn_icnn_celebamask_is_refused_until_it_keeps_its_parts(data_root, tmp_path):
+    """The int8 STN-iCNN runs (see above) but loses the facial parts (test overall F1 0.10
+    against 0.896, benchmarks/int8_accuracy.py) while still agreeing on most background
+    pixels: the export's check counts the parts' pixels too, so it refuses the file and
+    leaves nothing behind. The float file, checked on the same real faces, is kept."""
     from facezoo.data import CelebAMask
+    from facezoo.export import ExportError
 
     faces = CelebAMask(data_root / "celebamask_subset", "train")
     faces.records = faces.records[-50:]
     model = facezoo.load("stn_icnn_celebamask", compile=False)
     batch = model.preprocess(np.stack([faces[i].image for i in range(12)]))
-    result = facezoo.export(model, tmp_path / "q.tflite", quantize="int8", representative_data=batch[:8],
-                            sample_inputs=batch[8:], verbose=False)
-    assert result.agreement >= 0.99
+    with pytest.raises(ExportError, match="agrees with the Keras model on"):
+        facezoo.export(model, tmp_path / "q.tflite", quantize="int8", representative_data=batch[:8],
+                       sample_inputs=batch[8:], verbose=False)
+    assert not (tmp_path / "q.tflite").exists()
     assert facezoo.export(model, tmp_path / "f.tflite", sample_inputs=batch[8:], verbose=False).max_abs_diff <= 1e-4
