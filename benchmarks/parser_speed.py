@@ -7,10 +7,14 @@ model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLit
 LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
 not accuracy). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
 real-time parsers and their distilled students), each at its own input size. Prints the
-median ms per face and the ratio to STN-iCNN in the same run.
+median ms per face, the ratio to STN-iCNN in the same run, the int8 / float32 ratio of
+each model, and each file's ops by type with the number of XNNPACK partitions they make. The face is
+``facezoo.export.default_sample_inputs`` (a photo's local statistics), on which the float
+files pass the exporter's parity check. Per stage of STN-iCNN: ``stn_icnn_profile.py``.
 """
 
 import argparse
+import collections
 import json
 import os
 import subprocess
@@ -52,13 +56,13 @@ def worker(threads, repeats):
     warnings.simplefilter("ignore")
     import facezoo
     from ai_edge_litert.interpreter import Interpreter
-    from facezoo.export import ExportError, model_input_shape
+    from facezoo.export import ExportError, default_sample_inputs, model_input_shape
 
     results = {}
     folder = tempfile.mkdtemp(prefix="facezoo-speed-")
     for name, model in _models().items():
         shape = model_input_shape(model)[1:]
-        face = np.random.default_rng(0).uniform(size=(1, *shape)).astype("float32")
+        face = default_sample_inputs(shape, batch=1)
         row = {"keras": _median_ms(lambda: model.predict_on_batch(face), repeats)}
         for quantize in (None, "int8"):
             path = os.path.join(folder, f"{len(results)}_{quantize}.tflite")
@@ -79,6 +83,9 @@ def worker(threads, repeats):
                 interpreter.invoke()
 
             row[key] = _median_ms(run, repeats)
+            ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
+            row[f"{key}_partitions"] = ops.pop("DELEGATE", 0)
+            row[f"{key}_ops"] = dict(sorted(ops.items()))
         results[name] = row
     print("RESULT " + json.dumps(results))
 
@@ -105,7 +112,7 @@ def main(argv=None):
     reference = "stn_icnn_celebamask (512)"
     print(f"ms per face (median of {args.repeats}), one face per call; (x) = STN-iCNN's time / this one's")
     columns = ("keras", "tflite_fp32", "tflite_int8")
-    print(f"{'model':30s} {'thr':>3} " + " ".join(f"{c:>20s}" for c in columns))
+    print(f"{'model':30s} {'thr':>3} " + " ".join(f"{c:>20s}" for c in columns) + f" {'int8/fp32':>10s}")
     for threads, rows in table.items():
         for name, row in rows.items():
             cells = []
@@ -116,12 +123,18 @@ def main(argv=None):
                 else:
                     ratio = f"({base / value:.1f}x)" if base else ""
                     cells.append(f"{value:11.1f} {ratio:>8s}")
+            fp32, int8 = row.get("tflite_fp32"), row.get("tflite_int8")
+            cells.append(f"{int8 / fp32:10.2f}" if fp32 and int8 else f"{'n/a':>10s}")
             print(f"{name:30s} {threads:>3} " + " ".join(cells))
     for threads, rows in table.items():
         for name, row in rows.items():
             for key, value in row.items():
                 if key.endswith("_error"):
                     print(f"note: {name}, {threads} thread(s), {key[:-6]}: {value}")
+    for name, row in table[args.threads[0]].items():
+        for key in ("tflite_fp32", "tflite_int8"):
+            if f"{key}_ops" in row:
+                print(f"{name}, {key[7:]}: {row[f'{key}_partitions']} XNNPACK partition(s) of {row[f'{key}_ops']}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(table, handle, indent=2)

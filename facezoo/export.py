@@ -111,8 +111,9 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         representative_data: array ``(N, H, W, C)`` of real, preprocessed faces for int8
             calibration (a few dozen are enough). The default is ``sample_inputs``, which
             are noise unless given: pass real faces (``facezoo export --calibration DIR``).
-        sample_inputs: array ``(B, H, W, C)`` for the parity check; seeded uniform noise
-            in [0, 1] (batch 2) when omitted.
+        sample_inputs: array ``(B, H, W, C)`` for the parity check; two seeded random
+            images with a photo's local statistics (:func:`default_sample_inputs`) when
+            omitted.
         atol, rtol: float exports must satisfy ``max |runtime - keras| <= atol + rtol *
             max |keras|`` (``rtol`` matters for outputs in pixels, like landmarks); quantized files
             must agree with Keras on the arg-max label of at least 99 % (fp16) or 90 %
@@ -146,7 +147,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         model = load(model, compile=False)
     shape = model_input_shape(model)
     if sample_inputs is None:
-        sample_inputs = np.random.default_rng(0).uniform(0, 1, (2, *shape[1:])).astype("float32")
+        sample_inputs = default_sample_inputs(shape[1:])
     sample_inputs = np.asarray(sample_inputs, dtype="float32")
     expected = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
     tolerance = atol + rtol * float(np.max(np.abs(expected)))
@@ -172,7 +173,13 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         diff = float(np.max(np.abs(actual - expected)))
         agreement = None
         if quantize:
-            agreement = float(np.mean(np.argmax(actual, -1) == np.argmax(expected, -1)))
+            same = np.argmax(actual, -1) == np.argmax(expected, -1)
+            agreement = float(np.mean(same))
+            parts = np.argmax(expected, -1) != 0
+            if actual.ndim == 4 and parts.any():
+                # A parser's background dominates its pixels: an int8 file that lost every
+                # facial part still agrees on most of them, so the parts must agree too.
+                agreement = min(agreement, float(np.mean(same[parts])))
             if agreement < MIN_AGREEMENT[quantize]:
                 raise ExportError(
                     f"{quantize} TFLite export agrees with the Keras model on {agreement:.3f} of the labels, "
@@ -191,27 +198,71 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     return result
 
 
+def conversion_options(quantize=None, calibration=None):
+    """Keyword arguments for ``model.export(path, format="litert", ...)``: builtin ops only.
+
+    ``quantize`` is ``None`` (float32), ``"fp16"`` or ``"int8"``; for int8, ``calibration``
+    is a sequence of samples, each a batch-of-one array (one input) or a list of them (one
+    per input).
+
+    Example:
+        >>> model.export("m.tflite", format="litert", **conversion_options("int8", [face[None] for face in faces]))
+    """
+    import tensorflow as tf
+
+    builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize is None:
+        return {"target_spec": {"supported_ops": builtins}}
+    if quantize == "fp16":
+        return {"optimizations": [tf.lite.Optimize.DEFAULT],
+                "target_spec": {"supported_ops": builtins, "supported_types": [tf.float16]}}
+
+    def representative():
+        for sample in calibration:
+            sample = sample if isinstance(sample, (list, tuple)) else [sample]
+            yield [np.asarray(x, "float32") for x in sample]
+
+    # int8 kernels where they exist, float builtins elsewhere; float input/output. The
+    # MLIR quantizer refuses iCNN (a nearest upsample feeding a concatenation cannot meet
+    # its "same scale" constraint); the older calibrator requantizes there instead.
+    return {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative,
+            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]},
+            "experimental_new_quantizer": False}
+
+
+def default_sample_inputs(shape, batch=2, seed=0):
+    """Seeded random images in [0, 1] with a photo's local statistics, for parity checks.
+
+    Uniform noise on a grid 8 pixels apart, bilinearly interpolated, plus +-2 % pixel noise:
+    neighbouring pixels differ by about 0.05, as in a face photo, where pixel-by-pixel
+    uniform noise differs by 0.33 on average. The difference matters for models whose
+    sampling positions depend on the input (STN-iCNN's crops): there an output moves with
+    the image's gradient times the position, and float32 rounding of the position (two
+    runtimes' thetas differ by 1-3 ulps) is amplified to 3e-4 on pixel noise, over the
+    check's tolerance, while real faces and these images agree to about 1e-5. Errors of
+    an export (a wrong op, a shifted sample, a lost channel) show at any of these inputs.
+
+    Example:
+        >>> faces = default_sample_inputs((512, 512, 3))   # (2, 512, 512, 3) float32
+    """
+    height, width, channels = shape
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 1, (batch, height // 8 + 2, width // 8 + 2, channels))
+
+    def along(axis, size, values):
+        position = np.arange(size) / 8.0
+        low = np.floor(position).astype(int)
+        weight = (position - low).reshape([-1 if a == axis else 1 for a in range(4)])
+        return np.take(values, low, axis) * (1 - weight) + np.take(values, low + 1, axis) * weight
+
+    smooth = along(2, width, along(1, height, coarse))
+    return np.clip(smooth + rng.uniform(-0.02, 0.02, smooth.shape), 0, 1).astype("float32")
+
+
 def _write(model, path, format, signature, quantize=None, calibration=None):
     if format == "tflite":
-        import tensorflow as tf
-
-        options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
-        if quantize == "fp16":
-            options = {"optimizations": [tf.lite.Optimize.DEFAULT],
-                       "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS],
-                                       "supported_types": [tf.float16]}}
-        elif quantize == "int8":
-            def representative():
-                for sample in calibration:
-                    yield [sample[None].astype("float32")]
-
-            # int8 kernels where they exist, float builtins elsewhere; float input/output. The
-            # MLIR quantizer refuses iCNN (a nearest upsample feeding a concatenation cannot meet
-            # its "same scale" constraint); the older calibrator requantizes there instead.
-            options = {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative,
-                       "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                                         tf.lite.OpsSet.TFLITE_BUILTINS]},
-                       "experimental_new_quantizer": False}
+        samples = None if calibration is None else [sample[None] for sample in calibration]
+        options = conversion_options(quantize, samples)
         try:
             model.export(path, format="litert", verbose=False, input_signature=signature, **options)
         except RuntimeError as error:  # the converter's own message went to stderr

@@ -64,6 +64,31 @@ def test_stn_icnn_shares_part_models_across_sides(stn):
     assert not np.allclose(left, left[:, :, ::-1], atol=1e-3)  # the test is not trivially true
 
 
+def test_stn_icnn_inference_fast_paths_compute_the_reference_pipeline():
+    """Inference batches the shared part models and pastes by matmul; the reference is one
+    part model call per part and the gathering SpatialPaste. Trained-like weights (BN
+    statistics and kernels scaled up) make the parts' outputs far from flat."""
+    keras.utils.set_random_seed(3)
+    model = small_stn()
+    for weight in model.weights:
+        if "moving_variance" in weight.path:
+            weight.assign(0.05 * keras.ops.ones_like(weight))
+        elif "kernel" in weight.path and "localizer" not in weight.path:
+            weight.assign(3 * weight)
+    x = np.random.default_rng(4).uniform(size=(2, 96, 96, 3)).astype("float32")
+    probs = keras.ops.softmax(model.stage1(model.to_stage1(x), training=False), axis=-1)
+    thetas = model.localizer(probs, training=False)
+    crops = model.crop(x, thetas)
+    reference = [model._label_part(i, crops[:, i], False) for i in range(len(model.parts))]
+    grouped = model._label_parts(crops, training=False)
+    for ref, got in zip(reference, grouped):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(ref), atol=1e-5)
+    slow = keras.ops.convert_to_numpy(model._assemble(probs, thetas, reference, axis_aligned=False))
+    fast = keras.ops.convert_to_numpy(model(x))
+    assert np.std(slow[..., 2:10]) > 0.02  # part classes are really pasted
+    np.testing.assert_allclose(fast, slow, atol=1e-5)
+
+
 def test_stn_icnn_training_outputs_and_loss(stn):
     rng = np.random.default_rng(2)
     x = rng.uniform(size=(2, 96, 96, 3)).astype("float32")

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from facezoo.layers import SpatialCrop, SpatialPaste, affine_sample, crop_theta, invert_affine
+from facezoo.layers import (
+    SpatialCrop,
+    SpatialPaste,
+    affine_sample,
+    crop_theta,
+    invert_affine,
+    paste_planes,
+    scale_translation_theta,
+)
 
 
 def reference_sample(image, theta, out_h, out_w):
@@ -167,6 +175,49 @@ def test_paste_refuses_mismatched_parts_and_bad_interpolation():
 
 
 def test_layers_round_trip_their_config():
-    for layer in (SpatialCrop((5, 7), interpolation="nearest"), SpatialPaste((9, 11))):
+    for layer in (SpatialCrop((5, 7), interpolation="nearest"), SpatialPaste((9, 11)), SpatialPaste(9, axis_aligned=True)):
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
+
+
+def scale_translation_thetas(rng, batch, parts):
+    scale = rng.uniform(0.2, 0.6, (batch, parts))
+    shift = rng.uniform(-0.9, 0.9, (batch, parts, 2))  # some windows reach past the border
+    zero = np.zeros_like(scale)
+    return np.stack([np.stack([scale * 1.1, zero, shift[..., 0]], -1), np.stack([zero, scale, shift[..., 1]], -1)],
+                    -2).astype("float32")
+
+
+def test_axis_aligned_paste_is_the_gathering_paste():
+    rng = np.random.default_rng(6)
+    crops = rng.uniform(size=(2, 3, 9, 11, 2)).astype("float32")
+    theta = scale_translation_thetas(rng, 2, 3)
+    want = SpatialPaste((40, 36))(crops, theta).numpy()
+    got = SpatialPaste((40, 36), axis_aligned=True)(crops, theta).numpy()
+    assert np.abs(want).max() > 0.5 and (want == 0).mean() > 0.3  # windows inside and zeros around them
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    planes = np.moveaxis(crops, -1, 2).reshape(2, 6, 9, 11)
+    got = paste_planes(planes, np.repeat(theta, 2, axis=1), (40, 36)).numpy().reshape(2, 3, 2, 40, 36)
+    np.testing.assert_allclose(np.moveaxis(got, 2, -1), want, atol=1e-5)
+
+
+def test_sampling_is_a_continuous_function_of_theta_across_the_snap():
+    """Crossing the edge of the snap zone in steps of a float32 rounding error never
+    moves a sample by more than a few steps (a hard cut-off jumped by the whole snap)."""
+    image = np.tile(np.arange(64, dtype="float32")[None, None, :, None], (1, 64, 1, 1))  # value = x
+    tolerance = 16 * 1.2e-7 * 64
+    centres = 20 + np.linspace(0, 3 * tolerance, 400)
+    xs = np.stack([centres, np.full_like(centres, 31.0)], -1)[None].astype("float32")  # (1, 400, 2)
+    samples = SpatialCrop(1)(image, crop_theta(xs, (64, 64), 1)).numpy()[0, :, 0, 0, 0]
+    steps = np.abs(np.diff(samples))
+    assert samples[0] == 20.0  # snapped onto the pixel
+    assert abs(samples[-1] - centres[-1]) < 2e-5  # beyond the zone, not snapped
+    assert steps.max() < 4 * (centres[1] - centres[0]) + 4e-6, steps.max()
+
+
+def test_scale_translation_theta_is_the_stacked_matrix():
+    sx, sy, tx, ty = (np.array([[0.5, 0.25]], "float32") * k for k in (1, 2, -1, 3))
+    theta = scale_translation_theta(sx, sy, tx, ty).numpy()
+    want = np.zeros((1, 2, 2, 3), "float32")
+    want[..., 0, 0], want[..., 1, 1], want[..., 0, 2], want[..., 1, 2] = sx, sy, tx, ty
+    np.testing.assert_array_equal(theta, want)

@@ -7,6 +7,9 @@ from facezoo.layers.spatial_crop import (
     affine_sample,
     crop_theta,
     invert_affine,
+    paste_planes,
+    scale_translation_theta,
 )
 
-__all__ = ["SpatialCrop", "SpatialPaste", "SoftArgmax", "affine_sample", "crop_theta", "invert_affine", "soft_argmax"]
+__all__ = ["SpatialCrop", "SpatialPaste", "SoftArgmax", "affine_sample", "crop_theta", "invert_affine", "paste_planes",
+           "scale_translation_theta", "soft_argmax"]

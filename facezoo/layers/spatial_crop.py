@@ -101,25 +101,92 @@ def crop_theta(center_xy, image_size, crop_size, scale=1.0):
     sy = scale * (crop_h - 1) / max(height - 1, 1)
     tx = 2.0 * center_xy[..., 0] / max(width - 1, 1) - 1.0
     ty = 2.0 * center_xy[..., 1] / max(height - 1, 1) - 1.0
-    sx = ops.broadcast_to(sx, ops.shape(tx))
-    sy = ops.broadcast_to(sy, ops.shape(tx))
-    zero = ops.zeros_like(tx)
-    row0 = ops.stack([sx, zero, tx], axis=-1)
-    row1 = ops.stack([zero, sy, ty], axis=-1)
-    return ops.stack([row0, row1], axis=-2)
+    return scale_translation_theta(ops.broadcast_to(sx, ops.shape(tx)), ops.broadcast_to(sy, ops.shape(tx)), tx, ty)
+
+
+def scale_translation_theta(sx, sy, tx, ty):
+    """``[[sx, 0, tx], [0, sy, ty]]`` of shape ``(..., 2, 3)`` from four ``(...)`` tensors.
+
+    The zeros come from padding, never from a tensor (or a weight channel) of zeros: int8
+    quantization gives an all-zero tensor a denormal scale (4.6e-41), on which LiteRT's
+    XNNPACK delegate (ai-edge-litert 2.3) segfaults while allocating the graph
+    (``benchmarks/litert_zero_tensor_crash.py`` reproduces it), and it refuses a
+    per-channel weight whose channel is all zeros (scale 0). The values are exactly the
+    stacked ones.
+    """
+    def row(diagonal, shift, zeros_before):
+        width = [(0, 0)] * len(diagonal.shape) + [(zeros_before, 1 - zeros_before)]
+        return ops.concatenate([ops.pad(ops.expand_dims(diagonal, -1), width), ops.expand_dims(shift, -1)], axis=-1)
+
+    return ops.stack([row(sx, tx, 0), row(sy, ty, 1)], axis=-2)
 
 
 def _snap_to_grid(coords, size):
-    """Snap coordinates within float32 rounding error of an integer onto it.
+    """Snap coordinates within float32 rounding error of an integer onto it, continuously.
 
     float32 rounding puts a sample meant for pixel 40 at 39.99999; snapping makes a crop
     whose theta lands on the pixel grid *exactly* the array slice (the reason STN-iCNN
-    uses odd crop sizes). The straight-through form keeps the gradient to theta.
+    uses odd crop sizes). Within ``tolerance`` of an integer the coordinate is snapped;
+    between one and two tolerances the snap fades out linearly, so the sampler stays a
+    continuous function of theta: a hard cut-off made two runtimes whose coordinates
+    differ by a float32 rounding step (TFLite, ONNX, another backend) disagree by the whole
+    snap, ``tolerance`` pixels times the image's gradient, whenever a coordinate sat at the
+    cut-off. The straight-through form keeps the gradient to theta.
     """
     tolerance = 16 * 1.2e-7 * max(size, 1)  # a few float32 ulps at this image size
-    nearest = ops.round(coords)
-    offset = ops.where(ops.abs(nearest - coords) < tolerance, nearest - coords, ops.zeros_like(coords))
-    return coords + ops.stop_gradient(offset)
+    gap = ops.round(coords) - coords
+    strength = ops.clip(2.0 - ops.abs(gap) * (1.0 / tolerance), 0.0, 1.0)
+    return coords + ops.stop_gradient(gap * strength)
+
+
+def _interpolation_matrix(coords, size):
+    """Bilinear weights ``(..., n, size)`` of ``n`` sample positions on a ``size``-pixel axis.
+
+    Row ``k`` holds ``max(0, 1 - |coords[k] - j|)`` for pixels ``j = 0 .. size-1``: the two
+    bilinear weights of the neighbours inside the axis and zero elsewhere, so a sample
+    outside the axis reads zeros exactly as the gathering sampler does.
+    """
+    pixels = ops.arange(size, dtype=coords.dtype)
+    return ops.relu(1.0 - ops.abs(ops.expand_dims(coords, -1) - pixels))
+
+
+def paste_planes(planes, theta, output_size):
+    """Paste ``K`` single-channel crops back with scale + translation thetas, by matmul.
+
+    The fast path of :class:`SpatialPaste` (``axis_aligned=True``) for thetas of the form
+    ``[[sx, 0, tx], [0, sy, ty]]`` (STN-iCNN's constraint): bilinear sampling is then
+    separable, ``canvas = Wy @ crop @ Wx^T`` with the interpolation matrices of the two
+    axes, which is the gathering sampler's result (same coordinates, same snap, same
+    weights) in two batched matrix products instead of four gathers per canvas pixel.
+    The off-diagonal entries of ``theta`` are ignored.
+
+    Args:
+        planes: ``(B, K, h, w)`` float crops.
+        theta: ``(B, K, 2, 3)``, the thetas that cut them.
+        output_size: ``(H, W)`` of the canvas.
+    Returns:
+        ``(B, K, H, W)``, zero outside each crop's window.
+
+    Example:
+        >>> canvases = paste_planes(part_probabilities, thetas, (512, 512))
+    """
+    out_h, out_w = _pair(output_size, "output_size")
+    _check_theta_shape(theta.shape)
+    if len(planes.shape) != 4 or any(d is None for d in planes.shape[2:]):
+        raise ValueError(f"planes must have shape (batch, planes, height, width), got shape {tuple(planes.shape)}")
+    crop_h, crop_w = planes.shape[2], planes.shape[3]
+    theta = ops.cast(theta, "float32")
+    axes = []
+    for n_out, n_in, row in ((out_w, crop_w, 0), (out_h, crop_h, 1)):
+        grid = ops.linspace(-1.0, 1.0, n_out, dtype="float32") if n_out > 1 else ops.zeros((1,), "float32")
+        # The inverse of u = s v + t, per axis (no all-zero off-diagonal, see scale_translation_theta).
+        inverse_scale = 1.0 / theta[:, :, row, row]
+        source = ops.expand_dims(inverse_scale, -1) * (grid - ops.expand_dims(theta[:, :, row, 2], -1))
+        coords = _snap_to_grid((source + 1.0) * (0.5 * (n_in - 1)), max(crop_h, crop_w))
+        axes.append(_interpolation_matrix(coords, n_in))  # (B, K, n_out, n_in)
+    weights_x, weights_y = axes
+    columns = ops.matmul(ops.cast(planes, "float32"), ops.swapaxes(weights_x, -1, -2))  # (B, K, h, W)
+    return ops.matmul(weights_y, columns)  # (B, K, H, W)
 
 
 def affine_sample(image, theta, output_size, interpolation="bilinear"):
@@ -240,14 +307,23 @@ class SpatialPaste(keras.layers.Layer):
     canvas pixel samples its crop at the inverted transform, so a crop followed by a
     paste returns the original pixels inside the window.
 
+    ``axis_aligned=True`` is for scale + translation thetas only (``[[sx, 0, tx], [0, sy,
+    ty]]``, as STN-iCNN's): the same bilinear result by two matrix products per crop
+    (:func:`paste_planes`), much faster at full resolution and in TFLite; the
+    off-diagonal entries of theta are then ignored.
+
     Example:
         >>> canvases = SpatialPaste((512, 512))(part_probabilities, theta)
+        >>> canvases = SpatialPaste((512, 512), axis_aligned=True)(part_probabilities, theta)
     """
 
-    def __init__(self, output_size, interpolation="bilinear", **kwargs):
+    def __init__(self, output_size, interpolation="bilinear", axis_aligned=False, **kwargs):
         super().__init__(**kwargs)
         self.output_size = _pair(output_size, "output_size")
         self.interpolation = _check_interpolation(interpolation)
+        if axis_aligned and interpolation != "bilinear":
+            raise ValueError("axis_aligned=True pastes bilinearly; use interpolation='bilinear'")
+        self.axis_aligned = bool(axis_aligned)
 
     def build(self, crops_shape, theta_shape):
         self._check(crops_shape, theta_shape)
@@ -269,6 +345,12 @@ class SpatialPaste(keras.layers.Layer):
     def call(self, crops, theta):
         self._check(crops.shape, theta.shape)
         _, num_parts, crop_h, crop_w, channels = crops.shape
+        if self.axis_aligned:
+            planes = ops.reshape(ops.transpose(crops, (0, 1, 4, 2, 3)), (-1, num_parts * channels, crop_h, crop_w))
+            thetas = ops.reshape(ops.repeat(ops.expand_dims(theta, 2), channels, axis=2), (-1, num_parts * channels, 2, 3))
+            canvas = paste_planes(planes, thetas, self.output_size)
+            canvas = ops.reshape(canvas, (-1, num_parts, channels, *self.output_size))
+            return ops.transpose(canvas, (0, 1, 3, 4, 2))
         crops = ops.reshape(crops, (-1, crop_h, crop_w, channels))
         inverse = ops.reshape(invert_affine(ops.cast(theta, "float32")), (-1, 1, 2, 3))
         canvas = affine_sample(crops, inverse, self.output_size, self.interpolation)
@@ -279,5 +361,6 @@ class SpatialPaste(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(output_size=list(self.output_size), interpolation=self.interpolation)
+        config.update(output_size=list(self.output_size), interpolation=self.interpolation,
+                      axis_aligned=self.axis_aligned)
         return config

@@ -27,7 +27,14 @@ import keras
 from keras import layers, ops
 
 from facezoo.classmaps import HELEN
-from facezoo.layers import SpatialCrop, SpatialPaste, affine_sample, crop_theta
+from facezoo.layers import (
+    SpatialCrop,
+    SpatialPaste,
+    affine_sample,
+    crop_theta,
+    paste_planes,
+    scale_translation_theta,
+)
 from facezoo.losses import sparse_cross_entropy, theta_regression
 from facezoo.models._validation import check_positive_int
 from facezoo.models.base import FaceModel, _transfer
@@ -147,10 +154,7 @@ class LocalizationNetwork(keras.layers.Layer):
         kx = (self.crop_size[1] - 1) / (self.image_size[1] - 1)
         ky = (self.crop_size[0] - 1) / (self.image_size[0] - 1)
         tx, ty = ops.tanh(raw[..., 1]), ops.tanh(raw[..., 2])
-        zero = ops.zeros_like(tx)
-        row0 = ops.stack([scale * kx, zero, tx], axis=-1)
-        row1 = ops.stack([zero, scale * ky, ty], axis=-1)
-        return ops.stack([row0, row1], axis=-2)
+        return scale_translation_theta(scale * kx, scale * ky, tx, ty)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_parts, 2, 3)
@@ -378,6 +382,8 @@ class STNiCNN(FaceModel, keras.Model):
             outputs["stage1_logits"] = stage1_logits
             if phase == "stage1":
                 return outputs
+        # Our own thetas are scale + translation by construction; given ones may be any affine.
+        axis_aligned = thetas is None
         if thetas is None:
             if self.cropper == "centroid" and not training:
                 thetas = self._stage1_centroid_thetas(stage1_probs)
@@ -387,11 +393,11 @@ class STNiCNN(FaceModel, keras.Model):
         if phase == "localizer":
             return outputs
         crops = self.crop(images, thetas)
-        part_logits = [self._label_part(i, crops[:, i], training) for i in range(len(self.parts))]
+        part_logits = self._label_parts(crops, training)
         if training:
             outputs["part_logits"] = part_logits
             return outputs
-        return self._assemble(stage1_probs, thetas, part_logits)
+        return self._assemble(stage1_probs, thetas, part_logits, axis_aligned=axis_aligned)
 
     def _stage1_centroid_thetas(self, stage1_probs):
         """The iCNN pipeline's cropper: centroids of the stage-1 argmax, at full resolution."""
@@ -410,20 +416,66 @@ class STNiCNN(FaceModel, keras.Model):
             return ops.flip(model(ops.flip(crop, axis=2), training=training), axis=2)
         return model(crop, training=training)
 
-    def _assemble(self, stage1_probs, thetas, part_logits):
-        num_classes = len(self.class_names)
-        channels = [None] * num_classes
-        unclaimed = 1.0  # probability that no part claims the pixel
-        for index, (logits, class_ids) in enumerate(zip(part_logits, self._part_class_ids)):
-            foreground = ops.softmax(logits, axis=-1)[..., 1:]
-            pasted = self.paste(ops.expand_dims(foreground, 1), thetas[:, index : index + 1])[:, 0]
-            unclaimed = unclaimed * (1.0 - ops.sum(pasted, axis=-1))
-            for local, class_id in enumerate(class_ids):
-                channels[class_id] = pasted[..., local]
-        coarse = self.from_stage1(stage1_probs)
-        coarse_total = sum(coarse[..., i] for i in self._uncovered_ids) + 1e-6
+    def _label_parts(self, crops, training=None):
+        """Part logits ``[(B, h, w, classes + 1)]``, one per part, from ``crops (B, P, h, w, 3)``.
+
+        At inference the parts that share a model (both brows, both eyes) go through it
+        as one batch, the mirrored side flipped: the same numbers from half as many, larger
+        ops. In training each part is its own call, so BatchNormalization's batch
+        statistics stay per part.
+        """
+        if training:
+            return [self._label_part(i, crops[:, i], training) for i in range(len(self.parts))]
+        logits = [None] * len(self.parts)
+        for key, model_index in self._model_index.items():
+            members = [i for i, spec in enumerate(self.parts) if spec.model == key]
+            batch = ops.stack(
+                [ops.flip(crops[:, i], axis=2) if self.parts[i].flip else crops[:, i] for i in members], axis=1
+            )  # (B, n, h, w, 3)
+            out = self.part_models[model_index](ops.reshape(batch, (-1, *batch.shape[2:])), training=training)
+            out = ops.reshape(out, (-1, len(members), *out.shape[1:]))
+            for j, i in enumerate(members):
+                logits[i] = ops.flip(out[:, j], axis=2) if self.parts[i].flip else out[:, j]
+        return logits
+
+    def _assemble(self, stage1_probs, thetas, part_logits, axis_aligned=True):
+        """Full-resolution probabilities ``(B, H, W, classes)`` from stage 1 and the parts.
+
+        Each part's foreground probabilities are pasted back; the classes no part covers
+        (background, skin, hair) share what no part claims, in the proportions of the
+        upsampled stage-1 softmax; the result is normalised per pixel. All work at full
+        resolution is on single-class ``(B, H, W)`` planes, and only the uncovered classes
+        of stage 1 are upsampled. ``axis_aligned`` (thetas of the scale + translation
+        form, as the localizer and the centroid cropper make) pastes by matrix products
+        (:func:`~facezoo.layers.paste_planes`), otherwise with the gathering
+        :class:`~facezoo.layers.SpatialPaste`; both compute the same bilinear paste.
+        """
+        planes, plane_thetas = [], []
+        for index, logits in enumerate(part_logits):
+            foreground = ops.softmax(logits, axis=-1)[..., 1:]  # (B, h, w, C)
+            planes.append(ops.transpose(foreground, (0, 3, 1, 2)))
+            plane_thetas += [thetas[:, index]] * foreground.shape[-1]
+        planes = ops.concatenate(planes, axis=1)  # (B, K, h, w)
+        plane_thetas = ops.stack(plane_thetas, axis=1)  # (B, K, 2, 3)
+        if axis_aligned:
+            pasted = paste_planes(planes, plane_thetas, self.input_size)
+        else:
+            pasted = self.paste(ops.expand_dims(planes, -1), plane_thetas)[..., 0]
+        pasted = ops.unstack(pasted, axis=1)  # K planes (B, H, W)
+
+        channels = [None] * len(self.class_names)
+        unclaimed = None  # probability that no part claims the pixel
+        planes_of = iter(pasted)
+        for class_ids in self._part_class_ids:
+            claimed = None
+            for class_id in class_ids:
+                channels[class_id] = next(planes_of)
+                claimed = channels[class_id] if claimed is None else claimed + channels[class_id]
+            unclaimed = 1.0 - claimed if unclaimed is None else unclaimed * (1.0 - claimed)
+        coarse = {i: self.from_stage1(stage1_probs[..., i : i + 1])[..., 0] for i in self._uncovered_ids}
+        coarse_total = sum(coarse.values()) + 1e-6
         for i in self._uncovered_ids:
-            channels[i] = unclaimed * coarse[..., i] / coarse_total
+            channels[i] = unclaimed * coarse[i] / coarse_total
         probs = ops.stack(channels, axis=-1)
         return probs / (ops.sum(probs, axis=-1, keepdims=True) + 1e-6)
 

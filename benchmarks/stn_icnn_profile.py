@@ -1,0 +1,246 @@
+"""Where STN-iCNN's time goes: each stage timed in Keras and as its own TFLite file.
+
+    python benchmarks/stn_icnn_profile.py [--model stn_icnn_celebamask] [--threads 1 2] [--repeats 20]
+                                          [--data CELEBAMASK_ROOT] [--json benchmarks/results/stn_icnn_profile.json]
+
+The stages are the model's own methods, cut apart at the tensors that pass between them
+(so the stages add up to the whole model, up to per-call overhead):
+
+1. ``stage-1 iCNN``: the face pooled to the stage-1 size, the iCNN and its softmax;
+2. ``localizer``: stage-1 softmax -> one theta per part;
+3. ``SpatialCrop``: the six part crops from the full-resolution face;
+4. ``part iCNNs``: the part models on the crops (shared models batched over both sides);
+5. ``paste + merge``: SpatialPaste of the part probabilities at full resolution and the
+   per-pixel merge with stage 1 (the model's ``_assemble``).
+
+Each stage is timed, one face per call after warm-up (median ms), with Keras
+``predict_on_batch`` and as a float32 (and int8) TFLite file run in LiteRT with its
+default XNNPACK delegate, as an app would run it; one process per thread count. The
+LiteRT op profile gives, for the whole float and int8 files, the number of XNNPACK
+partitions the graph is split into (ops between partitions run in TFLite's own kernels) and its ops by type. The input is a real validation face with ``--data``, or
+seeded noise.
+"""
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+STAGES = ("stage-1 iCNN", "localizer", "SpatialCrop", "part iCNNs", "paste + merge", "whole model")
+
+
+def _median_ms(run, repeats):
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def _stage_models(model):
+    """``{stage: (keras.Model, its list of example inputs)}`` for one face."""
+    import keras
+    from keras import ops
+
+    class Stage(keras.Model):
+        def __init__(self, fn, **kwargs):
+            super().__init__(**kwargs)
+            self.fn = fn
+
+        def call(self, inputs):
+            return self.fn(*inputs)
+
+    def stage1(images):
+        return ops.softmax(model.stage1(model.to_stage1(images), training=False), axis=-1)
+
+    def localize(probs):
+        return model.localizer(probs, training=False)
+
+    def crop(images, thetas):
+        return model.crop(images, thetas)
+
+    def parts(crops):
+        return ops.concatenate(model._label_parts(crops, training=False), axis=-1)
+
+    sizes = [len(p.classes) + 1 for p in model.parts]
+
+    def assemble(probs, thetas, logits):
+        split, start = [], 0
+        for size in sizes:
+            split.append(logits[..., start : start + size])
+            start += size
+        return model._assemble(probs, thetas, split)
+
+    def whole(images):
+        return model(images, training=False)
+
+    return {"stage-1 iCNN": stage1, "localizer": localize, "SpatialCrop": crop, "part iCNNs": parts,
+            "paste + merge": assemble, "whole model": whole}, Stage
+
+
+def _example_inputs(model, face):
+    from keras import ops
+
+    fns, _ = _stage_models(model)
+    probs = fns["stage-1 iCNN"](face)
+    thetas = fns["localizer"](probs)
+    crops = fns["SpatialCrop"](face, thetas)
+    logits = fns["part iCNNs"](crops)
+    as_np = ops.convert_to_numpy
+    return {"stage-1 iCNN": [face], "localizer": [as_np(probs)], "SpatialCrop": [face, as_np(thetas)],
+            "part iCNNs": [as_np(crops)], "paste + merge": [as_np(probs), as_np(thetas), as_np(logits)],
+            "whole model": [face]}
+
+
+def _face(model, data):
+    import numpy as np
+
+    if data:
+        from facezoo.data import CelebAMask
+
+        faces = CelebAMask(data, "train")
+        return model.preprocess(faces[len(faces) - 1].image[None])  # a held-out validation face
+    return np.random.default_rng(0).uniform(size=(1, *model.input_size, 3)).astype("float32")
+
+
+def _export_stage(stage, inputs, path, quantize):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    stage(inputs)  # built before export
+    specs = [keras.InputSpec(shape=(None, *x.shape[1:]), dtype="float32") for x in inputs]
+    options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    if quantize == "int8":
+        from facezoo.export import conversion_options
+
+        rng = np.random.default_rng(1)
+        options = conversion_options("int8", [[x * rng.uniform(0.9, 1.1) for x in inputs] for _ in range(4)])
+    stage.export(path, format="litert", verbose=False, input_signature=[specs], **options)
+
+
+def _op_profile(path, threads):
+    """The file's ops by type, and how many XNNPACK partitions the default interpreter
+    makes of them (each boundary between partitions is an op XNNPACK did not take)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    interpreter.allocate_tensors()
+    names = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
+    return {"xnnpack_partitions": names.pop("DELEGATE", 0), "ops": dict(sorted(names.items()))}
+
+
+def worker(name, threads, repeats, data, int8):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    warnings.simplefilter("ignore")
+    import facezoo
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = facezoo.load(name, compile=False)
+    face = _face(model, data)
+    fns, Stage = _stage_models(model)
+    examples = _example_inputs(model, face)
+    folder = tempfile.mkdtemp(prefix="facezoo-profile-")
+    rows, profiles = {}, {}
+    for stage_name in STAGES:
+        stage, inputs = Stage(fns[stage_name]), examples[stage_name]
+        row = {"keras": _median_ms(lambda: stage.predict_on_batch(inputs), repeats)}
+        for quantize in (None, "int8") if int8 else (None,):
+            key = f"tflite_{quantize or 'fp32'}"
+            path = os.path.join(folder, f"{STAGES.index(stage_name)}_{key}.tflite")
+            try:
+                _export_stage(stage, inputs, path, quantize)
+                interpreter = Interpreter(model_path=path, num_threads=threads)
+                details = interpreter.get_input_details()
+                for detail, x in zip(details, inputs):
+                    interpreter.resize_tensor_input(detail["index"], x.shape)
+                interpreter.allocate_tensors()
+            except Exception as error:  # noqa: BLE001 - reported in the table, not fatal
+                row[key], row[f"{key}_error"] = None, f"{type(error).__name__}: {str(error)[:100]}"
+                continue
+            # The stage's inputs have distinct shapes: match the file's inputs by shape.
+            order = [next(d["index"] for d in details if tuple(d["shape"][1:]) == x.shape[1:]) for x in inputs]
+
+            def run():
+                for index, x in zip(order, inputs):
+                    interpreter.set_tensor(index, x)
+                interpreter.invoke()
+
+            row[key] = _median_ms(run, repeats)
+            if stage_name == "whole model":
+                profiles[key] = _op_profile(path, threads)
+        rows[stage_name] = row
+    print("RESULT " + json.dumps({"stages": rows, "op_profile": profiles}))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="stn_icnn_celebamask")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--data", default=None, help="CelebAMask-HQ root: profile on a real validation face")
+    parser.add_argument("--no-int8", action="store_true", help="float32 files only")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        return worker(args.model, args.worker, args.repeats, args.data, not args.no_int8)
+
+    table = {}
+    for threads in args.threads:
+        command = [sys.executable, __file__, "--worker", str(threads), "--repeats", str(args.repeats),
+                   "--model", args.model] + (["--data", args.data] if args.data else []) + (
+                   ["--no-int8"] if args.no_int8 else [])
+        run = subprocess.run(command, capture_output=True, text=True)
+        line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(f"worker with {threads} thread(s) failed:\n{run.stderr[-3000:]}")
+        table[threads] = json.loads(line[len("RESULT "):])
+
+    columns = ("keras", "tflite_fp32") + (() if args.no_int8 else ("tflite_int8",))
+    print(f"{args.model}: median ms per face (of {args.repeats}), one face per call, each stage its own "
+          f"Keras model / TFLite file; % = share of the sum of the stages")
+    print(f"{'stage':16s} {'thr':>3} " + " ".join(f"{c:>18s}" for c in columns))
+    for threads, result in table.items():
+        stages = result["stages"]
+        totals = {c: sum(stages[s].get(c) or 0 for s in STAGES[:-1]) for c in columns}
+        for stage_name in STAGES:
+            cells = []
+            for c in columns:
+                value = stages[stage_name].get(c)
+                share = f"({100 * value / totals[c]:.0f}%)" if value is not None and totals[c] and \
+                    stage_name != "whole model" else ""
+                cells.append(f"{'n/a':>18s}" if value is None else f"{value:11.1f} {share:>6s}")
+            print(f"{stage_name:16s} {threads:>3} " + " ".join(cells))
+        print(f"{'sum of stages':16s} {threads:>3} " + " ".join(f"{totals[c]:11.1f} {'':>6s}" for c in columns))
+    for threads, result in table.items():
+        for key, profile in result["op_profile"].items():
+            print(f"LiteRT op profile, {key}, {threads} thread(s): {profile['xnnpack_partitions']} XNNPACK "
+                  f"partition(s) of the file's ops {profile['ops']}")
+        for stage_name, row in result["stages"].items():
+            for key, value in row.items():
+                if key.endswith("_error"):
+                    print(f"note: {stage_name}, {threads} thread(s), {key[:-6]}: {value}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(table, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
