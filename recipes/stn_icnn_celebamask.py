@@ -22,16 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
 
 CONFIG = get_preset("stn_icnn_celebamask").config  # the config its weights are published with
 VALIDATION_FACES = 50
-CPU_SCHEDULE = (
-    Phase("stage1", 20, 1e-3),
-    Phase("localizer", 6, 1e-3),
-    Phase("parts", 5, 1e-3),
-    Phase("end_to_end", 2, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
-)
+CPU_SCHEDULE = cpu_schedule("stn_icnn_celebamask")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
 def main(argv=None):

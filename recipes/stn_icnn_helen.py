@@ -23,16 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.data import Augmenter, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
 from helen_faces import DEFAULT_CACHE, TEACHER, prepared_splits  # noqa: E402
 
 CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
-CPU_SCHEDULE = (
-    Phase("stage1", 6, 5e-4),
-    Phase("localizer", 3, 5e-4),
-    Phase("parts", 3, 5e-4),
-    Phase("end_to_end", 3, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
-)
+CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
 def initial_weights(out_dir):

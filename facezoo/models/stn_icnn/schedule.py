@@ -66,6 +66,13 @@ SMOKE_STN_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21
                         channels=(4, 8, 8, 8), localizer_channels=4)
 
 
+def cpu_schedule(preset):
+    """The phases the recipe of ``preset`` runs on a CPU (:data:`~facezoo.models.stn_icnn.presets.CPU_SCHEDULES`)."""
+    from facezoo.models.stn_icnn.presets import CPU_SCHEDULES
+
+    return tuple(Phase(*row) for row in CPU_SCHEDULES[preset])
+
+
 def smoke_schedule(schedule):
     """The same phases, one epoch each."""
     return tuple(Phase(p.name, 1, p.learning_rate, p.multipliers, p.halve_every) for p in schedule)
