@@ -51,7 +51,8 @@ def main(argv=None):
                                 label_table=table, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size, label_table=table)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_celebamask", schedule=schedule,
-                   steps_per_epoch=steps, run_eagerly=args.smoke)
+                   steps_per_epoch=steps, run_eagerly=args.smoke,
+                   info=None if args.smoke else get_preset("stn_icnn_celebamask").info)
     return 0
 
 

@@ -60,7 +60,8 @@ def main(argv=None):
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_helen", schedule=schedule,
-                   steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init)
+                   steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init,
+                   info=None if args.smoke else get_preset("stn_icnn_helen").info)
     return 0
 
 

@@ -70,5 +70,5 @@ CPU_SCHEDULES = {
                             ("end_to_end", 2, 1e-4, END_TO_END_MULTIPLIERS)),
     # fine-tuned from stn_icnn_celebamask, hence fewer epochs at a lower rate
     "stn_icnn_helen": (("stage1", 6, 5e-4), ("localizer", 3, 5e-4), ("parts", 3, 5e-4),
-                       ("end_to_end", 3, 1e-4, END_TO_END_MULTIPLIERS)),
+                       ("end_to_end", 6, 1e-4, END_TO_END_MULTIPLIERS)),
 }
