@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from facezoo.data import Augmenter, Landmarks300W, ParsingSequence  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
+from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
 from facezoo.training import ScaledAdam, train  # noqa: E402
 
 MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
@@ -42,8 +43,9 @@ MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
 
 def square(sample):
     return pad_to_square(sample)[0]
-SIZE, EPOCHS, LEARNING_RATE, HALVE_EVERY, VALIDATION = 512, 25, 1e-3, 10, 70
-GLOBAL_MULTIPLIER = 0.1
+# beside the presets they trained: facezoo/models/adc_landmarks/presets.py
+SIZE, EPOCHS, LEARNING_RATE, HALVE_EVERY, VALIDATION, GLOBAL_MULTIPLIER = (
+    TRAINING[key] for key in ("size", "epochs", "learning_rate", "halve_every", "validation", "global_multiplier"))
 
 
 def main(argv=None):

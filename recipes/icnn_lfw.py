@@ -22,10 +22,10 @@ import keras  # noqa: E402
 
 from facezoo.data import Augmenter, LFWPartLabels, ParsingSequence  # noqa: E402
 from facezoo.models import ICNN  # noqa: E402
+from facezoo.models.icnn.presets import TRAINING_STAGES  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
-# (directory, input size, epochs, learning rate, halve every N epochs)
-STAGES = (("128", 128, 20, 1e-3, 5), ("160", 160, 12, 5e-4, 4))
+STAGES = TRAINING_STAGES  # beside the preset it trained: facezoo/models/icnn/presets.py
 
 
 def main(argv=None):

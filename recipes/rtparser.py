@@ -51,37 +51,12 @@ from facezoo.data import (AlignedFaces, Augmenter, CelebAMask, ConcatDataset, LF
 from facezoo.losses import DiceCrossEntropy, StatisticalContextualLoss  # noqa: E402
 from facezoo.models import Distiller, RTParser  # noqa: E402
 from facezoo.models.rtparser import landmark_heatmap, multiply_adds  # noqa: E402
+from facezoo.models.rtparser.presets import RECIPE_DATASETS  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
 LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
 
-#: Per dataset: run name, classes, network input, batch, the teacher's channel multiplier
-#: and the student's network (the width-1 LFW-PL parser under-fits, 95.2 % on validation
-#: with a training accuracy below it; 2.2 reaches 96.1 % and leaves width 1 as a 4.3x
-#: lighter student; on CelebAMask-HQ the student is the teacher's network at half the
-#: resolution, 4x lighter, because channels cost the small classes and resolution did
-#: not), the preset whose face framing (and
-#: stored size) unlabelled photos are aligned to, the Dice term's weight (19 classes, many
-#: of them tiny, are scored by their mean F1) and the validation metric that picks the best
-#: epoch; epochs and halving period (celebamask: fewer, 4x larger faces, for a 2-core CPU);
-#: the context block's dilation, the one whose normalized receptive field r/s is nearest 1
-#: (facezoo.receptive_field): 4 at 256 px (r/s 1.01), 8 at 512 px (0.88; 4 would give 0.51).
-DATASETS = {
-    "lfw_pl": dict(name="rtparser_lfw", num_classes=3, size=256, batch_size=16, width=2.2,
-                   student=dict(width=1.0, size=256, dilation=4), framing="icnn_lfw",
-                   stored_size=(250, 250), dice_weight=0.0, monitor="pixel_accuracy", epochs=30, halve_every=8,
-                   dilation=4),
-    # HELEN's components from its contours (recipes/helen_faces.py: 512x512 aligned crops,
-    # skin/hair filled in by stn_icnn_celebamask, unknown pixels left out of the loss), at 256.
-    "helen": dict(name="rtparser_helen", num_classes=11, size=256, batch_size=16, width=1.0,
-                  student=dict(width=0.4, size=256, dilation=4), framing="stn_icnn_celebamask",
-                  stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou", epochs=16, halve_every=5,
-                  dilation=4),
-    "celebamask": dict(name="rtparser_celebamask", num_classes=19, size=512, batch_size=8, width=1.0,
-                       student=dict(width=1.0, size=256, dilation=4),
-                       framing="stn_icnn_celebamask", stored_size=(512, 512), dice_weight=1.0, monitor="mean_iou",
-                       epochs=16, halve_every=5, dilation=8),
-}
+DATASETS = RECIPE_DATASETS  # beside the presets they trained: facezoo/models/rtparser/presets.py
 
 
 def splits(dataset, root, smoke=False):

@@ -22,16 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
 
 CONFIG = get_preset("stn_icnn_celebamask").config  # the config its weights are published with
 VALIDATION_FACES = 50
-CPU_SCHEDULE = (
-    Phase("stage1", 20, 1e-3),
-    Phase("localizer", 6, 1e-3),
-    Phase("parts", 5, 1e-3),
-    Phase("end_to_end", 2, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
-)
+CPU_SCHEDULE = cpu_schedule("stn_icnn_celebamask")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
 def main(argv=None):
@@ -56,7 +51,8 @@ def main(argv=None):
                                 label_table=table, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size, label_table=table)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_celebamask", schedule=schedule,
-                   steps_per_epoch=steps, run_eagerly=args.smoke)
+                   steps_per_epoch=steps, run_eagerly=args.smoke,
+                   info=None if args.smoke else get_preset("stn_icnn_celebamask").info)
     return 0
 
 

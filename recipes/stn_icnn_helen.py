@@ -23,16 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.data import Augmenter, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, Phase, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
 from helen_faces import DEFAULT_CACHE, TEACHER, prepared_splits  # noqa: E402
 
 CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
-CPU_SCHEDULE = (
-    Phase("stage1", 6, 5e-4),
-    Phase("localizer", 3, 5e-4),
-    Phase("parts", 3, 5e-4),
-    Phase("end_to_end", 3, 1e-4, {"stage1/": 0.1, "localizer/": 0.1}),
-)
+CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
 def initial_weights(out_dir):
@@ -65,7 +60,8 @@ def main(argv=None):
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_helen", schedule=schedule,
-                   steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init)
+                   steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init,
+                   info=None if args.smoke else get_preset("stn_icnn_helen").info)
     return 0
 
 

@@ -304,8 +304,10 @@ def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_
 def test_rtparser_recipe_default_students_need_4x_fewer_multiply_adds_than_their_teachers():
     from facezoo.models import RTParser
     from facezoo.models.rtparser import multiply_adds
+    from facezoo.models.rtparser.presets import RECIPE_DATASETS
 
-    for name, spec in _rtparser_recipe().DATASETS.items():
+    assert _rtparser_recipe().DATASETS is RECIPE_DATASETS  # the recipe trains what the presets file says
+    for name, spec in RECIPE_DATASETS.items():
         teacher = RTParser(num_classes=spec["num_classes"], input_size=(spec["size"],) * 2, width=spec["width"],
                            dilation=spec["dilation"])
         student = RTParser(num_classes=spec["num_classes"], input_size=(spec["student"]["size"],) * 2,

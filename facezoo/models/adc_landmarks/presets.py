@@ -68,3 +68,9 @@ register_presets(
         **HELEN68_LANDMARKS,
     ),
 )
+
+
+#: How ``recipes/adc_landmarks_300w.py`` trains both presets: input side, epochs, Adam's
+#: rate halved every ``halve_every`` epochs, the last ``validation`` training faces held
+#: out, and the global network's rate multiplier when it starts from a trained holistic model.
+TRAINING = dict(size=512, epochs=25, learning_rate=1e-3, halve_every=10, validation=70, global_multiplier=0.1)

@@ -28,3 +28,8 @@ register_presets(
         **LFW_PL_PARSING,
     ),
 )
+
+
+#: How ``recipes/icnn_lfw.py`` trains icnn_lfw: (directory, input size, epochs, learning
+#: rate, halve every N epochs); the second stage starts from the first's weights.
+TRAINING_STAGES = (("128", 128, 20, 1e-3, 5), ("160", 160, 12, 5e-4, 4))

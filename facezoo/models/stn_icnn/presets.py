@@ -59,3 +59,16 @@ register_presets(
                     "scored 0.765 overall F1 on the 70 validation faces before its end-to-end phase)",
     ),
 )
+
+
+#: How the recipes train each preset on a 2-core CPU: the paper's four phases (see
+#: facezoo.models.stn_icnn.schedule.STN_ICNN_SCHEDULE) with fewer epochs, as
+#: (phase, epochs, Adam's rate, per-component rate multipliers).
+END_TO_END_MULTIPLIERS = {"stage1/": 0.1, "localizer/": 0.1}
+CPU_SCHEDULES = {
+    "stn_icnn_celebamask": (("stage1", 20, 1e-3), ("localizer", 6, 1e-3), ("parts", 5, 1e-3),
+                            ("end_to_end", 2, 1e-4, END_TO_END_MULTIPLIERS)),
+    # fine-tuned from stn_icnn_celebamask, hence fewer epochs at a lower rate
+    "stn_icnn_helen": (("stage1", 6, 5e-4), ("localizer", 3, 5e-4), ("parts", 3, 5e-4),
+                       ("end_to_end", 6, 1e-4, END_TO_END_MULTIPLIERS)),
+}

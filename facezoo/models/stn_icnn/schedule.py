@@ -66,6 +66,13 @@ SMOKE_STN_CONFIG = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21
                         channels=(4, 8, 8, 8), localizer_channels=4)
 
 
+def cpu_schedule(preset):
+    """The phases the recipe of ``preset`` runs on a CPU (:data:`~facezoo.models.stn_icnn.presets.CPU_SCHEDULES`)."""
+    from facezoo.models.stn_icnn.presets import CPU_SCHEDULES
+
+    return tuple(Phase(*row) for row in CPU_SCHEDULES[preset])
+
+
 def smoke_schedule(schedule):
     """The same phases, one epoch each."""
     return tuple(Phase(p.name, 1, p.learning_rate, p.multipliers, p.halve_every) for p in schedule)
@@ -92,13 +99,15 @@ def check_schedule(schedule):
 
 
 def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, schedule=STN_ICNN_SCHEDULE,
-                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None):
+                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None, info=None):
     """Run the STN-iCNN schedule; each phase resumes or is skipped when already done.
 
     Phase ``p`` writes ``out_dir/p/`` (checkpoints, log, backup) and, when finished,
     ``out_dir/p.weights.h5``, from which the next phase starts. The end is
     ``out_dir/final.keras``. ``init_weights`` (a ``.weights.h5`` of the same config)
-    starts the first phase from trained weights (fine-tuning) instead of scratch.
+    starts the first phase from trained weights (fine-tuning) instead of scratch. ``info``
+    (a :class:`~facezoo.info.ModelInfo`, e.g. the preset's) is given to the final model, so
+    that ``final.keras`` is parsed, evaluated and exported like the preset it trains.
     """
     check_schedule(schedule)
     _check_run_dir(out_dir, run_name)
@@ -133,5 +142,7 @@ def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, sch
         previous = done
     final = STNiCNN(**model_config)
     final.load_weights(previous)
+    if info is not None:
+        final.info = info
     final.save(os.path.join(out_dir, "final.keras"))
     return final
