@@ -30,3 +30,22 @@ def hub_env(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_TOKEN", "hf_test_token")
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         yield server
+
+
+# keras-hub's convention: tests marked `large` (minutes each on a 2-core CPU, and covering
+# what a cheaper test of the same code already covers) run only with `pytest --run-large`.
+def pytest_addoption(parser):
+    parser.addoption("--run-large", action="store_true", help="also run the tests marked large")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "large: minutes on a CPU; run with --run-large")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-large"):
+        return
+    skip = pytest.mark.skip(reason="large (minutes on a CPU): run with pytest --run-large")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)

@@ -10,7 +10,7 @@ import pytest
 import facezoo
 import facezoo.registry
 from facezoo.export import ExportError
-from facezoo.models import ICNN, STNiCNN
+from facezoo.models import ICNN
 from helpers import small_stn
 
 # TFLite and ONNX files of every architecture are checked in test_architectures.py.
@@ -35,25 +35,6 @@ def test_icnn_exports_and_matches_keras(icnn, tmp_path, fmt, ext):
     if fmt == "tflite":
         assert "CONV_2D" in result.ops
         assert not [op for op in result.ops if op.startswith("Flex")]
-
-
-def test_stn_icnn_with_defaults_exports_to_tflite_and_onnx(tmp_path):
-    """The whole default STN-iCNN (512x512 faces) on phones and in onnxruntime."""
-    model = STNiCNN()
-    face = np.random.default_rng(0).uniform(size=(1, 512, 512, 3)).astype("float32")
-    tflite = facezoo.export(model, tmp_path / "stn.tflite", format="tflite", sample_inputs=face, verbose=False)
-    assert tflite.max_abs_diff <= 1e-4
-    assert "GATHER" in tflite.ops and not [op for op in tflite.ops if op.startswith("Flex")]
-    onnx = facezoo.export(model, tmp_path / "stn.onnx", format="onnx", sample_inputs=face, verbose=False)
-    assert onnx.max_abs_diff <= 1e-4
-
-    # The ONNX file keeps a dynamic batch.
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(tmp_path / "stn.onnx"), providers=["CPUExecutionProvider"])
-    batch = np.concatenate([face, face[:, ::-1]], axis=0)
-    out = session.run(None, {session.get_inputs()[0].name: batch})[0]
-    np.testing.assert_allclose(out, model.predict(batch, verbose=0), atol=1e-4)
 
 
 def test_failed_check_leaves_nothing_on_disk(icnn, tmp_path):
@@ -169,7 +150,8 @@ def test_every_shipped_preset_exports_and_its_file_matches_keras(name, fmt, tmp_
     result = facezoo.export(name, path, format=fmt, verbose=False)
     assert result.max_abs_diff <= result.atol
     model = facezoo.load(name, compile=False)
-    inputs = default_sample_inputs(model_input_shape(model)[1:], batch=1, seed=7)
+    # two faces: an ONNX file keeps a dynamic batch, a TFLite one is resized to it
+    inputs = default_sample_inputs(model_input_shape(model)[1:], batch=2, seed=7)
     expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     actual = _run_file(path, fmt, inputs)
     assert actual.shape == expected.shape
@@ -199,11 +181,12 @@ def test_int8_stn_icnn_runs_under_the_default_delegate(tmp_path):
     # (Its label agreement is not checked: a random model's labels are near-ties; see the next test.)
 
 
+@pytest.mark.large  # an int8 conversion of the full STN-iCNN: over 3 minutes
 def test_int8_stn_icnn_celebamask_is_refused_until_it_keeps_its_parts(data_root, tmp_path):
     """The int8 STN-iCNN runs (see above) but loses the facial parts (test overall F1 0.10
     against 0.896, benchmarks/int8_accuracy.py) while still agreeing on most background
     pixels: the export's check counts the parts' pixels too, so it refuses the file and
-    leaves nothing behind. The float file, checked on the same real faces, is kept."""
+    leaves nothing behind."""
     from facezoo.data import CelebAMask
     from facezoo.export import ExportError
 
@@ -214,5 +197,4 @@ def test_int8_stn_icnn_celebamask_is_refused_until_it_keeps_its_parts(data_root,
     with pytest.raises(ExportError, match="agrees with the Keras model on"):
         facezoo.export(model, tmp_path / "q.tflite", quantize="int8", representative_data=batch[:8],
                        sample_inputs=batch[8:], verbose=False)
-    assert not (tmp_path / "q.tflite").exists()
-    assert facezoo.export(model, tmp_path / "f.tflite", sample_inputs=batch[8:], verbose=False).max_abs_diff <= 1e-4
+    assert not (tmp_path / "q.tflite").exists()  # (the float file's parity: the shipped-preset test above)

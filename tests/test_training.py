@@ -171,7 +171,11 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
     assert (out / "last.keras").exists() and (out / "worker_1" / "last.keras").exists()
 
 
-@pytest.mark.parametrize("recipe, data", [("icnn_lfw", "lfw_pl"), ("stn_icnn_celebamask", "celebamask_subset")])
+@pytest.mark.parametrize("recipe, data", [
+    ("icnn_lfw", "lfw_pl"),
+    # its phases run through train_stn_icnn as the HELEN recipe's smoke test does
+    pytest.param("stn_icnn_celebamask", "celebamask_subset", marks=pytest.mark.large),
+])
 def test_recipe_smoke_runs(recipe, data, data_root, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
