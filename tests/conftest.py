@@ -6,6 +6,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+# huggingface_hub reads HF_HUB_OFFLINE once, when first imported: import it before any test
+# sets that variable, or (under pytest-xdist's ordering) a worker keeps "offline" for good.
+import huggingface_hub.constants  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACEZOO_DATA", REPO.parent / "shared" / "data"))
 
