@@ -9,7 +9,8 @@ import pytest
 
 import facezoo
 from facezoo.data import Landmarks300W, open_dataset
-from facezoo.evaluate import evaluate_landmarks, evaluate_parsing
+from facezoo.data.helen import HelenContours
+from facezoo.evaluate import alignment_keypoints, evaluate_helen_contours, evaluate_landmarks, evaluate_parsing
 
 # name: (dataset, its folder, split, faces, bound). Pixel accuracy when shipped: on the first 48
 # LFW-PL validation faces icnn_lfw 96.04 %, rtparser_lfw 96.65 %, rtparser_lfw_student 96.06 %;
@@ -38,3 +39,13 @@ def test_shipped_landmark_models_keep_their_nme_and_adc_beats_holistic(data_root
     for name, bound in LANDMARKS.items():
         assert nme[name] <= bound, nme
     assert nme["adc_landmarks_300w"] < 0.8 * nme["holistic_landmarks_300w"], nme
+
+
+def test_shipped_stn_icnn_helen_keeps_its_f1_on_helens_contours(data_root):
+    """HELEN protocol overall F1 on the first 16 test faces, aligned by their 68 points:
+    0.838 when shipped (0.836 on all 330)."""
+    model = facezoo.load("stn_icnn_helen", compile=False)
+    faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(512, 512),
+                          align_to=alignment_keypoints(model, (512, 512)))
+    scores = evaluate_helen_contours(model, faces, limit=16, progress=False)
+    assert scores["overall"] >= 0.833, scores

@@ -39,7 +39,7 @@ register_presets(
         config={"input_size": (512, 512), "stage1_size": (128, 128), "crop_size": (81, 81), "crop_scale": 1.6},
         task="parsing",
         description="STN-iCNN on HELEN's components (labels drawn from HELEN's own 194-point contours), "
-                    "fine-tuned from stn_icnn_celebamask; no published weights yet",
+                    "fine-tuned from stn_icnn_celebamask, whose skin and hair it keeps",
         class_map="helen",
         input_size=(512, 512),
         face_crop="a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
@@ -54,9 +54,19 @@ register_presets(
               "Neural Networks. Cognitive Neurodynamics 2021",
         recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen",
         alignment=CELEBAMASK_FACES["alignment"],
-        unavailable="HELEN's components can now be drawn from its own contours and the recipe trains on them, "
-                    "but no run has finished its schedule and reached the card's target yet (the first run "
-                    "scored 0.765 overall F1 on the 70 validation faces before its end-to-end phase)",
+        weights_file="stn_icnn_helen.npz",
+        sha256="96df89484892cb863859a6798d46555209a264eafbf8a130a873200df1c170fd",
+        hub_repo="facezoo/stn_icnn_helen",
+        metrics={
+            "protocol": "HELEN protocol on HELEN's components rasterised from Le et al.'s 194-point contours "
+                        "(not Smith et al.'s masks), each face aligned by its 68 ground-truth points onto the "
+                        "template; one confusion matrix over the split; skin and hair not scored",
+            "test (330 faces)": {"overall": 0.8360, "strict": 0.8372, "brows": 0.7957, "eyes": 0.8430,
+                                 "nose": 0.9011, "u_lip": 0.7634, "i_mouth": 0.8180, "l_lip": 0.8228,
+                                 "mouth": 0.9031},
+            "validation (70 faces)": {"overall": 0.8241, "strict": 0.8313},
+            "command": "facezoo eval stn_icnn_helen --dataset helen_contours --data HELEN68_ROOT --split test",
+        },
     ),
 )
 
