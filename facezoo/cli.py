@@ -29,7 +29,9 @@ def _cmd_models(args):
 
     print("pretrained (facezoo.load(NAME)):")
     for name, preset in sorted(PRESETS.items()):
-        status = "no published weights" if preset.unavailable else preset.license.split(":")[0] + " terms"
+        # every dataset whose terms bind the weights (a fine-tune carries its start's terms too)
+        sources = [part.split(":")[0].strip() for part in preset.license.split(";") if ":" in part]
+        status = "no published weights" if preset.unavailable else " + ".join(sources) + " terms"
         print(f"  {name:25s} {preset.description} [{status}]")
     print("architectures (random initialisation):")
     for name, description in ARCHITECTURES.descriptions().items():  # names only: imports no model (no Keras)

@@ -218,3 +218,14 @@ def test_cli_is_silent_and_prints_json_lines(photo, tmp_path):
     assert verbose.returncode == 0 and verbose.stderr != ""
     bad = _run("parse", str(tmp_path / "wall.png"), "-o", str(tmp_path / "q"), "--min-score", "3")
     assert bad.returncode == 2 and "--min-score" in bad.stderr
+
+
+def test_models_lists_every_dataset_whose_terms_bind_a_checkpoint(capsys):
+    """A fine-tune carries its starting model's terms: stn_icnn_helen is HELEN's and
+    CelebAMask-HQ's (non-commercial), not HELEN's alone."""
+    from facezoo.cli import main
+
+    assert main(["models"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    assert lines["stn_icnn_helen"].endswith("[HELEN + CelebAMask-HQ terms]")
+    assert lines["icnn_lfw"].endswith("[LFW Part Labels terms]")
