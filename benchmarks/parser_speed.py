@@ -20,8 +20,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
+from timing import median_ms  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -35,16 +35,6 @@ def _models():
     return {f"{name} ({PRESETS[name].input_size[0]})": facezoo.load(name, compile=False) for name in names}
 
 
-def _median_ms(run, repeats):
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def worker(threads, repeats):
@@ -63,7 +53,7 @@ def worker(threads, repeats):
     for name, model in _models().items():
         shape = model_input_shape(model)[1:]
         face = default_sample_inputs(shape, batch=1)
-        row = {"keras": _median_ms(lambda: model.predict_on_batch(face), repeats)}
+        row = {"keras": median_ms(lambda: model.predict_on_batch(face), repeats)}
         for quantize in (None, "int8"):
             path = os.path.join(folder, f"{len(results)}_{quantize}.tflite")
             key = f"tflite_{quantize or 'fp32'}"
@@ -82,7 +72,7 @@ def worker(threads, repeats):
                 interpreter.set_tensor(index, face)
                 interpreter.invoke()
 
-            row[key] = _median_ms(run, repeats)
+            row[key] = median_ms(run, repeats)
             ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
             row[f"{key}_partitions"] = ops.pop("DELEGATE", 0)
             row[f"{key}_ops"] = dict(sorted(ops.items()))

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from timing import median_ms  # noqa: E402  (benchmarks/timing.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -42,14 +43,6 @@ PHOTOS = {"0.27 MP": "300852540_1.jpg", "2.5 MP": "299189676_1.jpg", "11 MP": "3
 GROUP_FACES = ("296814969_3.jpg", "2968560214_1.jpg", "2970690152_2.jpg", "2971848745_1.jpg")
 
 
-def _median_ms(run, repeats):
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return sorted(times)[len(times) // 2]
 
 
 def _group_photo(folder, shape):
@@ -97,7 +90,7 @@ def worker(args):
     detector = MTCNNDetector()
     detections, rows = {}, []
     for label, photo in photos.items():
-        detections[label] = (_median_ms(lambda: detector(photo), args.repeats), len(detector(photo)))
+        detections[label] = (median_ms(lambda: detector(photo), args.repeats, warmup=1), len(detector(photo)))
     names = args.presets or sorted(n for n, p in PRESETS.items() if not p.unavailable and p.task in
                                    ("parsing", "landmarks"))
     rng = np.random.default_rng(0)
@@ -112,8 +105,8 @@ def worker(args):
                 faces = len(result.faces)
                 shape = (max(faces, 1), *preset.input_size, 3)
                 batch = rng.uniform(size=shape).astype("float32")
-                model_ms = _median_ms(lambda: model.predict_on_batch(batch), args.repeats)
-                e2e = _median_ms(lambda: pipeline.parse(photo), args.repeats)
+                model_ms = median_ms(lambda: model.predict_on_batch(batch), args.repeats, warmup=1)
+                e2e = median_ms(lambda: pipeline.parse(photo), args.repeats, warmup=1)
             else:
                 result = pipeline.detect(photo)
                 faces = len(result.faces)
@@ -123,8 +116,8 @@ def worker(args):
                     one = rng.uniform(size=(1, side, side, 3)).astype("float32")
                     # predict_on_batch relaxes the spatial shape after two sizes, which ADC's
                     # static-shape sampler refuses: time the pipeline's compiled function
-                    model_ms += _median_ms(lambda: pipeline.predict(one), args.repeats)
-                e2e = _median_ms(lambda: pipeline.detect(photo), args.repeats)
+                    model_ms += median_ms(lambda: pipeline.predict(one), args.repeats, warmup=1)
+                e2e = median_ms(lambda: pipeline.detect(photo), args.repeats, warmup=1)
             rows.append({"preset": name, "photo": label, "pixels": int(photo.shape[0] * photo.shape[1]),
                          "faces": faces, "detected": found, "model_ms": round(model_ms, 1),
                          "detect_ms": round(detect_ms, 1), "e2e_ms": round(e2e, 1),

@@ -28,24 +28,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
+from timing import median_ms  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 STAGES = ("stage-1 iCNN", "localizer", "SpatialCrop", "part iCNNs", "paste + merge", "whole model")
 
 
-def _median_ms(run, repeats):
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def _stage_models(model):
@@ -159,7 +149,7 @@ def worker(name, threads, repeats, data, int8):
     rows, profiles = {}, {}
     for stage_name in STAGES:
         stage, inputs = Stage(fns[stage_name]), examples[stage_name]
-        row = {"keras": _median_ms(lambda: stage.predict_on_batch(inputs), repeats)}
+        row = {"keras": median_ms(lambda: stage.predict_on_batch(inputs), repeats)}
         for quantize in (None, "int8") if int8 else (None,):
             key = f"tflite_{quantize or 'fp32'}"
             path = os.path.join(folder, f"{STAGES.index(stage_name)}_{key}.tflite")
@@ -181,7 +171,7 @@ def worker(name, threads, repeats, data, int8):
                     interpreter.set_tensor(index, x)
                 interpreter.invoke()
 
-            row[key] = _median_ms(run, repeats)
+            row[key] = median_ms(run, repeats)
             if stage_name == "whole model":
                 profiles[key] = _op_profile(path, threads)
         rows[stage_name] = row
