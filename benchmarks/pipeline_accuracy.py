@@ -28,25 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "..", "shared", "data")
 
 
-def old_paste(faces, shape):
-    """facezoo.parse's paste before the pipeline rewrite (``paste_probabilities`` of every
-    channel with PIL over the crop's footprint, argmax, the surer face winning)."""
-    from facezoo.align import paste_probabilities
-
-    labels = np.zeros(shape, np.uint8)
-    foreground = np.zeros(shape, np.float32)
-    for probs, transform in faces:
-        (x0, y0, x1, y1), resampled, inside = paste_probabilities(probs, transform, shape)
-        if not inside.any():
-            continue
-        surer = inside & (1.0 - resampled[..., 0] > foreground[y0:y1, x0:x1])
-        labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
-        foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
-    return labels
 
 
 def parsing(args):
-    from facezoo.align import paste_faces, warp_to_crop
+    from facezoo.align import paste_faces, paste_faces_by_channel, warp_to_crop
     from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table
     from facezoo.data import CelebAMask, LFWPartLabels
     from facezoo.metrics import ConfusionMatrix, helen_scores, lfw_scores, mean_f1_scores
@@ -82,7 +67,7 @@ def parsing(args):
             if transforms:
                 crops = np.stack([warp_to_crop(photo, t, parser.info.input_size) for t in transforms])
                 faces = list(zip(parser.probabilities(crops), transforms))
-            new, old = paste_faces(faces, photo.shape[:2]), old_paste(faces, photo.shape[:2])
+            new, old = paste_faces(faces, photo.shape[:2]), paste_faces_by_channel(faces, photo.shape[:2])
             known = truth >= 0
             for key, labels in (("new", new), ("old", old)):
                 matrices[key].update(labels[known], truth[known])

@@ -257,3 +257,20 @@ def _resolve_overlap(labels, pasted, box):
         own = face_labels[(ys[surer] - wy0).astype(int), (xs[surer] - wx0).astype(int)]
         winner[surer] = own
     labels[y0:y1, x0:x1] = winner.reshape(y1 - y0, x1 - x0)
+
+
+def paste_faces_by_channel(faces, shape):
+    """The reference paste (what facezoo.parse did before :func:`paste_faces`): every
+    class channel warped over the crop's whole footprint by :func:`paste_probabilities`,
+    then argmax, the surer face winning where faces overlap. Slow and exact; the fast
+    paste is checked against it (tests/test_pipeline.py, benchmarks/pipeline_accuracy.py)."""
+    labels = np.zeros(shape, np.uint8)
+    foreground = np.zeros(shape, np.float32)
+    for probs, transform in faces:
+        (x0, y0, x1, y1), resampled, inside = paste_probabilities(probs, transform, shape)
+        if not inside.any():
+            continue
+        surer = inside & (1.0 - resampled[..., 0] > foreground[y0:y1, x0:x1])
+        labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
+        foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
+    return labels

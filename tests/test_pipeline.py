@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import facezoo
-from facezoo.align import paste_faces, paste_labels, paste_probabilities
+from facezoo.align import paste_faces, paste_faces_by_channel, paste_labels
 from facezoo.detect import BoxDetector, Detection
 from facezoo.pipeline import FaceParser, LandmarkDetector, _Smoother, landmark_crop_side
 
@@ -31,19 +31,6 @@ def parser():
     return FaceParser("icnn_lfw")
 
 
-def _old_paste(faces, shape):
-    """The paste facezoo.parse used before: every channel warped with PIL over the crop's
-    whole footprint, then argmax, the surer face winning where faces overlap."""
-    labels = np.zeros(shape, np.uint8)
-    foreground = np.zeros(shape, np.float32)
-    for probs, transform in faces:
-        (x0, y0, x1, y1), resampled, inside = paste_probabilities(probs, transform, shape)
-        if not inside.any():
-            continue
-        surer = inside & (1.0 - resampled[..., 0] > foreground[y0:y1, x0:x1])
-        labels[y0:y1, x0:x1][surer] = resampled.argmax(-1)[surer]
-        foreground[y0:y1, x0:x1][surer] = 1.0 - resampled[..., 0][surer]
-    return labels
 
 
 def _crop_probabilities(parser, photo, scale, angle=0.0):
@@ -66,7 +53,7 @@ def test_fast_paste_gives_the_old_labels(parser, photo, scale, angle):
     new paste agrees with the old per-channel PIL paste on all but a border ring."""
     big, probs, transform = _crop_probabilities(parser, photo, scale, angle)
     new = paste_faces([(probs, transform)], big.shape[:2])
-    old = _old_paste([(probs, transform)], big.shape[:2])
+    old = paste_faces_by_channel([(probs, transform)], big.shape[:2])
     face = (old > 0) | (new > 0)
     assert face.sum() > 0.05 * face.size
     assert (new[face] == old[face]).mean() > 0.995
@@ -83,7 +70,7 @@ def test_overlapping_faces_go_to_the_surer_one(parser, photo):
     shifted[0, 2] -= 90.0  # the second face's crop sits 90 crop pixels to the right
     faces = [(probs, transform), (probs[:, ::-1].copy(), shifted)]
     new = paste_faces(faces, big.shape[:2])
-    old = _old_paste(faces, big.shape[:2])
+    old = paste_faces_by_channel(faces, big.shape[:2])
     face = (old > 0) | (new > 0)
     assert (new[face] == old[face]).mean() > 0.99
 
