@@ -236,10 +236,13 @@ def _cmd_parse(args):
 
     _check_task(args.model, "parsing")
     _prepare_output(args)
+    if args.smoothing and args.aligned:
+        raise ValueError("--smoothing follows faces found by the detector; it cannot be used with --aligned")
     parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
+    parse = parser.tracker(args.smoothing) if args.smoothing else parser.parse
 
     def work(path, photo, stem, notes):
-        result = parser.parse(photo)
+        result = parse(photo)
         result.source, result.notes = path, notes + result.notes
         return result, result.save(args.output, stem)
 
@@ -253,9 +256,10 @@ def _cmd_landmarks(args):
     _check_task(args.model, "landmarks")
     _prepare_output(args)
     detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score)
+    detect = detector.tracker(args.smoothing) if args.smoothing else detector.detect
 
     def work(path, photo, stem, notes):
-        result = detector.detect(photo)
+        result = detect(photo)
         result.source, result.notes = path, notes + result.notes
         return result, result.save(args.output, stem)
 
@@ -287,6 +291,17 @@ def _score(text):
     return value
 
 
+def _weight(text):
+    """argparse type: a smoothing weight in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 def _resolution(text):
     """argparse type for ``eval --resolution``: ``full`` or a whole number >= 16."""
     return text if text == "full" else _whole(16)(text)
@@ -301,6 +316,10 @@ def _add_photo_options(p, max_faces_help):
                    help="smallest MTCNN confidence accepted as a face (default 0.9; tight crops can score 0.85)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave photos whose outputs are complete from the same model (resume an interrupted run)")
+    p.add_argument("--smoothing", type=_weight, default=0.0, metavar="W",
+                   help="the inputs are the frames of one video, in name order (e.g. from `ffmpeg -i clip.mp4 "
+                        "frames/%%05d.png`): each face's box, keypoints and landmarks are averaged with the "
+                        "previous frame's, weight W in [0, 1) (default 0: photos are independent)")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print one JSON line per photo on stdout (no summary)")
     shown.add_argument("--quiet", action="store_true", help="print errors only")
@@ -340,6 +359,10 @@ def build_parser():
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--resolution", default=None, type=_resolution,
                    help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
+    p.add_argument("--heatmap-points", default="detected", choices=["detected", "ground_truth"],
+                   help="a parser with a landmark-heatmap input (Wei et al.): draw it from facezoo's landmark "
+                        "model on each face (default, as at inference) or from the dataset's own 68 points "
+                        "(an upper bound)")
     p.set_defaults(func=_cmd_eval)
 
     p = add("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, HELEN, remap_table
 from facezoo.data.feeding import pad_to_square, resize_sample
 from facezoo.metrics import ConfusionMatrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores
+from facezoo.pipeline import takes_landmark_heatmap
 from facezoo.utils import atomic_output
 
 PROTOCOLS = {
@@ -57,18 +58,61 @@ def _batches(dataset, batch_size, limit):
         yield [dataset[i] for i in range(start, min(start + batch_size, count))]
 
 
-def predict_scores(model, samples, size):
-    """Model scores for samples resized to ``size``; returns ``(B, H, W, L)`` numpy."""
+#: Where a heatmap-input parser's landmarks come from in an evaluation (see predict_scores).
+HEATMAP_POINTS = ("detected", "ground_truth")
+
+
+def predict_scores(model, samples, size, heatmap_points="detected"):
+    """Model scores for samples resized to ``size``; returns ``(B, H, W, L)`` numpy.
+
+    A parser that takes a landmark heatmap (Wei et al.) gets it drawn from each face's 68
+    points: ``heatmap_points="detected"`` (as at inference: facezoo's landmark model,
+    ``adc_landmarks_300w``, on the face image through :class:`facezoo.LandmarkDetector`;
+    a face it misses gets an empty heatmap), or ``"ground_truth"`` (the sample's own
+    landmarks: an upper bound, not a deployable score), or a LandmarkDetector.
+    """
     import keras
 
-    images = np.stack([resize_sample(s, size).image for s in samples]).astype(np.float32) / 255.0
+    resized = [resize_sample(s, size) for s in samples]
+    images = np.stack([s.image for s in resized]).astype(np.float32) / 255.0
+    if takes_landmark_heatmap(model):
+        from facezoo.models.rtparser import landmark_heatmap
+
+        source = _heatmap_source(heatmap_points)
+        heat = [landmark_heatmap(_heatmap_points(s, source), size) for s in resized]
+        images = np.concatenate([images, np.stack(heat)[..., None]], -1)
     return keras.ops.convert_to_numpy(model(images, training=False))
 
 
+def _heatmap_source(heatmap_points):
+    """``"ground_truth"`` or a LandmarkDetector (``"detected"``: a new default one)."""
+    if not isinstance(heatmap_points, str):
+        return heatmap_points
+    if heatmap_points not in HEATMAP_POINTS:
+        raise ValueError(f"heatmap_points must be one of {HEATMAP_POINTS} or a LandmarkDetector, "
+                         f"got {heatmap_points!r}")
+    if heatmap_points == "ground_truth":
+        return heatmap_points
+    from facezoo.pipeline import LandmarkDetector
+
+    return LandmarkDetector()
+
+
+def _heatmap_points(sample, source):
+    """The 68 points drawing one face's heatmap (see :func:`predict_scores`)."""
+    if source == "ground_truth":
+        if sample.landmarks is None:
+            raise ValueError("heatmap_points='ground_truth' needs a dataset with landmarks (helen_contours)")
+        return sample.landmarks
+    found = source.detect(sample.image).faces[:1]
+    return found[0].landmarks if found else np.empty((0, 2))
+
+
 def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, limit=None, progress=True,
-                     prediction_table=None):
+                     prediction_table=None, heatmap_points="detected"):
     """Scores of a parser on a dataset under ``protocol`` (``helen``, ``lfw_pl``, ``celebamask``).
 
+    ``heatmap_points``: for a parser with a landmark-heatmap input (see :func:`predict_scores`).
     ``label_table`` maps the dataset's labels into the protocol's classes first (e.g.
     CelebAMask-HQ labels into HELEN's scheme); ``prediction_table`` maps the predicted
     classes likewise (e.g. skin and hair to background where the labels cannot tell them).
@@ -81,9 +125,11 @@ def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, l
     size = _input_size(model)
     cm = ConfusionMatrix(num_classes)
     total = sample_count(dataset, limit)
+    if takes_landmark_heatmap(model):  # one landmark model for the whole evaluation
+        heatmap_points = _heatmap_source(heatmap_points)
     with tqdm(total=total, desc=f"evaluating {protocol}", disable=not progress, leave=False) as bar:
         for samples in _batches(dataset, batch_size, limit):
-            scores = predict_scores(model, samples, size)
+            scores = predict_scores(model, samples, size, heatmap_points)
             if scores.ndim != 4 or scores.shape[-1] != num_classes:
                 raise ValueError(
                     f"the {protocol} protocol needs {num_classes} class scores per pixel; "
@@ -275,6 +321,8 @@ def run_eval_command(args):
         size = _input_size(model)
         dataset = open_dataset(args.dataset, args.data, args.split, unknown=0,
                                align_to=alignment_keypoints(model, size), size=size)
+    if takes_landmark_heatmap(model):
+        extra["heatmap_points"] = getattr(args, "heatmap_points", "detected")
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"
     print(format_table(title, scores))

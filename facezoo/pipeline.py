@@ -139,13 +139,31 @@ class _Pipeline:
         found = [d for d in self.detector(photo) if self.min_score is None or d.score >= self.min_score]
         return sorted(found, key=lambda d: -d.score)[:self.max_faces]
 
-    def _frames(self, frames, smoothing, run):
+    def tracker(self, smoothing=0.0):
+        """A callable ``frame -> result`` for the frames of one video given in order (a
+        path, PIL image or array each): faces are matched to the previous frame's and
+        their boxes and keypoints (and a landmark model's points) smoothed with weight
+        ``smoothing`` (see :meth:`FaceParser.parse_video`). ``parse_video`` and
+        ``detect_video`` apply one to an iterable; the command line's ``--smoothing``
+        applies one to a folder of frames.
+
+        Example:
+            >>> track = facezoo.FaceParser("rtparser_celebamask_student").tracker(smoothing=0.5)
+            >>> for frame in camera(): show(track(frame).overlay())
+        """
         smoother = _Smoother(smoothing)
-        for frame in frames:
+
+        def track(frame):
             photo, notes = read_photo(frame)
-            result = run(photo, smoother.detections(self._detect(photo)), smoother, source_name(frame))
+            result = self._run_frame(photo, smoother.detections(self._detect(photo)), smoother, source_name(frame))
             result.notes[:0] = notes
-            yield result
+            return result
+
+        return track
+
+    def _frames(self, frames, smoothing):
+        track = self.tracker(smoothing)
+        return (track(frame) for frame in frames)
 
 
 class FaceParser(_Pipeline):
@@ -160,6 +178,10 @@ class FaceParser(_Pipeline):
         min_score: drop detections below this confidence (MTCNN's own cut-off is 0.9).
         batch_size: faces per model call.
         aligned: inputs are aligned face crops: no detection, the whole image is parsed.
+        landmarks: for a parser that also takes a landmark heatmap (an RTParser with
+            ``heatmap_channel``, Wei et al.): the :class:`LandmarkDetector` (or landmark
+            preset, default ``adc_landmarks_300w``) whose 68 points of each face draw it.
+            Ignored by other parsers.
 
     Example:
         >>> parser = FaceParser("icnn_lfw")
@@ -170,20 +192,34 @@ class FaceParser(_Pipeline):
     task = "parsing"
 
     def __init__(self, model=DEFAULT_MODEL, detector=None, max_faces=32, min_score=None, batch_size=8,
-                 aligned=False):
+                 aligned=False, landmarks=None):
         super().__init__(model, detector if not aligned else (lambda image: []), max_faces, min_score)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         self.batch_size, self.aligned = int(batch_size), bool(aligned)
         self._logits = None
+        #: the LandmarkDetector drawing a heatmap-input parser's fourth channel (else None)
+        self.landmarker = None
+        if takes_landmark_heatmap(self.model):
+            self.landmarker = landmarks if isinstance(landmarks, LandmarkDetector) else LandmarkDetector(
+                landmarks or DEFAULT_LANDMARK_MODEL, detector=detector if aligned else self.detector,
+                min_score=min_score)
 
-    def probabilities(self, crops):
+    def probabilities(self, crops, heatmaps=None):
         """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
-        the model's input size, through the compiled predict function."""
+        the model's input size, through the compiled predict function; ``heatmaps``
+        ``(N, h, w)``: the landmark-heatmap channel of a parser that takes one."""
         from facezoo.registry import preprocess
 
-        outputs = [self.predict(preprocess(np.asarray(crops[i:i + self.batch_size]), self.info, resize=False))
-                   for i in range(0, len(crops), self.batch_size)]
+        def batch(i):
+            images = preprocess(np.asarray(crops[i:i + self.batch_size]), self.info, resize=False)
+            if heatmaps is None:
+                return images
+            return np.concatenate([images, np.asarray(heatmaps[i:i + self.batch_size], np.float32)[..., None]], -1)
+
+        if (heatmaps is None) != (self.landmarker is None):
+            raise ValueError(f"{self.info.name} takes {'a' if self.landmarker else 'no'} landmark heatmap channel")
+        outputs = [self.predict(batch(i)) for i in range(0, len(crops), self.batch_size)]
         outputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
         if self._logits is None:
             self._logits = _are_logits(outputs)
@@ -202,10 +238,16 @@ class FaceParser(_Pipeline):
         height, width = photo.shape[:2]
         size = self.info.input_size
         crop = np.asarray(Image.fromarray(photo).resize((size[1], size[0]), Image.BILINEAR))
-        labels = self.probabilities(crop[None])[0].argmax(-1).astype(np.uint8)
-        result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         sy, sx = size[0] / height, size[1] / width
         transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
+        heatmaps = None
+        if self.landmarker is not None:  # the crop's own face, found by the landmark model's detector
+            found = self.landmarker.detect(photo).faces[:1]
+            if not found:
+                result.notes.append("no face found for the landmark heatmap; parsed without one")
+            heatmaps = self._heatmaps([apply(transform, f.landmarks) for f in found] or [np.empty((0, 2))])
+        labels = self.probabilities(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)
+        result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
         return result
 
@@ -214,7 +256,11 @@ class FaceParser(_Pipeline):
         parsed in shared batches, and pasted back onto its own photo."""
         transforms = [[face_transform(d, self.info) for d in found] for found in detections]
         crops = [warp_to_crop(photo, t, self.info.input_size) for photo, ts in zip(photos, transforms) for t in ts]
-        probabilities = iter(self.probabilities(np.stack(crops)) if crops else [])
+        heatmaps = None
+        if self.landmarker is not None and crops:
+            heatmaps = self._heatmaps([self._crop_points(photo, d, t) for photo, found, ts in
+                                       zip(photos, detections, transforms) for d, t in zip(found, ts)])
+        probabilities = iter(self.probabilities(np.stack(crops), heatmaps) if crops else [])
         results = []
         for photo, found, ts, source in zip(photos, detections, transforms, sources):
             result = self._result(photo, source)
@@ -226,6 +272,18 @@ class FaceParser(_Pipeline):
             result.faces = [FaceResult(d, t) for d, t in zip(found, ts)]
             results.append(result)
         return results
+
+    def _crop_points(self, photo, detection, transform):
+        """The landmark model's points of one detected face, in the parser's crop
+        (none if the landmark model failed on it: the heatmap is then empty)."""
+        found = self.landmarker._landmarks(photo, [detection]).faces
+        return apply(transform, found[0].landmarks) if found else np.empty((0, 2))
+
+    def _heatmaps(self, points):
+        """One landmark-heatmap channel per face, drawn as in training (Wei et al.)."""
+        from facezoo.models.rtparser import landmark_heatmap
+
+        return np.stack([landmark_heatmap(p, self.info.input_size) for p in points])
 
     def parse(self, image):
         """Parse every face of one photo (path, PIL image or array; grey, RGBA, 16-bit
@@ -254,13 +312,21 @@ class FaceParser(_Pipeline):
                 in an exponential average (0: none); steadier alignment from frame to
                 frame, at the cost of lagging behind fast motion.
         """
+        return self._frames(frames, smoothing)
+
+    def tracker(self, smoothing=0.0):  # the docstring is _Pipeline.tracker's (inspect.getdoc)
         if self.aligned:
-            raise ValueError("parse_video detects faces; it cannot be used with aligned=True")
+            raise ValueError("video parsing detects faces; it cannot be used with aligned=True")
+        return super().tracker(smoothing)
 
-        def run(photo, detections, smoother, source):
-            return self._parse_many([photo], [detections], [source])[0]
+    def _run_frame(self, photo, detections, smoother, source):
+        return self._parse_many([photo], [detections], [source])[0]
 
-        return self._frames(frames, smoothing, run)
+
+def takes_landmark_heatmap(model):
+    """Whether a parser's input has a fourth channel: a heatmap of the face's 68 landmarks
+    (an RTParser built with ``heatmap_channel=True``)."""
+    return bool(getattr(model, "heatmap_channel", False))
 
 
 def landmark_crop_side(model):
@@ -337,7 +403,10 @@ class LandmarkDetector(_Pipeline):
         """:meth:`detect` of an iterable of frames, lazily (constant memory); ``smoothing``
         averages each face's box, keypoints and 68 points with the previous frame's
         (see :meth:`FaceParser.parse_video`)."""
-        return self._frames(frames, smoothing, self._landmarks)
+        return self._frames(frames, smoothing)
+
+    def _run_frame(self, photo, detections, smoother, source):
+        return self._landmarks(photo, detections, smoother, source)
 
 
 def _smooth_points(faces, smoother):

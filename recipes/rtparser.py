@@ -33,8 +33,9 @@ celebamask: width 1 at 256x256 with dilation 4, 4x; helen: width 0.4, 4.7x; ``--
 facezoo.models.Distiller (celebamask: with its Dice term) from the teacher on the labelled
 train faces plus unlabelled ones (``--unlabelled DIR``: photos whose faces are detected and
 aligned to the dataset's framing, e.g. helen68/trainset). Writes ``final.keras`` (logits
-only). Rerunning a command resumes it; ``--init MODEL.keras`` starts a new run (a new
-schedule) from trained weights.
+only; its preset's classes, framing and terms in ``model.info``, named after ``--out``).
+Rerunning a command resumes it; ``--init MODEL.keras`` starts a new run (a new schedule)
+from trained weights.
 """
 
 import argparse
@@ -52,6 +53,7 @@ from facezoo.losses import DiceCrossEntropy, StatisticalContextualLoss  # noqa: 
 from facezoo.models import Distiller, RTParser  # noqa: E402
 from facezoo.models.rtparser import landmark_heatmap, multiply_adds  # noqa: E402
 from facezoo.models.rtparser.presets import RECIPE_DATASETS  # noqa: E402
+from facezoo.registry import PRESETS  # noqa: E402
 from facezoo.training import train  # noqa: E402
 
 LEARNING_RATE, EMBEDDING, VALIDATION_FACES = 1e-3, 16, 50
@@ -228,6 +230,9 @@ def main(argv=None):
         best = keras.models.load_model(os.path.join(args.out, "best.keras"))
         if sc:
             best = best.without_embedding()
+    if run_name in PRESETS and not args.smoke:  # classes, framing and terms travel with final.keras
+        best.info = PRESETS[run_name].model_info(best.info).replace(
+            name=os.path.basename(os.path.normpath(args.out)), input_size=(size, size))
     best.save(os.path.join(args.out, "final.keras"))
     np.asarray(best(np.zeros((1, size, size, 3 + int(args.heatmap)), "float32")))  # a final check that it runs
     return 0

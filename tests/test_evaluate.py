@@ -92,3 +92,43 @@ def test_cli_eval_errors(tmp_path, capsys):
     make_celebamask_merged(tmp_path, count=1)
     assert main(["eval", "nonet", "--dataset", "celebamask", "--data", str(tmp_path)]) == 2
     assert "unknown model 'nonet'" in capsys.readouterr().err
+
+
+class _Spy(keras.Model):
+    """A 'parser' that takes a landmark heatmap and records what it was fed."""
+
+    heatmap_channel = True
+
+    def __init__(self):
+        super().__init__()
+        self.inputs_seen = []
+
+    def call(self, images, training=False):
+        self.inputs_seen.append(keras.ops.convert_to_numpy(images))
+        return keras.ops.zeros((*images.shape[:3], 11))
+
+
+def test_a_heatmap_parser_is_evaluated_with_ground_truth_or_given_landmarks():
+    """The heatmap channel comes from the samples' points (scaled with the face) or from a
+    landmark detector run on each face image, never silently left out."""
+    from facezoo.data import Sample
+    from facezoo.evaluate import predict_scores
+    from facezoo.models.rtparser import landmark_heatmap
+
+    points = np.array([[10.0, 20.0], [40.0, 30.0]], np.float32)
+    sample = Sample("a", np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64), np.int32), points)
+    spy = _Spy()
+    predict_scores(spy, [sample], (32, 32), heatmap_points="ground_truth")
+    fed = spy.inputs_seen[-1]
+    assert fed.shape == (1, 32, 32, 4)
+    np.testing.assert_allclose(fed[0, ..., 3], landmark_heatmap((points + 0.5) / 2 - 0.5, (32, 32)))
+
+    class Found:  # a LandmarkDetector stand-in: one face, its points in the image it was given
+        def detect(self, image):
+            assert image.shape == (32, 32, 3)
+            return type("R", (), {"faces": [type("F", (), {"landmarks": np.array([[5.0, 6.0]])})]})
+
+    predict_scores(spy, [sample], (32, 32), heatmap_points=Found())
+    assert np.unravel_index(spy.inputs_seen[-1][0, ..., 3].argmax(), (32, 32)) == (6, 5)
+    with pytest.raises(ValueError, match="heatmap_points"):
+        predict_scores(spy, [sample], (32, 32), heatmap_points="guess")

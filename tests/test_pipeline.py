@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import facezoo
-from facezoo.align import paste_faces, paste_faces_by_channel, paste_labels
+from facezoo.align import apply, paste_faces, paste_faces_by_channel, paste_labels, warp_to_crop
 from facezoo.detect import BoxDetector, Detection
 from facezoo.pipeline import FaceParser, LandmarkDetector, _Smoother, landmark_crop_side
 
@@ -145,6 +145,34 @@ def test_video_is_lazy_and_smoothing_steadies_the_boxes(parser, photo):
         next(parser.parse_video([photo], smoothing=1.5))
 
 
+def test_cli_smoothing_treats_a_folder_as_the_frames_of_a_video(photo, tmp_path, capsys):
+    """`facezoo parse frames/ --smoothing W`: the frames, in name order, are one video;
+    the boxes it writes jitter less than those of the same frames parsed as photos (a
+    still face under sensor noise: the detector's own jitter is all there is)."""
+    from facezoo.cli import main
+
+    rng = np.random.default_rng(1)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(6):
+        noisy = np.clip(photo + rng.normal(0, 12, photo.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(frames / f"{index:03d}.png")
+    boxes = {}
+    for smoothing in ("0", "0.7"):
+        assert main(["parse", str(frames), "--model", "icnn_lfw", "-o", str(tmp_path / smoothing), "--json",
+                     "--smoothing", smoothing]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [os.path.basename(line["image"]) for line in lines] == sorted(os.listdir(frames))
+        boxes[smoothing] = np.array([line["faces"][0]["box"] for line in lines])
+    jitter = {k: np.abs(np.diff(b, axis=0)).mean() for k, b in boxes.items()}
+    assert jitter["0"] > 0 and jitter["0.7"] < 0.6 * jitter["0"], jitter
+    with pytest.raises(SystemExit):
+        main(["parse", str(frames), "-o", str(tmp_path / "x"), "--smoothing", "1"])
+    assert "below 1" in capsys.readouterr().err
+    assert main(["parse", str(frames), "-o", str(tmp_path / "x"), "--smoothing", "0.5", "--aligned"]) == 2
+    assert "--aligned" in capsys.readouterr().err
+
+
 def test_smoother_matches_faces_by_overlap():
     smoother = _Smoother(0.5)
     first = smoother.detections([Detection((0, 0, 10, 10)), Detection((100, 100, 110, 110))])
@@ -167,6 +195,50 @@ def test_landmark_detector_crop_is_capped_at_what_the_model_uses(photo):
 def _run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "facezoo.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def landmarker():
+    return LandmarkDetector()
+
+
+def _heatmap_parser(landmarker):
+    """A small random RTParser that takes a landmark heatmap, aligned like the HELEN
+    parsers (stn_icnn_celebamask's template), with a spy on its model input."""
+    import dataclasses
+
+    from facezoo.models import RTParser
+
+    model = RTParser(num_classes=11, input_size=(128, 128), heatmap_channel=True, width=0.25)
+    template = facezoo.load("stn_icnn_helen").info
+    model.info = dataclasses.replace(template, name="tiny_heatmap", input_size=(128, 128))
+    parser = FaceParser(model, landmarks=landmarker)
+    inputs, predict = [], parser.predict
+    parser.predict = lambda batch: inputs.append(batch) or predict(batch)
+    return parser, inputs
+
+
+def test_a_heatmap_parser_is_fed_the_landmark_models_points_of_each_face(photo, landmarker):
+    """Wei et al.'s landmark-heatmap input at inference: the fourth channel has its peaks
+    where facezoo's landmark model, run on its own, puts the face's 68 points in the crop."""
+    from facezoo.models.rtparser import landmark_heatmap
+
+    parser, inputs = _heatmap_parser(landmarker)
+    assert parser.landmarker is landmarker and FaceParser("icnn_lfw").landmarker is None
+    result = parser.parse(photo)
+    assert len(result.faces) == 1 and inputs[0].shape == (1, 128, 128, 4)
+    points = apply(result.faces[0].transform, landmarker.detect(photo).faces[0].landmarks)
+    assert (points > 0).all() and (points < 127).all()  # the whole face is inside the crop
+    fed = inputs[0][0, ..., 3]
+    np.testing.assert_allclose(fed, landmark_heatmap(points, (128, 128)), atol=1e-5)
+    peaks = np.argwhere(fed > 0.9)[:, ::-1]  # (x, y) of the brightest pixels
+    nearest = np.sqrt(((peaks[:, None] - points[None]) ** 2).sum(-1)).min(1)
+    assert nearest.max() < 2.5  # a blurred 3x3 square around each rounded point
+    with pytest.raises(ValueError, match="landmark heatmap"):
+        parser.probabilities(np.zeros((1, 128, 128, 3), np.uint8))  # the channel cannot be forgotten
+    aligned = FaceParser(parser.model, aligned=True, landmarks=landmarker)
+    crop = warp_to_crop(photo, result.faces[0].transform, (128, 128))
+    assert aligned.parse(crop).labels.shape == (128, 128) and not aligned.parse(crop).notes
 
 
 def test_help_and_models_do_not_import_tensorflow():
