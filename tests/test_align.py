@@ -76,3 +76,21 @@ def test_paste_near_and_past_the_border():
 def test_box_transform_maps_a_box_onto_the_template_box():
     transform = box_transform((100, 50, 300, 250), (0.25, 0.25, 0.75, 0.75), (128, 128))
     np.testing.assert_allclose(apply(transform, [[100, 50], [300, 250]]), [[32, 32], [96, 96]])
+
+
+@pytest.mark.parametrize("classes, concentration", [(19, 0.3), (19, 5.0), (11, 1.0), (3, 1.0), (2, 1.0)])
+def test_the_candidate_class_blend_gives_the_full_blends_argmax(classes, concentration):
+    """paste_labels' short path (only the classes that can win in each cell) against the
+    blend of every class, on random distributions: peaked ones (few candidates per cell,
+    the short path) and flat ones (many candidates, the full path), at any sub-pixel point
+    and through a rotation with the crop's clipped border included."""
+    from facezoo.align import _bilinear, _bilinear_argmax
+
+    rng = np.random.default_rng(classes)
+    probabilities = rng.dirichlet(np.full(classes, concentration), size=(40, 30)).astype(np.float32)
+    xs, ys = rng.uniform(-0.4, 29.4, 50000), rng.uniform(-0.4, 39.4, 50000)
+    angle = np.deg2rad(7.0)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 2.0], [np.sin(angle), np.cos(angle), -1.5]])
+    for transform in (np.array([[1.0, 0, 0], [0, 1.0, 0]]), rotation):
+        expected = _bilinear(probabilities, transform, xs, ys).argmax(-1)
+        np.testing.assert_array_equal(_bilinear_argmax(probabilities, transform, xs, ys), expected)
