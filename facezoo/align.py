@@ -157,9 +157,9 @@ def _bilinear_argmax(probabilities, transform, xs, ys, chunk=1 << 18):
     smallest corner values (a blend lies between its corners' extremes). Most boundary
     cells have two or three such candidates (two parts meet), so their pixels blend
     :data:`CELL_CANDIDATES` values instead of all ``C`` (the 19 CelebAMask-HQ classes);
-    candidates keep class order, so ties break as ``argmax`` does. Cells with more
-    candidates, and pixels past the crop's outer cell centres (extrapolated), take the
-    full blend.
+    candidates keep class order, so ties break as ``argmax`` does, and the bound has a few
+    float32 steps of slack for the blend's rounding. Cells with more candidates (or none:
+    NaN), and pixels past the crop's outer cell centres (extrapolated), take the full blend.
     """
     h, w, classes = probabilities.shape
     a = np.asarray(transform, np.float64)
@@ -177,8 +177,12 @@ def _bilinear_argmax(probabilities, transform, xs, ys, chunk=1 << 18):
     ci, cj = np.divmod(cells, w - 1)
     corners = np.stack([probabilities[ci, cj], probabilities[ci, cj + 1], probabilities[ci + 1, cj],
                         probabilities[ci + 1, cj + 1]], 1)  # (cells, 4, C)
-    candidate = corners.max(1) >= corners.min(1).max(-1, keepdims=True)
-    short = candidate.sum(-1) <= min(CELL_CANDIDATES, classes)
+    # a few float32 steps of slack: a blend rounds, and a class one step under the bound can
+    # tie with it (an extra candidate never changes the result); NaN cells have none: full path
+    bound = corners.min(1).max(-1, keepdims=True)
+    candidate = corners.max(1) >= bound - 8 * np.spacing(np.abs(bound))
+    count = candidate.sum(-1)
+    short = (count >= 1) & (count <= min(CELL_CANDIDATES, classes))
     labels = np.empty(len(xs), np.int64)
     # a blend, not an extrapolation: pixels past the last cell centre (clipped) take the full path
     fast = short[pixel_cell] & (u >= j) & (u <= j + 1) & (v >= i) & (v <= i + 1)

@@ -235,9 +235,9 @@ def _cmd_parse(args):
     from facezoo.pipeline import FaceParser
 
     _check_task(args.model, "parsing")
-    _prepare_output(args)
     if args.smoothing and args.aligned:
         raise ValueError("--smoothing follows faces found by the detector; it cannot be used with --aligned")
+    _prepare_output(args)
     parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
     parse = parser.tracker(args.smoothing) if args.smoothing else parser.parse
 
@@ -317,9 +317,10 @@ def _add_photo_options(p, max_faces_help):
     p.add_argument("--skip-existing", action="store_true",
                    help="leave photos whose outputs are complete from the same model (resume an interrupted run)")
     p.add_argument("--smoothing", type=_weight, default=0.0, metavar="W",
-                   help="the inputs are the frames of one video, in name order (e.g. from `ffmpeg -i clip.mp4 "
-                        "frames/%%05d.png`): each face's box, keypoints and landmarks are averaged with the "
-                        "previous frame's, weight W in [0, 1) (default 0: photos are independent)")
+                   help="the inputs are the frames of one video, in name order (zero-padded numbers, as "
+                        "`ffmpeg -i clip.mp4 frames/%%05d.png` writes them): each face's box, keypoints and "
+                        "landmarks are averaged with the previous frame's, weight W in [0, 1) (default 0: "
+                        "photos are independent)")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print one JSON line per photo on stdout (no summary)")
     shown.add_argument("--quiet", action="store_true", help="print errors only")
@@ -361,8 +362,8 @@ def build_parser():
                    help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.add_argument("--heatmap-points", default="detected", choices=["detected", "ground_truth"],
                    help="a parser with a landmark-heatmap input (Wei et al.): draw it from facezoo's landmark "
-                        "model on each face (default, as at inference) or from the dataset's own 68 points "
-                        "(an upper bound)")
+                        "model (adc_landmarks_300w) on the face the model's template puts in each crop "
+                        "(default) or from the dataset's own 68 points (an upper bound)")
     p.set_defaults(func=_cmd_eval)
 
     p = add("publish", help="upload a checkpoint, its config and model card to the Hugging Face Hub")

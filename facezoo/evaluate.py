@@ -66,10 +66,11 @@ def predict_scores(model, samples, size, heatmap_points="detected"):
     """Model scores for samples resized to ``size``; returns ``(B, H, W, L)`` numpy.
 
     A parser that takes a landmark heatmap (Wei et al.) gets it drawn from each face's 68
-    points: ``heatmap_points="detected"`` (as at inference: facezoo's landmark model,
-    ``adc_landmarks_300w``, on the face image through :class:`facezoo.LandmarkDetector`;
-    a face it misses gets an empty heatmap), or ``"ground_truth"`` (the sample's own
-    landmarks: an upper bound, not a deployable score), or a LandmarkDetector.
+    points: ``heatmap_points="detected"`` (facezoo's landmark model, ``adc_landmarks_300w``,
+    through :class:`facezoo.LandmarkDetector`, on the face its template puts in the crop,
+    as for ``FaceParser(aligned=True)``; a new detector per call: pass one to reuse it), a
+    LandmarkDetector, or ``"ground_truth"`` (the sample's own landmarks: an upper bound,
+    not a deployable score).
     """
     import keras
 
@@ -79,32 +80,38 @@ def predict_scores(model, samples, size, heatmap_points="detected"):
         from facezoo.models.rtparser import landmark_heatmap
 
         source = _heatmap_source(heatmap_points)
-        heat = [landmark_heatmap(_heatmap_points(s, source), size) for s in resized]
+        heat = [landmark_heatmap(_heatmap_points(s, source, model.info), size) for s in resized]
         images = np.concatenate([images, np.stack(heat)[..., None]], -1)
     return keras.ops.convert_to_numpy(model(images, training=False))
 
 
-def _heatmap_source(heatmap_points):
-    """``"ground_truth"`` or a LandmarkDetector (``"detected"``: a new default one)."""
+def _heatmap_source(heatmap_points, build=True):
+    """``"ground_truth"`` or a LandmarkDetector (``"detected"``: a new default one, if
+    ``build``); ValueError for anything else, whether or not the model takes a heatmap."""
     if not isinstance(heatmap_points, str):
         return heatmap_points
     if heatmap_points not in HEATMAP_POINTS:
         raise ValueError(f"heatmap_points must be one of {HEATMAP_POINTS} or a LandmarkDetector, "
                          f"got {heatmap_points!r}")
-    if heatmap_points == "ground_truth":
+    if heatmap_points == "ground_truth" or not build:
         return heatmap_points
     from facezoo.pipeline import LandmarkDetector
 
     return LandmarkDetector()
 
 
-def _heatmap_points(sample, source):
+def _heatmap_points(sample, source, info):
     """The 68 points drawing one face's heatmap (see :func:`predict_scores`)."""
+    from facezoo.pipeline import aligned_detection
+
     if source == "ground_truth":
         if sample.landmarks is None:
             raise ValueError("heatmap_points='ground_truth' needs a dataset with landmarks (helen_contours)")
         return sample.landmarks
-    found = source.detect(sample.image).faces[:1]
+    if info.alignment:  # the crop is aligned onto the model's template (helen_contours)
+        found = source.locate(sample.image, [aligned_detection(info)]).faces
+    else:
+        found = source.detect(sample.image).faces[:1]
     return found[0].landmarks if found else np.empty((0, 2))
 
 
@@ -125,8 +132,7 @@ def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, l
     size = _input_size(model)
     cm = ConfusionMatrix(num_classes)
     total = sample_count(dataset, limit)
-    if takes_landmark_heatmap(model):  # one landmark model for the whole evaluation
-        heatmap_points = _heatmap_source(heatmap_points)
+    heatmap_points = _heatmap_source(heatmap_points, build=takes_landmark_heatmap(model))  # one for the run
     with tqdm(total=total, desc=f"evaluating {protocol}", disable=not progress, leave=False) as bar:
         for samples in _batches(dataset, batch_size, limit):
             scores = predict_scores(model, samples, size, heatmap_points)
@@ -321,7 +327,7 @@ def run_eval_command(args):
         size = _input_size(model)
         dataset = open_dataset(args.dataset, args.data, args.split, unknown=0,
                                align_to=alignment_keypoints(model, size), size=size)
-    if takes_landmark_heatmap(model):
+    if takes_landmark_heatmap(model) and args.dataset != "300w":
         extra["heatmap_points"] = getattr(args, "heatmap_points", "detected")
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"

@@ -235,7 +235,8 @@ def source_name(image):
     return os.fspath(image) if isinstance(image, (str, os.PathLike)) else ""
 
 
-def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32, batch_size=8, min_score=None):
+def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32, batch_size=8, min_score=None,
+          landmarks=None):
     """Parse every face in ``image``: the one-call form of :class:`facezoo.FaceParser`.
 
     Args:
@@ -248,6 +249,8 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
             is resized to the model's input.
         max_faces: parse at most this many faces (the most confident).
         min_score: drop detections below this confidence.
+        landmarks: the landmark model drawing a heatmap-input parser's fourth channel
+            (see :class:`facezoo.FaceParser`).
     Returns:
         :class:`ParseResult`. A photo without a face gives all-background labels, no faces
         and a note saying so.
@@ -255,7 +258,7 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
     from facezoo.pipeline import FaceParser
 
     return FaceParser(model, detector, max_faces=max_faces, min_score=min_score, batch_size=batch_size,
-                      aligned=aligned).parse(image)
+                      aligned=aligned, landmarks=landmarks).parse(image)
 
 
 DEFAULT_LANDMARK_MODEL = "adc_landmarks_300w"

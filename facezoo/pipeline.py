@@ -173,15 +173,17 @@ class FaceParser(_Pipeline):
         model: a parsing preset name (default ``stn_icnn_celebamask``) or a model from
             :func:`facezoo.load`.
         detector: a callable ``image -> list[Detection]`` (default
-            :class:`~facezoo.detect.MTCNNDetector`); ignored when ``aligned``.
+            :class:`~facezoo.detect.MTCNNDetector`); ignored when ``aligned``. A heatmap
+            parser's landmark model gets the same faces.
         max_faces: parse at most this many faces per photo (the most confident).
         min_score: drop detections below this confidence (MTCNN's own cut-off is 0.9).
         batch_size: faces per model call.
         aligned: inputs are aligned face crops: no detection, the whole image is parsed.
         landmarks: for a parser that also takes a landmark heatmap (an RTParser with
             ``heatmap_channel``, Wei et al.): the :class:`LandmarkDetector` (or landmark
-            preset, default ``adc_landmarks_300w``) whose 68 points of each face draw it.
-            Ignored by other parsers.
+            preset, default ``adc_landmarks_300w``) whose 68 points of each face draw it,
+            the face found by ``detector`` (with ``aligned``: the face the template puts
+            in the crop, no detection). Ignored by other parsers.
 
     Example:
         >>> parser = FaceParser("icnn_lfw")
@@ -202,8 +204,8 @@ class FaceParser(_Pipeline):
         self.landmarker = None
         if takes_landmark_heatmap(self.model):
             self.landmarker = landmarks if isinstance(landmarks, LandmarkDetector) else LandmarkDetector(
-                landmarks or DEFAULT_LANDMARK_MODEL, detector=detector if aligned else self.detector,
-                min_score=min_score)
+                DEFAULT_LANDMARK_MODEL if landmarks is None else landmarks,
+                detector=detector if aligned else self.detector, min_score=min_score)
 
     def probabilities(self, crops, heatmaps=None):
         """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
@@ -241,29 +243,35 @@ class FaceParser(_Pipeline):
         sy, sx = size[0] / height, size[1] / width
         transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
         heatmaps = None
-        if self.landmarker is not None:  # the crop's own face, found by the landmark model's detector
-            found = self.landmarker.detect(photo).faces[:1]
+        if self.landmarker is not None:
+            if self.info.alignment:  # the face the template put there: no detection to miss
+                found = self.landmarker.locate(photo, [aligned_detection(self.info, transform)]).faces
+            else:
+                found = self.landmarker.detect(photo).faces[:1]
             if not found:
-                result.notes.append("no face found for the landmark heatmap; parsed without one")
-            heatmaps = self._heatmaps([apply(transform, f.landmarks) for f in found] or [np.empty((0, 2))])
+                result.notes.append("no landmarks for the heatmap channel; parsed with an empty one")
+            heatmaps = self._heatmaps([apply(transform, f.landmarks) for f in found[:1]] or [np.empty((0, 2))])
         labels = self.probabilities(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)
         result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
         return result
 
-    def _parse_many(self, photos, detections, sources):
+    def _parse_many(self, photos, detections, sources, smoother=None):
         """Results for photos with their detections: every face of every photo is aligned,
-        parsed in shared batches, and pasted back onto its own photo."""
+        parsed in shared batches, and pasted back onto its own photo. ``smoother``: a
+        video's, for a heatmap parser's landmarks."""
         transforms = [[face_transform(d, self.info) for d in found] for found in detections]
         crops = [warp_to_crop(photo, t, self.info.input_size) for photo, ts in zip(photos, transforms) for t in ts]
-        heatmaps = None
+        heatmaps, notes = None, [[] for _ in photos]
         if self.landmarker is not None and crops:
-            heatmaps = self._heatmaps([self._crop_points(photo, d, t) for photo, found, ts in
-                                       zip(photos, detections, transforms) for d, t in zip(found, ts)])
+            points = [self._crop_points(photo, found, ts, said, smoother)
+                      for photo, found, ts, said in zip(photos, detections, transforms, notes)]
+            heatmaps = self._heatmaps([p for face_points in points for p in face_points])
         probabilities = iter(self.probabilities(np.stack(crops), heatmaps) if crops else [])
         results = []
-        for photo, found, ts, source in zip(photos, detections, transforms, sources):
+        for photo, found, ts, source, said in zip(photos, detections, transforms, sources, notes):
             result = self._result(photo, source)
+            result.notes.extend(said)
             faces = [(next(probabilities), t) for t in ts]
             if faces:
                 result.labels = paste_faces(faces, photo.shape[:2])
@@ -273,11 +281,16 @@ class FaceParser(_Pipeline):
             results.append(result)
         return results
 
-    def _crop_points(self, photo, detection, transform):
-        """The landmark model's points of one detected face, in the parser's crop
-        (none if the landmark model failed on it: the heatmap is then empty)."""
-        found = self.landmarker._landmarks(photo, [detection]).faces
-        return apply(transform, found[0].landmarks) if found else np.empty((0, 2))
+    def _crop_points(self, photo, detections, transforms, notes, smoother=None):
+        """The landmark model's points of each detected face of one photo, in that face's
+        crop (none where the landmark model failed: its heatmap is then empty, and a note
+        says so); smoothed between video frames like the boxes."""
+        if not detections:
+            return []
+        found = self.landmarker.locate(photo, detections, smoother)
+        points = {id(face.detection): face.landmarks for face in found.faces}
+        notes.extend(n + "; its heatmap channel is empty" for n in found.notes)
+        return [apply(t, points[id(d)]) if id(d) in points else np.empty((0, 2)) for d, t in zip(detections, transforms)]
 
     def _heatmaps(self, points):
         """One landmark-heatmap channel per face, drawn as in training (Wei et al.)."""
@@ -320,7 +333,21 @@ class FaceParser(_Pipeline):
         return super().tracker(smoothing)
 
     def _run_frame(self, photo, detections, smoother, source):
-        return self._parse_many([photo], [detections], [source])[0]
+        return self._parse_many([photo], [detections], [source], smoother)[0]
+
+
+def aligned_detection(info, to_crop=None):
+    """The face a crop aligned onto ``info``'s template holds, as a detection in the
+    crop's own pixels: the template's five keypoints and box, mapped back through
+    ``to_crop`` (image -> model-input pixels; default: the image is the model input)."""
+    from facezoo.photos import template_points
+
+    back = invert(np.array([[1.0, 0, 0], [0, 1.0, 0]]) if to_crop is None else to_crop)
+    height, width = info.input_size
+    x0, y0, x1, y1 = np.asarray(info.alignment["box"], np.float64) * [width, height, width, height]
+    (bx0, by0), (bx1, by1) = apply(back, [[x0, y0], [x1, y1]])
+    return Detection((float(bx0), float(by0), float(bx1), float(by1)), 1.0,
+                     apply(back, template_points(info)).astype(np.float32))
 
 
 def takes_landmark_heatmap(model):
@@ -362,6 +389,13 @@ class LandmarkDetector(_Pipeline):
         self.max_crop = landmark_crop_side(self.model) if max_crop is None else int(max_crop)
         if self.max_crop < 64:
             raise ValueError(f"max_crop must be >= 64 pixels, got {max_crop!r}")
+
+    def locate(self, image, detections, smoother=None):
+        """Landmarks of the faces ``detections`` (:class:`~facezoo.detect.Detection`, e.g.
+        from another detector, or the face an aligned crop holds:
+        :func:`aligned_detection`) in a uint8 RGB ``image``: a
+        :class:`~facezoo.photos.LandmarkResult` whose faces keep those detection objects."""
+        return self._landmarks(np.asarray(image), list(detections), smoother)
 
     def _landmarks(self, photo, detections, smoother=None, source=""):
         from facezoo.registry import preprocess

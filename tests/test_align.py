@@ -94,3 +94,21 @@ def test_the_candidate_class_blend_gives_the_full_blends_argmax(classes, concent
     for transform in (np.array([[1.0, 0, 0], [0, 1.0, 0]]), rotation):
         expected = _bilinear(probabilities, transform, xs, ys).argmax(-1)
         np.testing.assert_array_equal(_bilinear_argmax(probabilities, transform, xs, ys), expected)
+
+
+def test_the_candidate_class_blend_survives_float_ties_and_nan():
+    """Classes one float32 step apart (the full blend's rounding decides) and a NaN cell."""
+    from facezoo.align import _bilinear, _bilinear_argmax
+
+    near = np.float32(0.45)
+    cell = np.array([near, np.nextafter(near, np.float32(1)), 0.1], np.float32)
+    probabilities = np.tile(cell, (2, 2, 1))
+    rng = np.random.default_rng(0)
+    xs, ys = rng.uniform(0, 1, 20000), rng.uniform(0, 1, 20000)
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    expected = _bilinear(probabilities, identity, xs, ys).argmax(-1)
+    assert len(set(expected)) == 2  # rounding makes both classes win somewhere
+    np.testing.assert_array_equal(_bilinear_argmax(probabilities, identity, xs, ys), expected)
+    probabilities[0, 0, 2] = np.nan
+    expected = _bilinear(probabilities, identity, xs, ys).argmax(-1)
+    np.testing.assert_array_equal(_bilinear_argmax(probabilities, identity, xs, ys), expected)

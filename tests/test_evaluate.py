@@ -99,9 +99,10 @@ class _Spy(keras.Model):
 
     heatmap_channel = True
 
-    def __init__(self):
+    def __init__(self, info=None):
         super().__init__()
         self.inputs_seen = []
+        self.info = info or type("Info", (), {"alignment": None})()
 
     def call(self, images, training=False):
         self.inputs_seen.append(keras.ops.convert_to_numpy(images))
@@ -124,11 +125,29 @@ def test_a_heatmap_parser_is_evaluated_with_ground_truth_or_given_landmarks():
     np.testing.assert_allclose(fed[0, ..., 3], landmark_heatmap((points + 0.5) / 2 - 0.5, (32, 32)))
 
     class Found:  # a LandmarkDetector stand-in: one face, its points in the image it was given
+        def __init__(self):
+            self.given = []
+
         def detect(self, image):
             assert image.shape == (32, 32, 3)
             return type("R", (), {"faces": [type("F", (), {"landmarks": np.array([[5.0, 6.0]])})]})
 
-    predict_scores(spy, [sample], (32, 32), heatmap_points=Found())
-    assert np.unravel_index(spy.inputs_seen[-1][0, ..., 3].argmax(), (32, 32)) == (6, 5)
+        def locate(self, image, detections):
+            self.given.append(detections)
+            return self.detect(image)
+
+    found = Found()
+    predict_scores(spy, [sample], (32, 32), heatmap_points=found)
+    assert np.unravel_index(spy.inputs_seen[-1][0, ..., 3].argmax(), (32, 32)) == (6, 5) and not found.given
+    # a model with a template: the landmark model is given the face the template puts in the crop
+    import facezoo
+
+    info = facezoo.load("stn_icnn_helen").info.replace(input_size=(32, 32))
+    predict_scores(_Spy(info), [sample], (32, 32), heatmap_points=found)
+    (detection,), = found.given
+    np.testing.assert_allclose(detection.keypoints, np.asarray(info.alignment["keypoints"]) * 32, atol=1e-4)
     with pytest.raises(ValueError, match="heatmap_points"):
         predict_scores(spy, [sample], (32, 32), heatmap_points="guess")
+    with pytest.raises(ValueError, match="heatmap_points"):  # refused for any parser, not only heatmap ones
+        evaluate_parsing(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(11, 1)]),
+                         [sample], "helen", heatmap_points="guess")

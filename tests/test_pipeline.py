@@ -212,7 +212,11 @@ def _heatmap_parser(landmarker):
     model = RTParser(num_classes=11, input_size=(128, 128), heatmap_channel=True, width=0.25)
     template = facezoo.load("stn_icnn_helen").info
     model.info = dataclasses.replace(template, name="tiny_heatmap", input_size=(128, 128))
-    parser = FaceParser(model, landmarks=landmarker)
+    return _spied(FaceParser(model, landmarks=landmarker))
+
+
+def _spied(parser):
+    """``parser`` with a list of every batch its model is given."""
     inputs, predict = [], parser.predict
     parser.predict = lambda batch: inputs.append(batch) or predict(batch)
     return parser, inputs
@@ -236,9 +240,23 @@ def test_a_heatmap_parser_is_fed_the_landmark_models_points_of_each_face(photo, 
     assert nearest.max() < 2.5  # a blurred 3x3 square around each rounded point
     with pytest.raises(ValueError, match="landmark heatmap"):
         parser.probabilities(np.zeros((1, 128, 128, 3), np.uint8))  # the channel cannot be forgotten
-    aligned = FaceParser(parser.model, aligned=True, landmarks=landmarker)
-    crop = warp_to_crop(photo, result.faces[0].transform, (128, 128))
-    assert aligned.parse(crop).labels.shape == (128, 128) and not aligned.parse(crop).notes
+    # Aligned crops (here at twice the model's size): the landmark model is given the face
+    # the template puts there, not a detection, and the heatmap lands where the photo's did.
+    aligned, aligned_inputs = _spied(FaceParser(parser.model, aligned=True, landmarks=landmarker,
+                                                detector=lambda image: pytest.fail("detected an aligned crop")))
+    crop = warp_to_crop(photo, result.faces[0].transform * 2, (256, 256))
+    parsed = aligned.parse(crop)
+    assert parsed.labels.shape == (256, 256) and not parsed.notes
+    again = aligned_inputs[0][0, ..., 3]
+
+    def centre(heat):
+        ys, xs = np.mgrid[:128, :128]
+        return np.array([(heat * xs).sum(), (heat * ys).sum()]) / heat.sum()
+
+    assert np.corrcoef(fed.ravel(), again.ravel())[0, 1] > 0.6
+    assert np.abs(centre(fed) - centre(again)).max() < 1.5  # pixels of the 128x128 input
+    frames = [photo, np.roll(photo, 2, axis=1)]
+    assert len([r for r in parser.parse_video(frames, smoothing=0.5)]) == 2  # points smoothed, too
 
 
 def test_help_and_models_do_not_import_tensorflow():
