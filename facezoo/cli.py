@@ -74,6 +74,11 @@ def _preprocessed_faces(model, folder, limit=64):
     if not faces:
         raise ValueError(f"--calibration: no readable image in {folder}")
     if getattr(model, "info", None) is not None:
+        from facezoo.pipeline import FaceParser, takes_landmark_heatmap
+
+        if takes_landmark_heatmap(model):  # and their landmark heatmaps, as `parse --aligned` draws them
+            parser = FaceParser(model, aligned=True)
+            return np.concatenate([parser.aligned_input(face) for face in faces])
         return np.concatenate([model.preprocess(face) for face in faces])
     height, width = model.input_shape[1:3]  # a bare architecture: RGB in [0, 1]
     return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in faces]) / 255.0

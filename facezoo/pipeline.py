@@ -211,21 +211,31 @@ class FaceParser(_Pipeline):
         """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
         the model's input size, through the compiled predict function; ``heatmaps``
         ``(N, h, w)``: the landmark-heatmap channel of a parser that takes one."""
-        from facezoo.registry import preprocess
-
-        def batch(i):
-            images = preprocess(np.asarray(crops[i:i + self.batch_size]), self.info, resize=False)
-            if heatmaps is None:
-                return images
-            return np.concatenate([images, np.asarray(heatmaps[i:i + self.batch_size], np.float32)[..., None]], -1)
-
-        if (heatmaps is None) != (self.landmarker is None):
-            raise ValueError(f"{self.info.name} takes {'a' if self.landmarker else 'no'} landmark heatmap channel")
-        outputs = [self.predict(batch(i)) for i in range(0, len(crops), self.batch_size)]
+        outputs = [self.predict(self._inputs(crops[i:i + self.batch_size],
+                                             None if heatmaps is None else heatmaps[i:i + self.batch_size]))
+                   for i in range(0, len(crops), self.batch_size)]
         outputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
         if self._logits is None:
             self._logits = _are_logits(outputs)
         return _softmax(outputs) if self._logits else outputs
+
+    def _inputs(self, crops, heatmaps=None):
+        """The model's float32 input batch: preprocessed crops, and a heatmap parser's channel."""
+        from facezoo.registry import preprocess
+
+        if (heatmaps is None) != (self.landmarker is None):
+            raise ValueError(f"{self.info.name} takes {'a' if self.landmarker else 'no'} landmark heatmap channel")
+        images = preprocess(np.asarray(crops), self.info, resize=False)
+        if heatmaps is None:
+            return images
+        return np.concatenate([images, np.asarray(heatmaps, np.float32)[..., None]], -1)
+
+    def aligned_input(self, image):
+        """The model input ``(1, H, W, C)`` float32 of one aligned face crop (path, PIL image
+        or array), as ``parse`` gives it with ``aligned=True``: resized, preprocessed, with
+        a heatmap parser's fourth channel (``facezoo export --calibration`` uses this)."""
+        crop, _, heatmaps, _ = self._aligned_parts(read_photo(image)[0])
+        return self._inputs(crop[None], heatmaps)
 
     def _result(self, photo, source):
         p = self.info
@@ -233,24 +243,33 @@ class FaceParser(_Pipeline):
         return ParseResult(np.zeros((height, width), np.uint8), [], p.name, tuple(p.class_names),
                            tuple(p.class_colors), source, image=photo)
 
-    def _parse_aligned(self, photo, source):
+    def _aligned_parts(self, photo):
+        """An aligned crop resized to the model: ``(crop, transform, heatmaps, notes)``."""
         from PIL import Image
 
-        result = self._result(photo, source)
         height, width = photo.shape[:2]
         size = self.info.input_size
         crop = np.asarray(Image.fromarray(photo).resize((size[1], size[0]), Image.BILINEAR))
         sy, sx = size[0] / height, size[1] / width
         transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
-        heatmaps = None
+        heatmaps, notes = None, []
         if self.landmarker is not None:
             if self.info.alignment:  # the face the template put there: no detection to miss
                 found = self.landmarker.locate(photo, [aligned_detection(self.info, transform)]).faces
             else:
                 found = self.landmarker.detect(photo).faces[:1]
             if not found:
-                result.notes.append("no landmarks for the heatmap channel; parsed with an empty one")
+                notes.append("no landmarks for the heatmap channel; parsed with an empty one")
             heatmaps = self._heatmaps([apply(transform, f.landmarks) for f in found[:1]] or [np.empty((0, 2))])
+        return crop, transform, heatmaps, notes
+
+    def _parse_aligned(self, photo, source):
+        from PIL import Image
+
+        result = self._result(photo, source)
+        height, width = photo.shape[:2]
+        crop, transform, heatmaps, notes = self._aligned_parts(photo)
+        result.notes.extend(notes)
         labels = self.probabilities(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)
         result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))

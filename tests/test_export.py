@@ -13,6 +13,8 @@ from facezoo.export import ExportError
 from facezoo.models import ICNN
 from helpers import small_stn
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # TFLite and ONNX files of every architecture are checked in test_architectures.py.
 FORMATS = [("saved_model", "")]
 
@@ -208,3 +210,27 @@ def test_int8_stn_icnn_celebamask_is_refused_until_it_keeps_its_parts(data_root,
         facezoo.export(model, tmp_path / "q.tflite", quantize="int8", representative_data=batch[:8],
                        sample_inputs=batch[8:], verbose=False)
     assert not (tmp_path / "q.tflite").exists()  # (the float file's parity: the shipped-preset test above)
+
+def test_calibration_faces_of_a_heatmap_parser_carry_their_landmark_heatmaps(tmp_path):
+    """`facezoo export rtparser_helen --calibration DIR`: aligned crops get the fourth
+    channel as `parse --aligned` draws it, so int8 is calibrated on real heatmaps."""
+    from PIL import Image
+
+    from facezoo.cli import _preprocessed_faces
+    from facezoo.pipeline import FaceParser
+
+    parser = FaceParser("rtparser_celebamask_student")
+    photo = np.asarray(Image.open(os.path.join(ROOT, "examples", "astronaut.jpg")).convert("RGB"))
+    face = parser.parse(photo).faces[0]
+    from facezoo.align import warp_to_crop
+
+    crop = warp_to_crop(photo, face.transform * 2, (512, 512))  # the CelebA-HQ framing rtparser_helen shares
+    Image.fromarray(crop).save(tmp_path / "a.png")
+    Image.fromarray(crop[:, ::-1]).save(tmp_path / "b.png")
+    model = facezoo.load("rtparser_helen", compile=False)
+    faces = _preprocessed_faces(model, str(tmp_path))
+    assert faces.shape == (2, 256, 256, 4) and faces[..., :3].max() <= 1.0
+    heat = faces[..., 3]
+    assert heat.max(axis=(1, 2)).min() > 0.9  # 68 points drawn on each face
+    ys, xs = np.nonzero(heat[0] > 0.5)
+    assert 60 < xs.mean() < 196 and 80 < ys.mean() < 220  # on the face, not on the border

@@ -17,12 +17,12 @@ from facezoo.registry import UnknownModelError, WeightsUnavailableError
 
 def test_list_models():
     assert facezoo.list_models() == ["adc_landmarks_300w", "holistic_landmarks_300w", "icnn_lfw",
-                                     "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_lfw",
-                                     "rtparser_lfw_student", "stn_icnn_celebamask", "stn_icnn_helen"]
+                                     "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_helen",
+                                     "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask", "stn_icnn_helen"]
     assert facezoo.list_models(task="landmarks") == ["adc_landmarks_300w", "holistic_landmarks_300w"]
     assert facezoo.list_models(task="parsing") == ["icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student",
-                                                   "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask",
-                                                   "stn_icnn_helen"]
+                                                   "rtparser_helen", "rtparser_lfw", "rtparser_lfw_student",
+                                                   "stn_icnn_celebamask", "stn_icnn_helen"]
 
 
 @pytest.mark.parametrize("teacher", ["rtparser_lfw", "rtparser_celebamask"])
@@ -122,7 +122,13 @@ def test_every_published_model_round_trips_through_a_keras_file_in_a_fresh_proce
     for name in names:
         model = facezoo.load(name, compile=False)
         face = rng.integers(0, 256, (*model.preset.input_size, 3), dtype=np.uint8)
-        np.save(tmp_path / f"{name}_in.npy", model.preprocess(face))
+        x = model.preprocess(face)
+        if getattr(model, "heatmap_channel", False):  # rtparser_helen: and a heatmap of 68 points
+            from facezoo.models.rtparser import landmark_heatmap
+
+            points = rng.uniform(0, model.preset.input_size[0], (68, 2))
+            x = np.concatenate([x, landmark_heatmap(points, model.preset.input_size)[None, ..., None]], -1)
+        np.save(tmp_path / f"{name}_in.npy", x)
         # a direct call, not predict (which traces a graph per model: minutes for seven models)
         expected[name] = keras.ops.convert_to_numpy(model(np.load(tmp_path / f"{name}_in.npy"), training=False))
         model.save(tmp_path / f"{name}.keras")
