@@ -212,6 +212,20 @@ CELEBAMASK_FACES = dict(
                "box": (0.2416, 0.1944, 0.7646, 0.9086), "source": "mean MTCNN keypoints of 984 training faces"},
 )
 
+#: What the presets trained on HELEN's contour components share: classes, data, framing
+#: (stn_icnn_celebamask's template: they start from, or are labelled by, that model) and terms.
+HELEN_CONTOUR_FACES = dict(
+    class_map="helen",
+    dataset="HELEN (Le et al. 2012 contours)",
+    alignment=CELEBAMASK_FACES["alignment"],
+    license=HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its skin/hair labels come from a CelebAMask-HQ model)",
+)
+
+#: How those presets are scored (`facezoo eval NAME --dataset helen_contours`).
+HELEN_CONTOURS_PROTOCOL = ("HELEN protocol on HELEN's components rasterised from Le et al.'s 194-point contours "
+                           "(not Smith et al.'s masks), each face aligned by its 68 ground-truth points onto the "
+                           "template; one confusion matrix over the split; skin and hair not scored")
+
 CELEBAMASK_PROTOCOL = ("CelebAMask-HQ: per-class F1 from one confusion matrix over the split at 512x512, mean over "
                        "the classes present in the labels or the predictions (necklace has no test pixel: it counts "
                        "as 0 if predicted, else it is left out)")

@@ -1,6 +1,7 @@
-"""The real-time parser's published checkpoints (two teachers and their students)."""
+"""The real-time parser's published checkpoints: two teachers and their students, and HELEN's heatmap parser."""
 
-from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_PROTOCOL, CELEBAMASK_TERMS, HELEN_TERMS, LFW_PL_PARSING,
+from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_PROTOCOL, CELEBAMASK_TERMS, HELEN_CONTOUR_FACES,
+                             HELEN_CONTOURS_PROTOCOL, HELEN_TERMS, LFW_PL_PARSING,
                              LFW_PL_PROTOCOL, LFW_TERMS, Preset, register_architecture, register_presets)
 
 register_architecture("rtparser", "facezoo.models.rtparser.rtparser:RTParser",
@@ -124,28 +125,22 @@ register_presets(
         task="parsing",
         description="real-time parser (Wei et al. 2019) on HELEN's components (labels drawn from HELEN's own "
                     "194-point contours), with the landmark-heatmap input channel, 256x256",
-        class_map="helen",
         input_size=(256, 256),
         face_crop="a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
                   "(CelebA-HQ framing), 256x256; a fourth channel: the heatmap of its 68 landmarks "
                   "(facezoo.models.rtparser.landmark_heatmap), from adc_landmarks_300w at inference",
-        dataset="HELEN (Le et al. 2012 contours)",
         training_data="the first 800 of helen68/trainset, components rasterised from HELEN's 194-point contours, "
                       "skin, hair and background filled in by stn_icnn_celebamask where sure and unknown elsewhere "
                       "(recipes/helen_faces.py), heatmaps from their 68 ground-truth points; validated on the last 70",
-        license=HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its skin/hair labels come from a CelebAMask-HQ model)",
         paper=WEI_2019,
         recipe="python recipes/rtparser.py --dataset helen --data HELEN68_ROOT --out runs/rtparser_helen_heatmap "
                "--sc-weight 0 --heatmap",
-        alignment=CELEBAMASK_FACES["alignment"],
         weights_file="rtparser_helen.npz",
         sha256="8a4494ca3dea9c5650d05d513a89348803c8309ddaf8c33f598eb997c059571c",
         hub_repo="facezoo/rtparser_helen",
         metrics={
-            "protocol": "HELEN protocol on HELEN's components rasterised from Le et al.'s 194-point contours "
-                        "(not Smith et al.'s masks), each face aligned by its 68 ground-truth points onto the "
-                        "template, the heatmap from adc_landmarks_300w on the face the template puts in the crop; "
-                        "one confusion matrix over the split; skin and hair not scored",
+            "protocol": HELEN_CONTOURS_PROTOCOL + "; the heatmap from adc_landmarks_300w on the face the "
+                                                  "template puts in the crop",
             "test (330 faces)": {"overall": 0.7833, "strict": 0.7849, "brows": 0.7413, "eyes": 0.7979,
                                  "nose": 0.8627, "u_lip": 0.6942, "i_mouth": 0.7655, "l_lip": 0.7542,
                                  "mouth": 0.8572},
@@ -153,6 +148,7 @@ register_presets(
             "test photos through facezoo parse (330)": {"overall": 0.7930, "strict": 0.7916},
             "command": "facezoo eval rtparser_helen --dataset helen_contours --data HELEN68_ROOT --split test",
         },
+        **HELEN_CONTOUR_FACES,
     ),
 )
 

@@ -1,6 +1,7 @@
 """STN-iCNN's published checkpoints (and the HELEN one its recipe trains)."""
 
-from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_TERMS, HELEN_TERMS, Preset, register_architecture,
+from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_TERMS, HELEN_CONTOUR_FACES, HELEN_CONTOURS_PROTOCOL,
+                             HELEN_TERMS, Preset, register_architecture,
                              register_presets)
 
 register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
@@ -40,33 +41,29 @@ register_presets(
         task="parsing",
         description="STN-iCNN on HELEN's components (labels drawn from HELEN's own 194-point contours), "
                     "fine-tuned from stn_icnn_celebamask, whose skin and hair it keeps",
-        class_map="helen",
         input_size=(512, 512),
         face_crop="a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
                   "(CelebA-HQ framing), 512x512",
-        dataset="HELEN (Le et al. 2012 contours)",
         training_data="the first 800 of helen68/trainset, components rasterised from HELEN's 194-point contours "
                       "(facezoo.data.HelenContours), skin, hair and background filled in by stn_icnn_celebamask "
                       "where sure and unknown elsewhere (recipes/helen_faces.py), validated on its last 70",
-        license=HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its initial weights and skin/hair fill come from a "
-                "CelebAMask-HQ model)",
+
         paper="Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional "
               "Neural Networks. Cognitive Neurodynamics 2021",
         recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen",
-        alignment=CELEBAMASK_FACES["alignment"],
         weights_file="stn_icnn_helen.npz",
         sha256="96df89484892cb863859a6798d46555209a264eafbf8a130a873200df1c170fd",
         hub_repo="facezoo/stn_icnn_helen",
         metrics={
-            "protocol": "HELEN protocol on HELEN's components rasterised from Le et al.'s 194-point contours "
-                        "(not Smith et al.'s masks), each face aligned by its 68 ground-truth points onto the "
-                        "template; one confusion matrix over the split; skin and hair not scored",
+            "protocol": HELEN_CONTOURS_PROTOCOL,
             "test (330 faces)": {"overall": 0.8360, "strict": 0.8372, "brows": 0.7957, "eyes": 0.8430,
                                  "nose": 0.9011, "u_lip": 0.7634, "i_mouth": 0.8180, "l_lip": 0.8228,
                                  "mouth": 0.9031},
             "validation (70 faces)": {"overall": 0.8241, "strict": 0.8313},
             "command": "facezoo eval stn_icnn_helen --dataset helen_contours --data HELEN68_ROOT --split test",
         },
+        **{**HELEN_CONTOUR_FACES, "license": HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its initial weights and "
+                                             "skin/hair fill come from a CelebAMask-HQ model)"},
     ),
 )
 
