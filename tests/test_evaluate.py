@@ -140,9 +140,9 @@ def test_a_heatmap_parser_is_evaluated_with_ground_truth_or_given_landmarks():
     predict_scores(spy, [sample], (32, 32), heatmap_points=found)
     assert np.unravel_index(spy.inputs_seen[-1][0, ..., 3].argmax(), (32, 32)) == (6, 5) and not found.given
     # a model with a template: the landmark model is given the face the template puts in the crop
-    import facezoo
+    import facezoo.registry
 
-    info = facezoo.load("stn_icnn_helen").info.replace(input_size=(32, 32))
+    info = facezoo.registry.get_preset("stn_icnn_helen").info.replace(input_size=(32, 32))
     predict_scores(_Spy(info), [sample], (32, 32), heatmap_points=found)
     (detection,), = found.given
     np.testing.assert_allclose(detection.keypoints, np.asarray(info.alignment["keypoints"]) * 32, atol=1e-4)

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import facezoo
+import facezoo.registry
 from facezoo.align import apply, paste_faces, paste_faces_by_channel, paste_labels, warp_to_crop
 from facezoo.detect import BoxDetector, Detection
 from facezoo.pipeline import FaceParser, LandmarkDetector, _Smoother, landmark_crop_side
@@ -210,7 +211,7 @@ def _heatmap_parser(landmarker):
     from facezoo.models import RTParser
 
     model = RTParser(num_classes=11, input_size=(128, 128), heatmap_channel=True, width=0.25)
-    template = facezoo.load("stn_icnn_helen").info
+    template = facezoo.registry.get_preset("stn_icnn_helen").info
     model.info = dataclasses.replace(template, name="tiny_heatmap", input_size=(128, 128))
     return _spied(FaceParser(model, landmarks=landmarker))
 
