@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, HELEN, remap_table
 from facezoo.data.feeding import pad_to_square, resize_sample
 from facezoo.metrics import ConfusionMatrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores
-from facezoo.pipeline import takes_landmark_heatmap
+from facezoo.pipeline import LandmarkDetector, aligned_face_points, takes_landmark_heatmap
 from facezoo.utils import atomic_output
 
 PROTOCOLS = {
@@ -95,24 +95,18 @@ def _heatmap_source(heatmap_points, build=True):
                          f"got {heatmap_points!r}")
     if heatmap_points == "ground_truth" or not build:
         return heatmap_points
-    from facezoo.pipeline import LandmarkDetector
-
     return LandmarkDetector()
 
 
 def _heatmap_points(sample, source, info):
-    """The 68 points drawing one face's heatmap (see :func:`predict_scores`)."""
-    from facezoo.pipeline import aligned_detection
-
+    """The 68 points drawing one face's heatmap (see :func:`predict_scores`); the face
+    is aligned onto the model's template where it has one (helen_contours)."""
     if source == "ground_truth":
         if sample.landmarks is None:
             raise ValueError("heatmap_points='ground_truth' needs a dataset with landmarks (helen_contours)")
         return sample.landmarks
-    if info.alignment:  # the crop is aligned onto the model's template (helen_contours)
-        found = source.locate(sample.image, [aligned_detection(info)]).faces
-    else:
-        found = source.detect(sample.image).faces[:1]
-    return found[0].landmarks if found else np.empty((0, 2))
+    points = aligned_face_points(source, info, sample.image)
+    return np.empty((0, 2)) if points is None else points
 
 
 def evaluate_parsing(model, dataset, protocol, batch_size=8, label_table=None, limit=None, progress=True,

@@ -254,13 +254,10 @@ class FaceParser(_Pipeline):
         transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
         heatmaps, notes = None, []
         if self.landmarker is not None:
-            if self.info.alignment:  # the face the template put there: no detection to miss
-                found = self.landmarker.locate(photo, [aligned_detection(self.info, transform)]).faces
-            else:
-                found = self.landmarker.detect(photo).faces[:1]
-            if not found:
+            points = aligned_face_points(self.landmarker, self.info, photo, transform)
+            if points is None:
                 notes.append("no landmarks for the heatmap channel; parsed with an empty one")
-            heatmaps = self._heatmaps([apply(transform, f.landmarks) for f in found[:1]] or [np.empty((0, 2))])
+            heatmaps = self._heatmaps([np.empty((0, 2)) if points is None else points])
         return crop, transform, heatmaps, notes
 
     def _parse_aligned(self, photo, source):
@@ -367,6 +364,21 @@ def aligned_detection(info, to_crop=None):
     (bx0, by0), (bx1, by1) = apply(back, [[x0, y0], [x1, y1]])
     return Detection((float(bx0), float(by0), float(bx1), float(by1)), 1.0,
                      apply(back, template_points(info)).astype(np.float32))
+
+
+def aligned_face_points(landmarker, info, image, to_crop=None):
+    """The 68 points of the face in an aligned crop ``image``, in the model input's pixels
+    (``to_crop``: image -> model input; default: the image is the model input), or None if
+    the landmark model gave none. With a template (``info.alignment``) the landmark model is
+    given the face the template puts there (:func:`aligned_detection`), so none is missed;
+    without one its own detector looks for the face."""
+    if info.alignment:
+        found = landmarker.locate(image, [aligned_detection(info, to_crop)]).faces
+    else:
+        found = landmarker.detect(image).faces[:1]
+    if not found:
+        return None
+    return found[0].landmarks if to_crop is None else apply(to_crop, found[0].landmarks)
 
 
 def takes_landmark_heatmap(model):
