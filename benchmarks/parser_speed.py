@@ -1,14 +1,15 @@
-"""Speed of every parser in the zoo: Keras and TFLite (float32, int8), 1 and 2 threads.
+"""Speed of every parser in the zoo: Keras and TFLite (float32, dynamic, int8), 1 and 2 threads.
 
     python benchmarks/parser_speed.py [--repeats 20] [--json benchmarks/results/parser_speed.json]
 
 One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
 model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
-LiteRT with its default XNNPACK delegate, float32 and int8 (calibrated on noise: speed,
-not accuracy). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
+LiteRT with its default XNNPACK delegate, float32, ``dynamic`` (int8 weights, activations
+quantized at run time) and int8 (calibrated on noise: speed, not accuracy; the accuracy of
+both: ``int8_accuracy.py``). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
 real-time parsers and their distilled students), each at its own input size. Prints the
-median ms per face, the ratio to STN-iCNN in the same run, the int8 / float32 ratio of
-each model, and each file's ops by type with the number of XNNPACK partitions they make. The face is
+median ms per face, the ratio to STN-iCNN in the same run, the dynamic / float32 and
+int8 / float32 ratios of each model, and each file's ops by type with the number of XNNPACK partitions they make. The face is
 ``facezoo.export.default_sample_inputs`` (a photo's local statistics), on which the float
 files pass the exporter's parity check. Per stage of STN-iCNN: ``stn_icnn_profile.py``.
 """
@@ -24,6 +25,10 @@ import warnings
 from timing import median_ms  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+QUANTIZATIONS = (None, "dynamic", "int8")
+COLUMNS = ("keras", "tflite_fp32", "tflite_dynamic", "tflite_int8")
 
 
 def _models():
@@ -54,12 +59,12 @@ def worker(threads, repeats):
         shape = model_input_shape(model)[1:]
         face = default_sample_inputs(shape, batch=1)
         row = {"keras": median_ms(lambda: model.predict_on_batch(face), repeats)}
-        for quantize in (None, "int8"):
+        for quantize in QUANTIZATIONS:
             path = os.path.join(folder, f"{len(results)}_{quantize}.tflite")
             key = f"tflite_{quantize or 'fp32'}"
             try:
-                facezoo.export(model, path, quantize=quantize, representative_data=np.repeat(face, 4, 0),
-                               sample_inputs=face, verbose=False)
+                facezoo.export(model, path, quantize=quantize, sample_inputs=face, verbose=False,
+                               representative_data=np.repeat(face, 4, 0) if quantize == "int8" else None)
             except ExportError as error:
                 row[key] = None
                 row[f"{key}_error"] = str(error)[:120]
@@ -101,8 +106,10 @@ def main(argv=None):
 
     reference = "stn_icnn_celebamask (512)"
     print(f"ms per face (median of {args.repeats}), one face per call; (x) = STN-iCNN's time / this one's")
-    columns = ("keras", "tflite_fp32", "tflite_int8")
-    print(f"{'model':30s} {'thr':>3} " + " ".join(f"{c:>20s}" for c in columns) + f" {'int8/fp32':>10s}")
+    columns = COLUMNS
+    ratios = ("tflite_dynamic", "tflite_int8")
+    print(f"{'model':30s} {'thr':>3} " + " ".join(f"{c:>20s}" for c in columns)
+          + "".join(f" {c[7:] + '/fp32':>13s}" for c in ratios))
     for threads, rows in table.items():
         for name, row in rows.items():
             cells = []
@@ -113,8 +120,9 @@ def main(argv=None):
                 else:
                     ratio = f"({base / value:.1f}x)" if base else ""
                     cells.append(f"{value:11.1f} {ratio:>8s}")
-            fp32, int8 = row.get("tflite_fp32"), row.get("tflite_int8")
-            cells.append(f"{int8 / fp32:10.2f}" if fp32 and int8 else f"{'n/a':>10s}")
+            fp32 = row.get("tflite_fp32")
+            for c in ratios:
+                cells.append(f"{row[c] / fp32:13.2f}" if fp32 and row.get(c) else f"{'n/a':>13s}")
             print(f"{name:30s} {threads:>3} " + " ".join(cells))
     for threads, rows in table.items():
         for name, row in rows.items():
@@ -122,7 +130,7 @@ def main(argv=None):
                 if key.endswith("_error"):
                     print(f"note: {name}, {threads} thread(s), {key[:-6]}: {value}")
     for name, row in table[args.threads[0]].items():
-        for key in ("tflite_fp32", "tflite_int8"):
+        for key in columns[1:]:
             if f"{key}_ops" in row:
                 print(f"{name}, {key[7:]}: {row[f'{key}_partitions']} XNNPACK partition(s) of {row[f'{key}_ops']}")
     if args.json:

@@ -350,7 +350,8 @@ def build_parser():
     p.add_argument("model", help="model name (see `facezoo models`)")
     p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
-    p.add_argument("--quantize", choices=["fp16", "int8"], default=None, help="TFLite only")
+    p.add_argument("--quantize", choices=["fp16", "dynamic", "int8"], default=None,
+                   help="TFLite only: fp16 weights; dynamic = int8 weights, no calibration; int8 = calibrated")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)

@@ -5,8 +5,8 @@ loaded in its own runtime (ai-edge-litert, onnxruntime, TensorFlow), run on samp
 inputs and compared with the Keras model. A file that fails the check (or any error on
 the way) is deleted, so nothing half-written is left behind.
 
-TFLite files can be quantized (``"fp16"`` weights, or ``"int8"`` with a representative
-set of faces) and every file carries facezoo's metadata (model name, class names and
+TFLite files can be quantized (``"fp16"`` weights; ``"dynamic"``: int8 weights, activations
+quantized at run time, no calibration; or ``"int8"`` with a representative set of faces) and every file carries facezoo's metadata (model name, class names and
 colours, input size, normalisation, license) as JSON: in a TFLite file, the entry named
 ``facezoo`` of the flatbuffer's ``metadata`` table; in an ONNX file, the model property
 ``facezoo``; next to a SavedModel, ``facezoo.json``. :func:`read_metadata` reads it back.
@@ -34,9 +34,9 @@ import numpy as np
 from facezoo.outputs import EXPORT_PREFIX, remove_stale_temporaries, temp_prefix
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}
-QUANTIZATIONS = (None, "fp16", "int8")
+QUANTIZATIONS = (None, "fp16", "dynamic", "int8")
 #: Quantized files are checked by how often they agree with Keras on the arg-max label.
-MIN_AGREEMENT = {"fp16": 0.99, "int8": 0.90}
+MIN_AGREEMENT = {"fp16": 0.99, "dynamic": 0.99, "int8": 0.90}
 METADATA_NAME = "facezoo"
 #: What a SavedModel export puts in its folder: TensorFlow's entries and the metadata.
 SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "fingerprint.pb", "variables", "assets", "facezoo.json"})
@@ -106,8 +106,12 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
             (its published weights are loaded).
         path: output file (``.tflite``/``.onnx``) or directory (``saved_model``).
         format: ``"tflite"`` (builtin ops only), ``"onnx"`` (opset 17) or ``"saved_model"``.
-        quantize: TFLite only: ``None``, ``"fp16"`` (half-size weights) or ``"int8"``
-            (integer kernels, float input/output, calibrated on ``representative_data``).
+        quantize: TFLite only: ``None``, ``"fp16"`` (half-size weights), ``"dynamic"``
+            (int8 weights, a quarter of the size; XNNPACK quantizes each convolution's
+            input at run time and runs it in int8, so no calibration and float thetas
+            and probabilities: the int8 file for models whose activations calibrate
+            badly, such as STN-iCNN) or ``"int8"`` (integer kernels, float
+            input/output, calibrated on ``representative_data``).
         representative_data: array ``(N, H, W, C)`` of real, preprocessed faces for int8
             calibration (a few dozen are enough). The default is ``sample_inputs``, which
             are noise unless given: pass real faces (``facezoo export --calibration DIR``).
@@ -116,8 +120,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
             omitted.
         atol, rtol: float exports must satisfy ``max |runtime - keras| <= atol + rtol *
             max |keras|`` (``rtol`` matters for outputs in pixels, like landmarks); quantized files
-            must agree with Keras on the arg-max label of at least 99 % (fp16) or 90 %
-            (int8) of the outputs.
+            must agree with Keras on the arg-max label of at least 99 % (fp16, dynamic) or
+            90 % (int8) of the outputs.
     Returns:
         :class:`ExportResult` with the measured difference.
     Raises:
@@ -201,7 +205,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
 def conversion_options(quantize=None, calibration=None):
     """Keyword arguments for ``model.export(path, format="litert", ...)``: builtin ops only.
 
-    ``quantize`` is ``None`` (float32), ``"fp16"`` or ``"int8"``; for int8, ``calibration``
+    ``quantize`` is ``None`` (float32), ``"fp16"``, ``"dynamic"`` or ``"int8"``; for int8, ``calibration``
     is a sequence of samples, each a batch-of-one array (one input) or a list of them (one
     per input).
 
@@ -216,6 +220,8 @@ def conversion_options(quantize=None, calibration=None):
     if quantize == "fp16":
         return {"optimizations": [tf.lite.Optimize.DEFAULT],
                 "target_spec": {"supported_ops": builtins, "supported_types": [tf.float16]}}
+    if quantize == "dynamic":  # the default optimization without a representative set
+        return {"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_ops": builtins}}
 
     def representative():
         for sample in calibration:
