@@ -14,7 +14,7 @@ The stages are the model's own methods, cut apart at the tensors that pass betwe
    per-pixel merge with stage 1 (the model's ``_assemble``).
 
 Each stage is timed, one face per call after warm-up (median ms), with Keras
-``predict_on_batch`` and as a float32 (and int8) TFLite file run in LiteRT with its
+``predict_on_batch`` and as a float32 (and dynamic and int8) TFLite file run in LiteRT with its
 default XNNPACK delegate, as an app would run it; one process per thread count. The
 LiteRT op profile gives, for the whole float and int8 files, the number of XNNPACK
 partitions the graph is split into (ops between partitions run in TFLite's own kernels) and its ops by type. The input is a real validation face with ``--data``, or
@@ -107,17 +107,16 @@ def _face(model, data):
 def _export_stage(stage, inputs, path, quantize):
     import keras
     import numpy as np
-    import tensorflow as tf
+
+    from facezoo.export import conversion_options
 
     stage(inputs)  # built before export
-    specs = [keras.InputSpec(shape=(None, *x.shape[1:]), dtype="float32") for x in inputs]
-    options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
-    if quantize == "int8":
-        from facezoo.export import conversion_options
-
-        rng = np.random.default_rng(1)
-        options = conversion_options("int8", [[x * rng.uniform(0.9, 1.1) for x in inputs] for _ in range(4)])
-    stage.export(path, format="litert", verbose=False, input_signature=[specs], **options)
+    # batch 1, as timed (with a dynamic batch, XNNPACK could not reshape the paste's matmuls)
+    specs = [keras.InputSpec(shape=x.shape, dtype="float32") for x in inputs]
+    rng = np.random.default_rng(1)
+    calibration = [[x * rng.uniform(0.9, 1.1) for x in inputs] for _ in range(4)] if quantize == "int8" else None
+    stage.export(path, format="litert", verbose=False, input_signature=[specs],
+                 **conversion_options(quantize, calibration))
 
 
 def _op_profile(path, threads):
@@ -150,15 +149,13 @@ def worker(name, threads, repeats, data, int8):
     for stage_name in STAGES:
         stage, inputs = Stage(fns[stage_name]), examples[stage_name]
         row = {"keras": median_ms(lambda: stage.predict_on_batch(inputs), repeats)}
-        for quantize in (None, "int8") if int8 else (None,):
+        for quantize in (None, "dynamic", "int8") if int8 else (None,):
             key = f"tflite_{quantize or 'fp32'}"
             path = os.path.join(folder, f"{STAGES.index(stage_name)}_{key}.tflite")
             try:
                 _export_stage(stage, inputs, path, quantize)
                 interpreter = Interpreter(model_path=path, num_threads=threads)
                 details = interpreter.get_input_details()
-                for detail, x in zip(details, inputs):
-                    interpreter.resize_tensor_input(detail["index"], x.shape)
                 interpreter.allocate_tensors()
             except Exception as error:  # noqa: BLE001 - reported in the table, not fatal
                 row[key], row[f"{key}_error"] = None, f"{type(error).__name__}: {str(error)[:100]}"
@@ -184,7 +181,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--data", default=None, help="CelebAMask-HQ root: profile on a real validation face")
-    parser.add_argument("--no-int8", action="store_true", help="float32 files only")
+    parser.add_argument("--no-int8", action="store_true", help="float32 files only (no dynamic, no int8)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -202,7 +199,7 @@ def main(argv=None):
             raise SystemExit(f"worker with {threads} thread(s) failed:\n{run.stderr[-3000:]}")
         table[threads] = json.loads(line[len("RESULT "):])
 
-    columns = ("keras", "tflite_fp32") + (() if args.no_int8 else ("tflite_int8",))
+    columns = ("keras", "tflite_fp32") + (() if args.no_int8 else ("tflite_dynamic", "tflite_int8"))
     print(f"{args.model}: median ms per face (of {args.repeats}), one face per call, each stage its own "
           f"Keras model / TFLite file; % = share of the sum of the stages")
     print(f"{'stage':16s} {'thr':>3} " + " ".join(f"{c:>18s}" for c in columns))
