@@ -37,7 +37,7 @@ FORMATS = {"tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}
 QUANTIZATIONS = (None, "fp16", "dynamic", "int8")
 #: Quantized files are checked by how often they agree with Keras on the arg-max label.
 # (dynamic and int8 alike compute in int8; on the noise of the default sample inputs, where
-# labels are near-ties, a dynamic STN-iCNN agrees on 0.98 and keeps 99.8 % on real faces.)
+# labels are near-ties, a dynamic STN-iCNN agrees on 0.97-0.98 and keeps 99.8 % on real faces.)
 MIN_AGREEMENT = {"fp16": 0.99, "dynamic": 0.90, "int8": 0.90}
 METADATA_NAME = "facezoo"
 #: What a SavedModel export puts in its folder: TensorFlow's entries and the metadata.
