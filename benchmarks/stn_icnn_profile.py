@@ -16,7 +16,7 @@ The stages are the model's own methods, cut apart at the tensors that pass betwe
 Each stage is timed, one face per call after warm-up (median ms), with Keras
 ``predict_on_batch`` and as a float32 (and dynamic and int8) TFLite file run in LiteRT with its
 default XNNPACK delegate, as an app would run it; one process per thread count. The
-LiteRT op profile gives, for the whole float and int8 files, the number of XNNPACK
+LiteRT op profile gives, for the whole float, dynamic and int8 files, the number of XNNPACK
 partitions the graph is split into (ops between partitions run in TFLite's own kernels) and its ops by type. The input is a real validation face with ``--data``, or
 seeded noise.
 """
@@ -36,6 +36,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STAGES = ("stage-1 iCNN", "localizer", "SpatialCrop", "part iCNNs", "paste + merge", "whole model")
 
 
+
+
+def conv_macs(model):
+    """Multiply-adds of a face's convolutions: ``{"stage-1 iCNN": n, "part iCNNs": n}``
+    (each part model counted once per part it labels, as the model runs it)."""
+    import keras
+
+    def macs(network):
+        total = 0
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.Conv2D):
+                _, height, width, filters = layer.output.shape
+                total += height * width * filters * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.kernel.shape[2]
+        return total
+
+    parts = sum(macs(model.part_models[model._model_index[spec.model]]) for spec in model.parts)
+    return {"stage-1 iCNN": macs(model.stage1), "part iCNNs": parts}
 
 
 def _stage_models(model):
@@ -200,6 +217,11 @@ def main(argv=None):
         table[threads] = json.loads(line[len("RESULT "):])
 
     columns = ("keras", "tflite_fp32") + (() if args.no_int8 else ("tflite_dynamic", "tflite_int8"))
+    import facezoo
+
+    counts = conv_macs(facezoo.load(args.model, compile=False))
+    print(f"{args.model}: convolutions per face, " + ", ".join(f"{k} {v / 1e9:.2f} GMAC" for k, v in counts.items())
+          + f", {sum(counts.values()) / 1e9:.2f} in all")
     print(f"{args.model}: median ms per face (of {args.repeats}), one face per call, each stage its own "
           f"Keras model / TFLite file; % = share of the sum of the stages")
     print(f"{'stage':16s} {'thr':>3} " + " ".join(f"{c:>18s}" for c in columns))
