@@ -7,7 +7,9 @@ on the same detections and model outputs; and 68-point NME through
     python benchmarks/pipeline_accuracy.py landmarks [--max-crop 512 4096] [--search-side 1024 1600]
 
 Parsing: each test photo (LFW-PL 927 at 250x250, CelebAMask-HQ subset 100 at 512x512) is
-detected, aligned and parsed as ``facezoo parse`` does, pasted back both ways, and scored
+detected, aligned and parsed as ``facezoo parse`` does, pasted back both ways (the new paste
+from the model's own outputs, as ``FaceParser.parse`` does: logits, their softmax taken only
+where it blends; the old one from the full softmax), and scored
 against its labels at the photo's resolution (one confusion matrix over the split; the
 dataset's protocol: LFW-PL pixel accuracy and F1, CelebAMask-HQ mean F1). Photos where no
 face is found score as all background.
@@ -36,7 +38,7 @@ def parsing(args):
     from facezoo.data import CelebAMask, LFWPartLabels
     from facezoo.metrics import ConfusionMatrix, helen_scores, lfw_scores, mean_f1_scores
     from facezoo.photos import face_transform
-    from facezoo.pipeline import FaceParser
+    from facezoo.pipeline import FaceParser, _softmax
 
     report = {}
     for name in args.models:
@@ -63,11 +65,13 @@ def parsing(args):
             detections = parser._detect(photo)
             missed += not detections
             transforms = [face_transform(d, parser.info) for d in detections]
-            faces = []
+            scores, probabilities = [], []
             if transforms:
                 crops = np.stack([warp_to_crop(photo, t, parser.info.input_size) for t in transforms])
-                faces = list(zip(parser.probabilities(crops), transforms))
-            new, old = paste_faces(faces, photo.shape[:2]), paste_faces_by_channel(faces, photo.shape[:2])
+                scores = parser._outputs(crops)  # what FaceParser.parse pastes: logits, or STN-iCNN's probabilities
+                probabilities = _softmax(scores.copy()) if parser._logits else scores
+            new = paste_faces(list(zip(scores, transforms)), photo.shape[:2], logits=parser._logits)
+            old = paste_faces_by_channel(list(zip(probabilities, transforms)), photo.shape[:2])
             known = truth >= 0
             for key, labels in (("new", new), ("old", old)):
                 matrices[key].update(labels[known], truth[known])

@@ -69,24 +69,30 @@ def _pil_coefficients(transform):
 
 def warp_to_crop(image, transform, size):
     """The crop ``(h, w, 3)`` uint8 seen through ``transform`` (photo -> crop pixels).
-    Large photos are box-filtered first so a big face is not aliased into a small crop."""
+    Large photos are box-filtered first so a big face is not aliased into a small crop.
+    Only the photo region the crop sees is handed to PIL (a face in a large or group photo
+    does not copy the whole photo)."""
     image = np.asarray(image)
     transform = np.asarray(transform, np.float64)
     scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
     factor = int(1.0 / scale) if scale < 0.5 else 1
-    source = Image.fromarray(image)
+    # the photo pixels the crop's corners map to, with a margin for the filters
+    corners = apply(invert(transform), [[-0.5, -0.5], [size[1] - 0.5, -0.5], [-0.5, size[0] - 0.5],
+                                        [size[1] - 0.5, size[0] - 0.5]])
+    margin = 2 * factor + 2
+    x0, y0 = np.floor(np.maximum(corners.min(0) - margin, 0)).astype(int)
+    x1, y1 = np.ceil(np.minimum(corners.max(0) + margin, image.shape[1::-1])).astype(int)
+    x0 -= x0 % factor
+    y0 -= y0 % factor
+    if x1 <= x0 or y1 <= y0:  # the crop sees nothing of the photo
+        return np.zeros((size[0], size[1], *image.shape[2:]), image.dtype)
+    source = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    # pixel centre i of the (reduced) region sits at x0 + factor * i + (factor - 1) / 2 of the photo
     if factor > 1:  # reduce by an integer factor, then warp the smaller image
-        corners = apply(invert(transform), [[0, 0], [size[1], 0], [0, size[0]], [size[1], size[0]]])
-        x0, y0 = np.floor(np.maximum(corners.min(0) - factor, 0)).astype(int)
-        x1, y1 = np.ceil(np.minimum(corners.max(0) + factor, image.shape[1::-1])).astype(int)
-        x0 -= x0 % factor
-        y0 -= y0 % factor
-        if x1 > x0 and y1 > y0:
-            source = source.crop((x0, y0, x1, y1)).reduce(factor)
-            # pixel centre i of the reduced image sits at x0 + factor * i + (factor - 1) / 2
-            to_full = np.array([[factor, 0, x0 + (factor - 1) / 2], [0, factor, y0 + (factor - 1) / 2], [0, 0, 1]])
-            transform = transform @ to_full
-    warped = source.transform((size[1], size[0]), Image.AFFINE, _pil_coefficients(transform), Image.BILINEAR)
+        source = source.reduce(factor)
+    to_photo = np.array([[factor, 0, x0 + (factor - 1) / 2], [0, factor, y0 + (factor - 1) / 2], [0, 0, 1]])
+    warped = source.transform((size[1], size[0]), Image.AFFINE, _pil_coefficients(transform @ to_photo),
+                              Image.BILINEAR)
     return np.asarray(warped)
 
 
@@ -124,24 +130,61 @@ def _window_to_source(transform, x0, y0):
     return np.asarray(transform, np.float64) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
 
 
-def _bilinear(probabilities, transform, xs, ys, chunk=1 << 18):
-    """``probabilities`` ``(h, w, C)`` bilinearly sampled at photo pixels ``(xs, ys)`` (all
-    mapping into ``[0, w - 1] x [0, h - 1]`` of the crop through ``transform``): ``(N, C)``."""
-    h, w, classes = probabilities.shape
-    flat = probabilities.reshape(-1, classes)
-    out = np.empty((len(xs), classes), np.float32)
+class _CropScores:
+    """A crop's class scores ``(h, w, C)`` read as probabilities: given as probabilities,
+    or as logits whose softmax is taken only at the crop pixels read (the paste reads the
+    corners of boundary cells and overlaps; a full softmax of a 19-class 512x512 crop costs
+    as much again as its argmax)."""
+
+    def __init__(self, scores, logits=False):
+        self.array = np.asarray(scores, np.float32)
+        self.logits = bool(logits)
+        self.shape = self.array.shape
+        self._flat = self.array.reshape(-1, self.shape[-1])
+
+    @classmethod
+    def of(cls, scores, logits=False):
+        return scores if isinstance(scores, cls) else cls(scores, logits)
+
+    def labels(self):
+        """The argmax ``(h, w)`` uint8 (the same for logits and their softmax)."""
+        return self.array.argmax(-1).astype(np.uint8)
+
+    def rows(self, index):
+        """Probabilities ``(n, C)`` at flat crop pixel indices (``_softmax``'s arithmetic)."""
+        rows = self._flat[index]  # a copy: fancy indexing
+        if self.logits:
+            rows -= rows.max(-1, keepdims=True)
+            np.exp(rows, out=rows)
+            rows /= rows.sum(-1, keepdims=True)
+        return rows
+
+
+def _cells(transform, xs, ys, shape):
+    """Crop coordinates ``(u, v)`` of photo pixels ``(xs, ys)`` and the cell ``(i, j)`` each
+    is blended in (clipped to the crop's cells, so border pixels extrapolate)."""
     a = np.asarray(transform, np.float64)
+    u = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
+    v = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
+    j = np.clip(np.floor(u).astype(np.int64), 0, shape[1] - 2)
+    i = np.clip(np.floor(v).astype(np.int64), 0, shape[0] - 2)
+    return u, v, i, j
+
+
+def _bilinear(probabilities, transform, xs, ys, chunk=1 << 18):
+    """``probabilities`` ``(h, w, C)`` (or :class:`_CropScores`) bilinearly sampled at photo
+    pixels ``(xs, ys)`` (all mapping into ``[0, w - 1] x [0, h - 1]`` of the crop through
+    ``transform``): ``(N, C)``."""
+    scores = _CropScores.of(probabilities)
+    h, w, classes = scores.shape
+    out = np.empty((len(xs), classes), np.float32)
     for start in range(0, len(xs), chunk):
-        x, y = xs[start:start + chunk], ys[start:start + chunk]
-        u = a[0, 0] * x + a[0, 1] * y + a[0, 2]
-        v = a[1, 0] * x + a[1, 1] * y + a[1, 2]
-        j = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
-        i = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
+        u, v, i, j = _cells(transform, xs[start:start + chunk], ys[start:start + chunk], (h, w))
         fu, fv = (u - j).astype(np.float32)[:, None], (v - i).astype(np.float32)[:, None]
         index = i * w + j
-        top = flat[index] * (1 - fu) + flat[index + 1] * fu
-        bottom = flat[index + w] * (1 - fu) + flat[index + w + 1] * fu
-        out[start:start + len(x)] = top * (1 - fv) + bottom * fv
+        top = scores.rows(index) * (1 - fu) + scores.rows(index + 1) * fu
+        bottom = scores.rows(index + w) * (1 - fu) + scores.rows(index + w + 1) * fu
+        out[start:start + len(u)] = top * (1 - fv) + bottom * fv
     return out
 
 
@@ -149,24 +192,37 @@ def _bilinear(probabilities, transform, xs, ys, chunk=1 << 18):
 CELL_CANDIDATES = 3
 
 
+def _cell_candidates(scores, ci, cj):
+    """The four corner distributions ``(cells, 4, C)`` of crop cells ``(ci, cj)`` (cell
+    ``(i, j)`` spans crop pixels ``i..i+1`` x ``j..j+1``) and which classes can be the
+    argmax of a bilinear blend inside each ``(cells, C)``.
+
+    A blend lies between its corners' extremes, so a class can win only if its largest
+    corner value reaches the largest of the classes' smallest corner values; a few float32
+    steps of slack cover the blend's rounding (an extra candidate never changes a result).
+    A NaN cell has no candidate."""
+    w = scores.shape[1]
+    index = ci * w + cj
+    corners = np.stack([scores.rows(index), scores.rows(index + 1), scores.rows(index + w),
+                        scores.rows(index + w + 1)], 1)
+    bound = corners.min(1).max(-1, keepdims=True)
+    return corners, corners.max(1) >= bound - 8 * np.spacing(np.abs(bound))
+
+
 def _bilinear_argmax(probabilities, transform, xs, ys, chunk=1 << 18):
     """``_bilinear(...).argmax(-1)``, exactly, blending only the classes that can win.
 
-    In a crop cell a class can be the argmax of a bilinear blend of the four corner
-    distributions only if its largest corner value reaches the largest of the classes'
-    smallest corner values (a blend lies between its corners' extremes). Most boundary
-    cells have two or three such candidates (two parts meet), so their pixels blend
-    :data:`CELL_CANDIDATES` values instead of all ``C`` (the 19 CelebAMask-HQ classes);
-    candidates keep class order, so ties break as ``argmax`` does, and the bound has a few
-    float32 steps of slack for the blend's rounding. Cells with more candidates (or none:
-    NaN), and pixels past the crop's outer cell centres (extrapolated), take the full blend.
+    Most boundary cells have two or three candidates (:func:`_cell_candidates`: two parts
+    meet), so their pixels blend those values instead of all ``C`` (the 19 CelebAMask-HQ
+    classes), grouped by the number of candidates (one: no blend at all; two: one
+    comparison). Candidates keep class order and are blended with :func:`_bilinear`'s own
+    arithmetic, so ties break as ``argmax`` does. Cells with more than
+    :data:`CELL_CANDIDATES` (or none: NaN), and pixels past the crop's outer cell centres
+    (extrapolated), take the full blend.
     """
-    h, w, classes = probabilities.shape
-    a = np.asarray(transform, np.float64)
-    u = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
-    v = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
-    j = np.clip(np.floor(u).astype(np.int64), 0, w - 2)
-    i = np.clip(np.floor(v).astype(np.int64), 0, h - 2)
+    scores = _CropScores.of(probabilities)
+    h, w, classes = scores.shape
+    u, v, i, j = _cells(transform, xs, ys, (h, w))
     cell = i * (w - 1) + j
     present = np.zeros((h - 1) * (w - 1), bool)
     present[cell] = True
@@ -174,41 +230,74 @@ def _bilinear_argmax(probabilities, transform, xs, ys, chunk=1 << 18):
     lookup = np.zeros(len(present), np.int64)
     lookup[cells] = np.arange(len(cells))
     pixel_cell = lookup[cell]
-    ci, cj = np.divmod(cells, w - 1)
-    corners = np.stack([probabilities[ci, cj], probabilities[ci, cj + 1], probabilities[ci + 1, cj],
-                        probabilities[ci + 1, cj + 1]], 1)  # (cells, 4, C)
-    # a few float32 steps of slack: a blend rounds, and a class one step under the bound can
-    # tie with it (an extra candidate never changes the result); NaN cells have none: full path
-    bound = corners.min(1).max(-1, keepdims=True)
-    candidate = corners.max(1) >= bound - 8 * np.spacing(np.abs(bound))
+    corners, candidate = _cell_candidates(scores, *np.divmod(cells, w - 1))
     count = candidate.sum(-1)
-    short = (count >= 1) & (count <= min(CELL_CANDIDATES, classes))
     labels = np.empty(len(xs), np.int64)
     # a blend, not an extrapolation: pixels past the last cell centre (clipped) take the full path
-    fast = short[pixel_cell] & (u >= j) & (u <= j + 1) & (v >= i) & (v <= i + 1)
-    if fast.any():
-        k = min(CELL_CANDIDATES, classes)
-        # the candidates of each short cell in class order, padded with a class whose
-        # corners are set to -1 (it never wins)
-        order = np.argsort(~candidate[short], axis=-1, kind="stable")[:, :k]
-        values = np.take_along_axis(corners[short], order[:, None, :], -1)
-        values[~np.take_along_axis(candidate[short], order, -1)[:, None, :].repeat(4, 1)] = -1.0
-        compact = np.cumsum(short) - 1  # cell -> row among the short cells
-        rows = compact[pixel_cell[fast]]
-        fu = (u[fast] - j[fast]).astype(np.float32)[:, None]
-        fv = (v[fast] - i[fast]).astype(np.float32)[:, None]
-        c = values[rows]
-        top = c[:, 0] * (1 - fu) + c[:, 1] * fu
-        bottom = c[:, 2] * (1 - fu) + c[:, 3] * fu
-        blend = top * (1 - fv) + bottom * fv
-        labels[fast] = np.take_along_axis(order[rows], blend.argmax(-1)[:, None], -1)[:, 0]
-    if not fast.all():
-        slow = ~fast
-        labels[slow] = _bilinear(probabilities, transform, xs[slow], ys[slow], chunk).argmax(-1)
+    blended = (u >= j) & (u <= j + 1) & (v >= i) & (v <= i + 1)
+    done = np.zeros(len(xs), bool)
+    for k in range(1, min(CELL_CANDIDATES, classes) + 1):
+        group = count == k
+        pixels = np.flatnonzero(group[pixel_cell] & blended)
+        if not len(pixels):
+            continue
+        # each cell's k candidates in class order, their corner values (cells_k, 4, k)
+        order = np.argsort(~candidate[group], axis=-1, kind="stable")[:, :k]
+        rows = (np.cumsum(group) - 1)[pixel_cell[pixels]]  # pixel -> row among this group's cells
+        if k == 1:
+            labels[pixels] = order[rows, 0]
+        else:
+            # (k, 4, cells_k): one contiguous row per candidate and corner, gathered per pixel
+            values = np.ascontiguousarray(np.take_along_axis(corners[group], order[:, None, :], -1).transpose(2, 1, 0))
+            fu = (u[pixels] - j[pixels]).astype(np.float32)
+            fv = (v[pixels] - i[pixels]).astype(np.float32)
+            gu, gv = 1 - fu, 1 - fv
+            blend = np.empty((k, len(pixels)), np.float32)
+            for s, (c00, c01, c10, c11) in enumerate(values):  # _bilinear's arithmetic, per class
+                blend[s] = (c00[rows] * gu + c01[rows] * fu) * gv + (c10[rows] * gu + c11[rows] * fu) * fv
+            best = (blend[1] > blend[0]).astype(np.int64) if k == 2 else blend.argmax(0)
+            labels[pixels] = order[rows, best]
+        done[pixels] = True
+    if not done.all():
+        slow = ~done
+        labels[slow] = _bilinear(scores, transform, xs[slow], ys[slow], chunk).argmax(-1)
     return labels
 
 
-def paste_labels(probabilities, transform, photo_shape):
+#: A boundary cell is split into sub-cells of about this many photo pixels a side...
+SUBCELL_PIXELS = 3
+#: ...at most this many a side.
+MAX_SUBCELLS = 4
+#: Candidate slack at sub-cell corners (absolute, probabilities): far above the float32
+#: rounding of the corner blends and of the per-pixel blend, so a sub-cell is called
+#: uniform only where every pixel's full blend has that argmax.
+SUBCELL_SLACK = 1e-5
+
+
+def _split_code(scores, code, boundary, split):
+    """The code image at ``split`` x the cell resolution: every cell's code repeated, and in
+    the ``boundary`` cells each sub-cell where one class alone can win (its corners being
+    exact bilinear blends of the cell's corners) given that class; the rest stay 255."""
+    fine = np.repeat(np.repeat(code, split, 0), split, 1)
+    ci, cj = np.nonzero(boundary)
+    if not len(ci):
+        return fine
+    corners, _ = _cell_candidates(scores, ci, cj)  # (cells, 4, C): (i, j), (i, j+1), (i+1, j), (i+1, j+1)
+    t = (np.arange(split + 1) / split).astype(np.float32)[None, :, None]
+    top = corners[:, None, 0] * (1 - t) + corners[:, None, 1] * t  # (cells, split + 1 along u, C)
+    bottom = corners[:, None, 2] * (1 - t) + corners[:, None, 3] * t
+    tv = t[:, :, :, None]
+    grid = top[:, None] * (1 - tv) + bottom[:, None] * tv  # (cells, v, u, C) at the sub-cell corners
+    sub = np.stack([grid[:, :-1, :-1], grid[:, :-1, 1:], grid[:, 1:, :-1], grid[:, 1:, 1:]], -2)
+    bound = sub.min(-2).max(-1, keepdims=True)
+    candidate = sub.max(-2) >= bound - SUBCELL_SLACK
+    labels = np.where(candidate.sum(-1) == 1, candidate.argmax(-1), 255).astype(np.uint8)  # (cells, v, u)
+    h, w = code.shape
+    fine.reshape(h, split, w, split)[ci, :, cj, :] = labels
+    return fine
+
+
+def paste_labels(probabilities, transform, photo_shape, logits=False):
     """The argmax of a crop's class probabilities ``(h, w, C)``, bilinearly resampled onto
     the photo, computed only where the crop says something is not background.
 
@@ -217,9 +306,18 @@ def paste_labels(probabilities, transform, photo_shape):
     four distributions that share their argmax has that argmax too, so a photo pixel whose
     four crop neighbours agree takes their label straight from a nearest-neighbour warp of
     a "corner code" image (one uint8 channel, PIL, C speed), and only pixels on a class
-    boundary (neighbours disagree) are blended over all classes. The photo window is the
+    boundary (neighbours disagree) are blended, over the classes that can win there
+    (:func:`_bilinear_argmax`). When the face is large in the photo (a crop pixel spans
+    :data:`SUBCELL_PIXELS` photo pixels or more) each boundary cell is split into sub-cells
+    first: a bilinear blend restricted to a sub-cell is the bilinear blend of its four
+    corner values, so a sub-cell where one class alone can win (:func:`_cell_candidates`,
+    with :data:`SUBCELL_SLACK`) takes that label from the code image too, and only the
+    pixels of sub-cells the class boundary crosses are blended. The photo window is the
     box around the crop cells that are not all background. Pixels within half a crop pixel
     of the crop's border are left to the border cells' neighbours (background there).
+
+    ``logits=True``: ``probabilities`` are logits; their softmax is taken only at the crop
+    pixels the blends read (the labels are those of the full softmax's paste).
 
     Returns ``(window, labels)``: the photo window ``(x0, y0, x1, y1)`` and its labels
     ``(y1 - y0, x1 - x0)`` uint8 (``(0, 0, 0, 0)`` and an empty array when the crop is all
@@ -229,16 +327,18 @@ def paste_labels(probabilities, transform, photo_shape):
         >>> (x0, y0, x1, y1), window = paste_labels(probs, A, photo.shape[:2])
         >>> labels[y0:y1, x0:x1] = window
     """
-    probabilities = np.asarray(probabilities, np.float32)
-    h, w, classes = probabilities.shape
+    scores = _CropScores.of(probabilities, logits)
+    h, w, classes = scores.shape
     if h < 2 or w < 2 or classes > 255:
-        raise ValueError(f"need probabilities (h >= 2, w >= 2, C <= 255), got {probabilities.shape}")
-    crop_labels = probabilities.argmax(-1).astype(np.uint8)
+        raise ValueError(f"need probabilities (h >= 2, w >= 2, C <= 255), got {scores.shape}")
+    crop_labels = scores.labels()
     # corner code of cell (i, j) = the label of its four corners if they agree, else 255
     corners = crop_labels[:-1, :-1]
     same = (corners == crop_labels[1:, :-1]) & (corners == crop_labels[:-1, 1:]) & (corners == crop_labels[1:, 1:])
     code = np.where(same, corners, np.uint8(255))
     rows, cols = np.flatnonzero(code.any(1)), np.flatnonzero(code.any(0))
+    photo_per_crop = 1.0 / np.sqrt(abs(np.linalg.det(np.asarray(transform, np.float64)[:, :2])))
+    split = int(np.clip(photo_per_crop // SUBCELL_PIXELS, 1, MAX_SUBCELLS))
     empty = (0, 0, 0, 0), np.zeros((0, 0), np.uint8)
     if not len(rows):
         return empty
@@ -253,13 +353,18 @@ def paste_labels(probabilities, transform, photo_shape):
     to_crop = _window_to_source(transform, x0, y0)
     # PIL's NEAREST takes the pixel floor(u + 0.5) of the code image: shift by half a pixel
     # so that it takes cell floor(u) of the crop (pixels outside become 0, background)
-    to_code = np.array([[1.0, 0, -0.5], [0, 1.0, -0.5]]) @ np.vstack([to_crop, [0, 0, 1]])
+    # (with sub-cells: fine cell floor(split * u))
+    to_code = np.array([[split, 0, -0.5], [0, split, -0.5]]) @ np.vstack([to_crop, [0, 0, 1]])
+    if split > 1:
+        code = _split_code(scores, code, ~same, split)
     warped = Image.fromarray(code).transform((x1 - x0, y1 - y0), Image.AFFINE, _pil_coefficients(invert(to_code)),
                                             Image.NEAREST, fillcolor=0)
     window = np.array(warped)
-    ys, xs = np.nonzero(window == 255)
-    if len(xs):
-        window[ys, xs] = _bilinear_argmax(probabilities, to_crop, xs.astype(np.float64), ys.astype(np.float64))
+    flat = window.reshape(-1)
+    boundary = np.flatnonzero(flat == 255)  # 1-D: a third of np.nonzero's time on a large window
+    if len(boundary):
+        ys, xs = np.divmod(boundary, window.shape[1])
+        flat[boundary] = _bilinear_argmax(scores, to_crop, xs.astype(np.float64), ys.astype(np.float64))
     return (int(x0), int(y0), x1, y1), window
 
 
@@ -271,10 +376,11 @@ def crop_coverage(transform, crop_shape, xs, ys):
     return (u >= 0) & (u <= crop_shape[1] - 1) & (v >= 0) & (v <= crop_shape[0] - 1)
 
 
-def paste_faces(faces, photo_shape):
+def paste_faces(faces, photo_shape, logits=False):
     """The photo's label map from several faces' crop probabilities.
 
-    ``faces`` is a list of ``(probabilities (h, w, C), transform)``. Each face's labels
+    ``faces`` is a list of ``(probabilities (h, w, C), transform)`` (with ``logits=True``:
+    logits, see :func:`paste_labels`). Each face's labels
     come from :func:`paste_labels`; where the windows of several faces overlap, a pixel
     takes the label of the face surer that it is not background (the first on ties), as
     :func:`paste_probabilities` would give, computed for the overlaps only.
@@ -285,41 +391,72 @@ def paste_faces(faces, photo_shape):
     labels = np.zeros(photo_shape[:2], np.uint8)
     pasted = []
     for probabilities, transform in faces:
-        window, face_labels = paste_labels(probabilities, transform, photo_shape)
+        scores = _CropScores(probabilities, logits)
+        window, face_labels = paste_labels(scores, transform, photo_shape)
         if face_labels.size:
-            pasted.append((window, face_labels, np.asarray(probabilities, np.float32), transform))
-    for (x0, y0, x1, y1), face_labels, _, _ in pasted:
+            pasted.append((window, face_labels, scores, transform))
+    for index, ((x0, y0, x1, y1), face_labels, _, _) in enumerate(pasted):
         region = labels[y0:y1, x0:x1]
-        np.copyto(region, face_labels, where=face_labels > 0)
+        if any(_overlap(window, pasted[index][0]) for window, *_ in pasted[:index]):
+            np.copyto(region, face_labels, where=face_labels > 0)
+        else:  # nothing pasted here yet: a plain copy (a large face's window is most of the photo)
+            region[...] = face_labels
     for a in range(len(pasted)):
         for b in range(a + 1, len(pasted)):
-            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = pasted[a][0], pasted[b][0]
-            x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
-            if x1 > x0 and y1 > y0:
-                _resolve_overlap(labels, pasted, (x0, y0, x1, y1))
+            box = _overlap(pasted[a][0], pasted[b][0])
+            if box:
+                _resolve_overlap(labels, pasted, box)
     return labels
 
 
+def _overlap(a, b):
+    """The intersection of two windows ``(x0, y0, x1, y1)``, or None if they do not overlap."""
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
 def _resolve_overlap(labels, pasted, box):
-    """Within ``box``, every pixel takes the label of the face whose probability of "not
-    background" there is highest (among the faces whose window and crop cover it)."""
+    """Within ``box``, every pixel some face labelled takes the label of the face whose
+    probability of "not background" there is highest (among the faces whose window and
+    crop cover it)."""
     x0, y0, x1, y1 = box
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    xs, ys = xx.ravel().astype(np.float64), yy.ravel().astype(np.float64)
+    # where every face said background the answer is background whichever is surer
+    yy, xx = np.nonzero(labels[y0:y1, x0:x1])
+    if not len(yy):
+        return
+    xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
     best = np.full(len(xs), -1.0, np.float32)
     winner = np.zeros(len(xs), np.uint8)
-    for (wx0, wy0, wx1, wy1), face_labels, probabilities, transform in pasted:
+    for (wx0, wy0, wx1, wy1), face_labels, scores, transform in pasted:
         covered = (xs >= wx0) & (xs < wx1) & (ys >= wy0) & (ys < wy1)
-        covered &= crop_coverage(transform, probabilities.shape, xs, ys)
+        covered &= crop_coverage(transform, scores.shape, xs, ys)
         if not covered.any():
             continue
         foreground = np.full(len(xs), -1.0, np.float32)
-        foreground[covered] = 1.0 - _bilinear(probabilities[..., :1], transform, xs[covered], ys[covered])[:, 0]
+        foreground[covered] = 1.0 - _bilinear(_background(scores, transform, xs[covered], ys[covered]), transform,
+                                              xs[covered], ys[covered])[:, 0]
         surer = foreground > best
         best[surer] = foreground[surer]
         own = face_labels[(ys[surer] - wy0).astype(int), (xs[surer] - wx0).astype(int)]
         winner[surer] = own
-    labels[y0:y1, x0:x1] = winner.reshape(y1 - y0, x1 - x0)
+    labels[ys.astype(int), xs.astype(int)] = winner
+
+
+def _background(scores, transform, xs, ys):
+    """The background probability ``(h, w, 1)`` of a crop, correct at the corners of the
+    cells photo pixels ``(xs, ys)`` are blended in (the softmax of logits is taken there only)."""
+    h, w, _ = scores.shape
+    if not scores.logits:
+        return scores.array[..., :1]
+    _, _, i, j = _cells(transform, xs, ys, (h, w))
+    needed = np.zeros(h * w, bool)
+    index = i * w + j
+    for offset in (0, 1, w, w + 1):
+        needed[index + offset] = True
+    corners = np.flatnonzero(needed)
+    background = np.zeros(h * w, np.float32)
+    background[corners] = scores.rows(corners)[:, 0]
+    return background.reshape(h, w, 1)
 
 
 def paste_faces_by_channel(faces, shape):

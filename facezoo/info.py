@@ -170,14 +170,20 @@ class ModelInfo:
                                                                                             Image.BILINEAR))
                 for c in range(3)], -1) for a in array]) * np.float32(255.0)
         elif array.dtype.kind in "ui" or array.dtype == bool:
-            if array.size and (array.min() < 0 or array.max() > 255):
+            if array.dtype != np.uint8 and array.size and (array.min() < 0 or array.max() > 255):
                 raise ValueError(f"integer images must be 8-bit pixels in 0..255; these range over "
                                  f"[{array.min()}, {array.max()}] (convert 16-bit images to 8 bits first)")
-            resized = np.stack([
-                np.asarray(Image.fromarray(a.astype(np.uint8)).resize((width, height), Image.BILINEAR))
-                for a in array]).astype(np.float32)
+            if array.shape[1:3] == (height, width):  # already the model's size (the photo pipeline's crops)
+                resized = array.astype(np.float32)
+            else:
+                resized = np.stack([
+                    np.asarray(Image.fromarray(a.astype(np.uint8)).resize((width, height), Image.BILINEAR))
+                    for a in array]).astype(np.float32)
         else:
             raise ValueError(f"images must be uint8 pixels or floats in [0, 1], got dtype {array.dtype}")
         p = self.preprocessing
-        return ((resized * np.float32(p["scale"]) - np.asarray(p["mean"], np.float32))
-                / np.asarray(p["std"], np.float32)).astype(np.float32)
+        # in place, in the order (x * scale - mean) / std
+        resized *= np.float32(p["scale"])
+        resized -= np.asarray(p["mean"], np.float32)
+        resized /= np.asarray(p["std"], np.float32)
+        return resized

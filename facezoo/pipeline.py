@@ -46,7 +46,7 @@ class CompiledModel:
 
     Example:
         >>> predict = CompiledModel(model)
-        >>> probabilities = predict(batch)        # (B, h, w, C), traced on the first call only
+        >>> outputs = predict(batch)              # (B, h, w, C), traced on the first call only
     """
 
     def __init__(self, model):
@@ -66,14 +66,8 @@ class CompiledModel:
             model = self.model
             self._functions[key] = tf.function(lambda x: model(x, training=False),
                                                input_signature=[tf.TensorSpec((None, *key), tf.float32)])
-        output = self._functions[key](batch)
-        return output.numpy() if hasattr(output, "numpy") else np.asarray(output)
-
-
-def _are_logits(outputs):
-    """Whether a parser's outputs are logits (else probabilities): decided once per model."""
-    sample = outputs[:1, ::8, ::8]
-    return bool(sample.min() < 0 or not np.allclose(sample.sum(-1), 1.0, atol=1e-3))
+        # np.asarray reads the tensor's buffer (read-only); .numpy() would copy it
+        return np.asarray(self._functions[key](batch))
 
 
 def _softmax(logits):
@@ -127,6 +121,7 @@ class _Pipeline:
         self.model = load_model(model, self.task)
         #: the model's ModelInfo (name, classes, input size, preprocessing, alignment)
         self.info = self.model.info
+        #: the model through a compiled function (:class:`CompiledModel`)
         self.predict = CompiledModel(self.model)
         if min_score is not None and not 0.0 <= float(min_score) <= 1.0:
             raise ValueError(f"min_score is a confidence in [0, 1], got {min_score!r}")
@@ -199,7 +194,6 @@ class FaceParser(_Pipeline):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         self.batch_size, self.aligned = int(batch_size), bool(aligned)
-        self._logits = None
         #: the LandmarkDetector drawing a heatmap-input parser's fourth channel (else None)
         self.landmarker = None
         if takes_landmark_heatmap(self.model):
@@ -211,13 +205,20 @@ class FaceParser(_Pipeline):
         """Class probabilities ``(N, h, w, C)`` of aligned uint8 crops ``(N, h, w, 3)`` at
         the model's input size, through the compiled predict function; ``heatmaps``
         ``(N, h, w)``: the landmark-heatmap channel of a parser that takes one."""
+        outputs = self._outputs(crops, heatmaps)
+        return _softmax(outputs) if self._logits else outputs
+
+    @property
+    def _logits(self):
+        """Whether the model gives logits (its ``info.output``), else probabilities."""
+        return self.info.output == "logits"
+
+    def _outputs(self, crops, heatmaps=None):
+        """The model's own outputs (logits or probabilities) for crops, in batches."""
         outputs = [self.predict(self._inputs(crops[i:i + self.batch_size],
                                              None if heatmaps is None else heatmaps[i:i + self.batch_size]))
                    for i in range(0, len(crops), self.batch_size)]
-        outputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
-        if self._logits is None:
-            self._logits = _are_logits(outputs)
-        return _softmax(outputs) if self._logits else outputs
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def _inputs(self, crops, heatmaps=None):
         """The model's float32 input batch: preprocessed crops, and a heatmap parser's channel."""
@@ -267,7 +268,7 @@ class FaceParser(_Pipeline):
         height, width = photo.shape[:2]
         crop, transform, heatmaps, notes = self._aligned_parts(photo)
         result.notes.extend(notes)
-        labels = self.probabilities(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)
+        labels = self._outputs(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)  # softmax keeps the argmax
         result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
         return result
@@ -283,14 +284,15 @@ class FaceParser(_Pipeline):
             points = [self._crop_points(photo, found, ts, said, smoother)
                       for photo, found, ts, said in zip(photos, detections, transforms, notes)]
             heatmaps = self._heatmaps([p for face_points in points for p in face_points])
-        probabilities = iter(self.probabilities(np.stack(crops), heatmaps) if crops else [])
+        # the model's outputs as they are: the paste takes a softmax only where it blends
+        scores = iter(self._outputs(np.stack(crops), heatmaps) if crops else [])
         results = []
         for photo, found, ts, source, said in zip(photos, detections, transforms, sources, notes):
             result = self._result(photo, source)
             result.notes.extend(said)
-            faces = [(next(probabilities), t) for t in ts]
+            faces = [(next(scores), t) for t in ts]
             if faces:
-                result.labels = paste_faces(faces, photo.shape[:2])
+                result.labels = paste_faces(faces, photo.shape[:2], logits=self._logits)
             else:
                 result.notes.append("no face found")
             result.faces = [FaceResult(d, t) for d, t in zip(found, ts)]
