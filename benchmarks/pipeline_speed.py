@@ -11,7 +11,9 @@ before timing; medians of ``--repeats`` runs after a warm-up.
 * ``model ms``: ``model.predict_on_batch`` of random inputs at the model's input size,
   as many faces in one batch as the pipeline gives it (``benchmarks/parser_speed.py``'s
   measure); landmark presets run one face per call, at the crop side the pipeline cuts,
-  through the pipeline's compiled function (``CompiledModel``).
+  through the pipeline's compiled function (``CompiledModel``); a heatmap parser
+  (``rtparser_helen``) adds its landmark model's time on each face (its 68 points draw the
+  parser's fourth channel).
 * ``detect ms``: the default detector (MTCNN, compiled) on the photo.
 * ``e2e ms``: ``FaceParser.parse`` / ``LandmarkDetector.detect`` of the decoded photo
   (detection, alignment, model, mapping back); ``ratio`` = e2e / (model + detect), the
@@ -76,6 +78,18 @@ def _photos(data):
     return photos
 
 
+def _landmark_model_ms(pipeline, photo, rng, repeats):
+    """A LandmarkDetector's model alone on each face of ``photo``, at the crop side it cuts."""
+    sides = [f.crop_size for f in pipeline.detect(photo).faces] or [pipeline.info.input_size[0]]
+    total = 0.0
+    for side in sides:
+        one = rng.uniform(size=(1, side, side, 3)).astype("float32")
+        # predict_on_batch relaxes the spatial shape after two sizes, which ADC's
+        # static-shape sampler refuses: time the pipeline's compiled function
+        total += median_ms(lambda: pipeline.predict(one), repeats, warmup=1)
+    return total
+
+
 def worker(args):
     import numpy as np
     import tensorflow as tf
@@ -103,20 +117,16 @@ def worker(args):
             if preset.task == "parsing":
                 result = pipeline.parse(photo)
                 faces = len(result.faces)
-                shape = (max(faces, 1), *preset.input_size, 3)
+                channels = 3 if pipeline.landmarker is None else 4  # a heatmap parser: RGB + its heatmap
+                shape = (max(faces, 1), *preset.input_size, channels)
                 batch = rng.uniform(size=shape).astype("float32")
                 model_ms = median_ms(lambda: model.predict_on_batch(batch), args.repeats, warmup=1)
+                if pipeline.landmarker is not None:  # its heatmap's 68 points: the landmark model's time too
+                    model_ms += _landmark_model_ms(pipeline.landmarker, photo, rng, args.repeats)
                 e2e = median_ms(lambda: pipeline.parse(photo), args.repeats, warmup=1)
             else:
-                result = pipeline.detect(photo)
-                faces = len(result.faces)
-                sides = [f.crop_size for f in result.faces] or [preset.input_size[0]]
-                model_ms = 0.0
-                for side in sides:
-                    one = rng.uniform(size=(1, side, side, 3)).astype("float32")
-                    # predict_on_batch relaxes the spatial shape after two sizes, which ADC's
-                    # static-shape sampler refuses: time the pipeline's compiled function
-                    model_ms += median_ms(lambda: pipeline.predict(one), args.repeats, warmup=1)
+                faces = len(pipeline.detect(photo).faces)
+                model_ms = _landmark_model_ms(pipeline, photo, rng, args.repeats)
                 e2e = median_ms(lambda: pipeline.detect(photo), args.repeats, warmup=1)
             rows.append({"preset": name, "photo": label, "pixels": int(photo.shape[0] * photo.shape[1]),
                          "faces": faces, "detected": found, "model_ms": round(model_ms, 1),

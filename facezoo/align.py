@@ -147,7 +147,8 @@ class _CropScores:
         return scores if isinstance(scores, cls) else cls(scores, logits)
 
     def labels(self):
-        """The argmax ``(h, w)`` uint8 (the same for logits and their softmax)."""
+        """The argmax ``(h, w)`` uint8 (of logits: their softmax's, but where float32 rounds
+        two probabilities to a tie)."""
         return self.array.argmax(-1).astype(np.uint8)
 
     def rows(self, index):
@@ -268,32 +269,32 @@ def _bilinear_argmax(probabilities, transform, xs, ys, chunk=1 << 18):
 SUBCELL_PIXELS = 3
 #: ...at most this many a side.
 MAX_SUBCELLS = 4
-#: Candidate slack at sub-cell corners (absolute, probabilities): far above the float32
+#: Candidate slack at sub-cell corners (relative to the values, at least absolute): far above the float32
 #: rounding of the corner blends and of the per-pixel blend, so a sub-cell is called
 #: uniform only where every pixel's full blend has that argmax.
 SUBCELL_SLACK = 1e-5
 
 
-def _split_code(scores, code, boundary, split):
+def _split_code(scores, code, boundary, split, chunk=4096):
     """The code image at ``split`` x the cell resolution: every cell's code repeated, and in
     the ``boundary`` cells each sub-cell where one class alone can win (its corners being
     exact bilinear blends of the cell's corners) given that class; the rest stay 255."""
     fine = np.repeat(np.repeat(code, split, 0), split, 1)
-    ci, cj = np.nonzero(boundary)
-    if not len(ci):
-        return fine
-    corners, _ = _cell_candidates(scores, ci, cj)  # (cells, 4, C): (i, j), (i, j+1), (i+1, j), (i+1, j+1)
-    t = (np.arange(split + 1) / split).astype(np.float32)[None, :, None]
-    top = corners[:, None, 0] * (1 - t) + corners[:, None, 1] * t  # (cells, split + 1 along u, C)
-    bottom = corners[:, None, 2] * (1 - t) + corners[:, None, 3] * t
-    tv = t[:, :, :, None]
-    grid = top[:, None] * (1 - tv) + bottom[:, None] * tv  # (cells, v, u, C) at the sub-cell corners
-    sub = np.stack([grid[:, :-1, :-1], grid[:, :-1, 1:], grid[:, 1:, :-1], grid[:, 1:, 1:]], -2)
-    bound = sub.min(-2).max(-1, keepdims=True)
-    candidate = sub.max(-2) >= bound - SUBCELL_SLACK
-    labels = np.where(candidate.sum(-1) == 1, candidate.argmax(-1), 255).astype(np.uint8)  # (cells, v, u)
     h, w = code.shape
-    fine.reshape(h, split, w, split)[ci, :, cj, :] = labels
+    ci, cj = np.nonzero(boundary)
+    t = (np.arange(split + 1) / split).astype(np.float32)[None, :, None]
+    tv = t[:, :, :, None]
+    for start in range(0, len(ci), chunk):  # chunks: (cells, split^2, 4, C) floats at a time
+        i, j = ci[start:start + chunk], cj[start:start + chunk]
+        corners, _ = _cell_candidates(scores, i, j)  # (cells, 4, C): (i, j), (i, j+1), (i+1, j), (i+1, j+1)
+        top = corners[:, None, 0] * (1 - t) + corners[:, None, 1] * t  # (cells, split + 1 along u, C)
+        bottom = corners[:, None, 2] * (1 - t) + corners[:, None, 3] * t
+        grid = top[:, None] * (1 - tv) + bottom[:, None] * tv  # (cells, v, u, C) at the sub-cell corners
+        sub = np.stack([grid[:, :-1, :-1], grid[:, :-1, 1:], grid[:, 1:, :-1], grid[:, 1:, 1:]], -2)
+        bound = sub.min(-2).max(-1, keepdims=True)
+        candidate = sub.max(-2) >= bound - SUBCELL_SLACK * np.maximum(1.0, np.abs(bound))
+        labels = np.where(candidate.sum(-1) == 1, candidate.argmax(-1), 255).astype(np.uint8)  # (cells, v, u)
+        fine.reshape(h, split, w, split)[i, :, j, :] = labels  # a view of fine: (cells, v, u) in place
     return fine
 
 
@@ -308,7 +309,7 @@ def paste_labels(probabilities, transform, photo_shape, logits=False):
     a "corner code" image (one uint8 channel, PIL, C speed), and only pixels on a class
     boundary (neighbours disagree) are blended, over the classes that can win there
     (:func:`_bilinear_argmax`). When the face is large in the photo (a crop pixel spans
-    :data:`SUBCELL_PIXELS` photo pixels or more) each boundary cell is split into sub-cells
+    twice :data:`SUBCELL_PIXELS` photo pixels or more) each boundary cell is split into sub-cells
     first: a bilinear blend restricted to a sub-cell is the bilinear blend of its four
     corner values, so a sub-cell where one class alone can win (:func:`_cell_candidates`,
     with :data:`SUBCELL_SLACK`) takes that label from the code image too, and only the
@@ -317,7 +318,9 @@ def paste_labels(probabilities, transform, photo_shape, logits=False):
     of the crop's border are left to the border cells' neighbours (background there).
 
     ``logits=True``: ``probabilities`` are logits; their softmax is taken only at the crop
-    pixels the blends read (the labels are those of the full softmax's paste).
+    pixels the blends read. The labels are those of the full softmax's paste except where
+    float32 rounds two classes' probabilities to a tie (logits a few ulps apart) or the
+    model gave non-finite logits: there the logits' own argmax decides.
 
     Returns ``(window, labels)``: the photo window ``(x0, y0, x1, y1)`` and its labels
     ``(y1 - y0, x1 - x0)`` uint8 (``(0, 0, 0, 0)`` and an empty array when the crop is all
@@ -368,22 +371,15 @@ def paste_labels(probabilities, transform, photo_shape, logits=False):
     return (int(x0), int(y0), x1, y1), window
 
 
-def crop_coverage(transform, crop_shape, xs, ys):
-    """True where photo pixels ``(xs, ys)`` map inside ``[0, w - 1] x [0, h - 1]`` of a crop."""
-    a = np.asarray(transform, np.float64)
-    u = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
-    v = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
-    return (u >= 0) & (u <= crop_shape[1] - 1) & (v >= 0) & (v <= crop_shape[0] - 1)
-
-
 def paste_faces(faces, photo_shape, logits=False):
     """The photo's label map from several faces' crop probabilities.
 
     ``faces`` is a list of ``(probabilities (h, w, C), transform)`` (with ``logits=True``:
     logits, see :func:`paste_labels`). Each face's labels
-    come from :func:`paste_labels`; where the windows of several faces overlap, a pixel
-    takes the label of the face surer that it is not background (the first on ties), as
-    :func:`paste_probabilities` would give, computed for the overlaps only.
+    come from :func:`paste_labels`. Where several faces label a pixel with different
+    classes, the face surer that it is not background wins (the first on ties); where one
+    face labels it and the others call it background, it keeps that label (a neighbour's
+    crop calling a face "background" does not erase it).
 
     Example:
         >>> labels = paste_faces([(probs, A) for probs, A in zip(probabilities, transforms)], photo.shape[:2])
@@ -416,54 +412,67 @@ def _overlap(a, b):
 
 
 def _resolve_overlap(labels, pasted, box):
-    """Within ``box``, every pixel some face labelled takes the label of the face whose
-    probability of "not background" there is highest (among the faces whose window and
-    crop cover it)."""
+    """Within ``box``, a pixel that several faces label with different classes takes the
+    label of the one surer that it is not background (the first on ties); a pixel one face
+    labels and the others call background keeps that face's label."""
     x0, y0, x1, y1 = box
-    # where every face said background the answer is background whichever is surer
-    yy, xx = np.nonzero(labels[y0:y1, x0:x1])
+    yy, xx = np.nonzero(labels[y0:y1, x0:x1])  # pixels no face labelled stay background
     if not len(yy):
         return
-    xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
+    xs, ys = xx + x0, yy + y0
+    faces = [face for face in pasted if _overlap(face[0], box)]
+    given = np.zeros((len(faces), len(xs)), np.uint8)  # each face's label of these pixels (0: none)
+    for row, ((wx0, wy0, wx1, wy1), face_labels, _, _) in zip(given, faces):
+        mine = np.flatnonzero((xs >= wx0) & (xs < wx1) & (ys >= wy0) & (ys < wy1))
+        row[mine] = face_labels[ys[mine] - wy0, xs[mine] - wx0]
+    lowest = np.where(given > 0, given, 255).min(0)
+    contested = np.flatnonzero(lowest < given.max(0))  # two classes from two faces
+    if not len(contested):
+        return
+    xs, ys, given = xs[contested].astype(np.float64), ys[contested].astype(np.float64), given[:, contested]
     best = np.full(len(xs), -1.0, np.float32)
     winner = np.zeros(len(xs), np.uint8)
-    for (wx0, wy0, wx1, wy1), face_labels, scores, transform in pasted:
-        covered = (xs >= wx0) & (xs < wx1) & (ys >= wy0) & (ys < wy1)
-        covered &= crop_coverage(transform, scores.shape, xs, ys)
-        if not covered.any():
+    for (window, face_labels, scores, transform), own in zip(faces, given):
+        pixels = np.flatnonzero(own)
+        if not len(pixels):
             continue
-        foreground = np.full(len(xs), -1.0, np.float32)
-        foreground[covered] = 1.0 - _bilinear(_background(scores, transform, xs[covered], ys[covered]), transform,
-                                              xs[covered], ys[covered])[:, 0]
-        surer = foreground > best
-        best[surer] = foreground[surer]
-        own = face_labels[(ys[surer] - wy0).astype(int), (xs[surer] - wx0).astype(int)]
-        winner[surer] = own
+        h, w, _ = scores.shape
+        u, v, i, j = _cells(transform, xs[pixels], ys[pixels], (h, w))
+        fu, fv = (u - j).astype(np.float32), (v - i).astype(np.float32)
+        index = i * w + j  # _bilinear's arithmetic on the background channel
+        background = _background(scores, index)
+        blend = ((background[index] * (1 - fu) + background[index + 1] * fu) * (1 - fv)
+                 + (background[index + w] * (1 - fu) + background[index + w + 1] * fu) * fv)
+        foreground = 1.0 - blend
+        surer = foreground > best[pixels]
+        pixels = pixels[surer]
+        best[pixels] = foreground[surer]
+        winner[pixels] = own[pixels]
     labels[ys.astype(int), xs.astype(int)] = winner
 
 
-def _background(scores, transform, xs, ys):
-    """The background probability ``(h, w, 1)`` of a crop, correct at the corners of the
-    cells photo pixels ``(xs, ys)`` are blended in (the softmax of logits is taken there only)."""
+def _background(scores, cells):
+    """A crop's background probability, flat ``(h * w,)``, correct at the corners of the
+    cells ``cells`` (flat ``i * w + j``): a logit crop's softmax is taken there only."""
     h, w, _ = scores.shape
     if not scores.logits:
-        return scores.array[..., :1]
-    _, _, i, j = _cells(transform, xs, ys, (h, w))
+        return np.ascontiguousarray(scores.array[..., 0]).reshape(-1)
     needed = np.zeros(h * w, bool)
-    index = i * w + j
     for offset in (0, 1, w, w + 1):
-        needed[index + offset] = True
+        needed[cells + offset] = True
     corners = np.flatnonzero(needed)
     background = np.zeros(h * w, np.float32)
     background[corners] = scores.rows(corners)[:, 0]
-    return background.reshape(h, w, 1)
+    return background
 
 
 def paste_faces_by_channel(faces, shape):
     """The reference paste (what facezoo.parse did before :func:`paste_faces`): every
     class channel warped over the crop's whole footprint by :func:`paste_probabilities`,
-    then argmax, the surer face winning where faces overlap. Slow and exact; the fast
-    paste is checked against it (tests/test_pipeline.py, benchmarks/pipeline_accuracy.py)."""
+    then argmax, the surer face winning wherever faces overlap (also where one of them calls
+    the pixel background, which the fast paste leaves to the face that labels it). Slow and
+    exact; the fast paste is checked against it (tests/test_pipeline.py,
+    benchmarks/pipeline_accuracy.py)."""
     labels = np.zeros(shape, np.uint8)
     foreground = np.zeros(shape, np.float32)
     for probs, transform in faces:

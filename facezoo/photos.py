@@ -16,7 +16,8 @@ once; ``parse`` and ``landmarks`` here build one per call.
 Each detected face is warped onto the preset's alignment template (the mean keypoints of
 its training faces, see ``Preset.alignment``) with a similarity transform, parsed at the
 model's input size, and its class probabilities are resampled back onto the photo.
-Where faces overlap, each pixel takes the face that is surer it is not background.
+Where faces overlap, a pixel one face labels keeps that label, and a pixel two faces
+label differently takes the face that is surer it is not background.
 """
 
 import json

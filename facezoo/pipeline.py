@@ -42,7 +42,8 @@ class CompiledModel:
     """``model(x, training=False)`` compiled once per input size and cached: on the
     TensorFlow backend one ``tf.function`` per ``(height, width, channels)`` with a dynamic
     batch (the shape stays static inside, as :class:`~facezoo.models.ADCLandmarks` needs);
-    on other backends Keras' own compiled ``predict_on_batch``. Returns numpy arrays.
+    on other backends Keras' own compiled ``predict_on_batch``. Returns numpy arrays
+    (read-only on TensorFlow: the output tensor's own buffer, not a copy).
 
     Example:
         >>> predict = CompiledModel(model)
@@ -206,11 +207,14 @@ class FaceParser(_Pipeline):
         the model's input size, through the compiled predict function; ``heatmaps``
         ``(N, h, w)``: the landmark-heatmap channel of a parser that takes one."""
         outputs = self._outputs(crops, heatmaps)
-        return _softmax(outputs) if self._logits else outputs
+        if self._logits:
+            return _softmax(outputs)  # a copy where the outputs are read-only
+        return outputs if outputs.flags.writeable else outputs.copy()
 
     @property
     def _logits(self):
-        """Whether the model gives logits (its ``info.output``), else probabilities."""
+        """Whether the model gives logits, else probabilities: its ``info.output`` (a
+        model of your own must declare it truthfully; ``"logits"`` is the default)."""
         return self.info.output == "logits"
 
     def _outputs(self, crops, heatmaps=None):
@@ -268,7 +272,7 @@ class FaceParser(_Pipeline):
         height, width = photo.shape[:2]
         crop, transform, heatmaps, notes = self._aligned_parts(photo)
         result.notes.extend(notes)
-        labels = self._outputs(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)  # softmax keeps the argmax
+        labels = self._outputs(crop[None], heatmaps)[0].argmax(-1).astype(np.uint8)  # the softmax's argmax
         result.labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
         result.faces.append(FaceResult(Detection((0.0, 0.0, float(width), float(height))), transform))
         return result

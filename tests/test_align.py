@@ -39,6 +39,36 @@ def test_an_integer_shift_crops_exactly_the_slice():
     np.testing.assert_array_equal(crop, image[7:27, 13:43])
 
 
+@pytest.mark.parametrize("transform", [
+    [[1, 0, -13], [0, 1, -7]],                    # an integer shift
+    [[0.5, 0, -3.25], [0, 0.5, -1.75]],           # exactly half size (bilinear weights of 0.5)
+    [[2.0, 0, -40.0], [0, 2.0, -30.0]],           # twice the size
+    [[0.95, -0.31, 10.0], [0.31, 0.95, -20.0]],   # rotated
+    [[0.24, 0.03, 1.0], [-0.03, 0.24, 2.0]],      # a big face: reduced 4x first
+    [[0.09, 0.0, -0.4], [0.0, 0.09, 0.3]],        # reduced 11x, its last block partial
+])
+def test_the_crop_is_the_whole_photos_warp(transform):
+    """warp_to_crop hands PIL only the region the crop sees: the same pixels as warping
+    (and box-reducing) the whole photo, as it did before."""
+    from facezoo.align import _pil_coefficients
+
+    image = np.random.default_rng(5).integers(0, 256, (333, 421, 3), dtype=np.uint8)
+    transform = np.asarray(transform, np.float64)
+    scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))
+    factor = int(1.0 / scale) if scale < 0.5 else 1
+    source = Image.fromarray(image).reduce(factor) if factor > 1 else Image.fromarray(image)
+    to_photo = np.array([[factor, 0, (factor - 1) / 2], [0, factor, (factor - 1) / 2], [0, 0, 1]])
+    expected = np.asarray(source.transform((64, 48), Image.AFFINE, _pil_coefficients(transform @ to_photo),
+                                           Image.BILINEAR))
+    np.testing.assert_array_equal(warp_to_crop(image, transform, (48, 64)), expected)
+
+
+def test_a_crop_off_the_photo_is_black():
+    image = np.full((50, 60, 3), 200, np.uint8)
+    crop = warp_to_crop(image, [[1, 0, 500], [0, 1, 0]], (20, 30))
+    assert crop.shape == (20, 30, 3) and crop.dtype == np.uint8 and not crop.any()
+
+
 def test_a_big_face_is_box_filtered_not_aliased():
     """A 4x downscale equals PIL's box-filtered resize, where plain bilinear sampling of a
     fine stripe pattern would alias."""
@@ -167,4 +197,23 @@ def test_paste_labels_is_the_full_blends_argmax_at_every_face_size(photo_pixels_
     assert differ.mean() < 1e-4
     off = np.flatnonzero(differ)
     edge = np.minimum(np.abs(u[inside][off] - np.round(u[inside][off])), np.abs(v[inside][off] - np.round(v[inside][off])))
-    assert (edge < 0.02).all()
+    assert (edge < 0.005).all()
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_overlapping_faces_keep_labels_only_one_gives_and_the_surer_wins_the_rest(swap):
+    """Face A (photo columns 0-19) calls everything class 1, barely (0.55); face B (columns
+    10-29) calls its left part background, though only at 0.4 (it is surer than A that
+    something is there: 0.6), and its right part class 2 at 0.95. Where A labels and B says
+    background, A's label stays; where both label, the surer B wins; in either order."""
+    from facezoo.align import paste_faces
+
+    a = np.tile(np.float32([0.45, 0.55, 0.0]), (20, 20, 1))
+    b = np.tile(np.float32([0.4, 0.3, 0.3]), (20, 20, 1))
+    b[:, 4:] = [0.05, 0.0, 0.95]
+    faces = [(a, np.array([[1.0, 0, 0], [0, 1.0, 0]])), (b, np.array([[1.0, 0, -10], [0, 1.0, 0]]))]
+    labels = paste_faces(faces[::-1] if swap else faces, (20, 40))
+    assert (labels[2:18, 1:9] == 1).all()     # A alone
+    assert (labels[2:18, 11:13] == 1).all()   # A labels, B calls it background
+    assert (labels[2:18, 16:19] == 2).all()   # both label: B is surer
+    assert (labels[2:18, 21:29] == 2).all()   # B alone
