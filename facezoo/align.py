@@ -431,7 +431,7 @@ def _resolve_overlap(labels, pasted, box):
         return
     xs, ys, given = xs[contested].astype(np.float64), ys[contested].astype(np.float64), given[:, contested]
     best = np.full(len(xs), -1.0, np.float32)
-    winner = np.zeros(len(xs), np.uint8)
+    winner = given.max(0)  # kept where no face's confidence is a number (non-finite logits)
     for (window, face_labels, scores, transform), own in zip(faces, given):
         pixels = np.flatnonzero(own)
         if not len(pixels):

@@ -211,9 +211,10 @@ def test_overlapping_faces_keep_labels_only_one_gives_and_the_surer_wins_the_res
     a = np.tile(np.float32([0.45, 0.55, 0.0]), (20, 20, 1))
     b = np.tile(np.float32([0.4, 0.3, 0.3]), (20, 20, 1))
     b[:, 4:] = [0.05, 0.0, 0.95]
+    b[:2] = [0.05, 0.0, 0.95]  # a labelled strip on top: B's window starts at its crop's left edge
     faces = [(a, np.array([[1.0, 0, 0], [0, 1.0, 0]])), (b, np.array([[1.0, 0, -10], [0, 1.0, 0]]))]
     labels = paste_faces(faces[::-1] if swap else faces, (20, 40))
-    assert (labels[2:18, 1:9] == 1).all()     # A alone
-    assert (labels[2:18, 11:13] == 1).all()   # A labels, B calls it background
-    assert (labels[2:18, 16:19] == 2).all()   # both label: B is surer
-    assert (labels[2:18, 21:29] == 2).all()   # B alone
+    assert (labels[4:18, 1:9] == 1).all()     # A alone
+    assert (labels[4:18, 11:14] == 1).all()   # A labels, B calls it background (the old rule: 0)
+    assert (labels[4:18, 16:19] == 2).all()   # both label: B is surer
+    assert (labels[4:18, 21:29] == 2).all()   # B alone

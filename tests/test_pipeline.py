@@ -65,7 +65,8 @@ def test_fast_paste_gives_the_old_labels(parser, photo, scale, angle):
 
 
 def test_overlapping_faces_go_to_the_surer_one(parser, photo):
-    """Two faces' crops shifted so their windows overlap: the same answer as the old rule."""
+    """Two faces' crops shifted so their windows overlap: nearly the old rule's answer (it
+    differs only where one face labels a pixel its neighbour calls background)."""
     big, probs, transform = _crop_probabilities(parser, photo, 1.0)
     shifted = transform.copy()
     shifted[0, 2] -= 90.0  # the second face's crop sits 90 crop pixels to the right
