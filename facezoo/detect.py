@@ -96,8 +96,29 @@ def _compiled_mtcnn():
 
     mtcnn = MTCNN()
     for stage in mtcnn.stages:
-        stage._model = tf.function(stage._model, reduce_retracing=True)
+        stage._model = _empty_batch_safe(tf.function(stage._model, reduce_retracing=True))
     return mtcnn
+
+
+def _empty_batch_safe(network):
+    """``network`` that answers an empty batch of patches (R-/O-Net after a stage kept no
+    candidate) with empty outputs: the networks fail on it inside TensorFlow (their PReLU
+    broadcast), which MTCNN survives but TensorFlow reports on stderr."""
+    import tensorflow as tf
+
+    shapes = {}
+
+    def run(patches):
+        if patches.shape[0] != 0:
+            return network(patches)
+        key = tuple(patches.shape[1:])
+        if key not in shapes:  # the outputs' shapes, from one patch of zeros
+            one = network(tf.zeros((1, *key), patches.dtype))
+            shapes[key] = [(o.shape[1:], o.dtype) for o in (one if isinstance(one, (list, tuple)) else [one])]
+        outputs = [tf.zeros((0, *shape), dtype) for shape, dtype in shapes[key]]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    return run
 
 
 class BoxDetector:

@@ -101,9 +101,10 @@ class ParseResult:
             "faces": [face.to_json() for face in self.faces], "notes": self.notes,
         }
 
-    def overlay(self, image=None, alpha=0.5):
+    def overlay(self, image=None, alpha=0.5, boxes=True, legend=True):
         """The photo (``image``, by default the one parsed) with the class colours blended
-        in (``alpha``), the face boxes, and a legend: uint8 RGB ``(H, W, 3)``."""
+        in (``alpha``), the face boxes (``boxes``), and a legend of the classes in the
+        top-left corner (``legend``; it covers a small photo's corner): uint8 RGB ``(H, W, 3)``."""
         image = self._photo(image)
         colors = np.asarray(self.class_colors, np.float32)
         blended = image.astype(np.float32)
@@ -113,8 +114,10 @@ class ParseResult:
         draw = ImageDraw.Draw(canvas)
         height, width = self.labels.shape
         unit = max(12, min(height, width) // 40)
-        for face in self.faces:
+        for face in self.faces if boxes else ():
             draw.rectangle([round(v) for v in face.detection.box], outline=(255, 255, 255), width=max(1, unit // 8))
+        if not legend:
+            return np.asarray(canvas)
         font = _font(unit)
         names = [(i, n) for i, n in enumerate(self.class_names) if i > 0]
         box_h = unit * (len(names) + 1)
@@ -169,10 +172,22 @@ def as_rgb(image):
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.size == 0:
         raise DataError(f"expected an image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {array.shape}")
     if array.dtype != np.uint8:  # PIL has no 16-bit or float colour images: scale to 8 bits here
-        peak = 65535.0 if array.max() > 255 else (1.0 if array.dtype.kind == "f" and array.max() <= 1 else 255.0)
-        array = np.clip(array.astype(np.float64) * 255.0 / peak, 0, 255).round().astype(np.uint8)
+        array = np.clip(array.astype(np.float64) * 255.0 / _peak(array), 0, 255).round().astype(np.uint8)
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[array.shape[2]]
     return to_rgb_array(Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode))
+
+
+def _peak(array):
+    """The value that is white in a non-uint8 image: floats hold [0, 1] (up to 1.5: a
+    resize's overshoot, clipped) or [0, 255]; integers 0..255, else 16 bits."""
+    top = float(array.max())
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise DataError("the image has NaN or infinite values")
+        if top > 255 * 1.05:
+            raise DataError(f"float images hold intensities in [0, 1] or [0, 255]; this one reaches {top:.4g}")
+        return 1.0 if top <= 1.5 else 255.0
+    return 65535.0 if top > 255 else 255.0
 
 
 def read_photo(image):

@@ -100,6 +100,16 @@ def test_odd_inputs_are_converted(photo):
     np.testing.assert_array_equal(as_rgb(deep), photo)
     with pytest.raises(ValueError, match="expected an image"):
         as_rgb(np.zeros((4, 4, 5)))
+    unit = photo / 255.0
+    unit[0, 0, 0] = 1.01  # a resize's overshoot: still [0, 1], not 0..255
+    converted = as_rgb(unit)
+    assert converted[0, 0, 0] == 255 and np.abs(converted[1:].astype(int) - photo[1:]).max() <= 1
+    assert np.abs(as_rgb(photo.astype(np.float32)).astype(int) - photo).max() == 0
+    unit[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        as_rgb(unit)
+    with pytest.raises(ValueError, match=r"\[0, 1\] or \[0, 255\]"):
+        as_rgb(photo * 4.0)
 
 
 def _odd_files(folder, photo):
@@ -277,3 +287,18 @@ def test_cli_same_names_from_two_folders_do_not_overwrite(photo, tmp_path):
     assert main(["parse", str(tmp_path / "one"), str(tmp_path / "two"), "--model", "icnn_lfw", "--aligned",
                  "-o", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.json")) == ["a.json", "a_1.json", "a_2.json"]
+
+
+def test_a_photo_without_a_face_is_searched_quietly():
+    """MTCNN's later stages get no candidate on a flat grey photo: no face, and nothing
+    from TensorFlow on stderr (its networks fail on an empty batch unless spared one), in a
+    process whose TensorFlow logs at its default level."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from facezoo.detect import MTCNNDetector; "
+            "print(MTCNNDetector()(np.full((200, 240, 3), 128, np.uint8)))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr[-2000:]
+    assert "rendezvous" not in run.stderr.lower()

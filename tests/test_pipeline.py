@@ -98,6 +98,9 @@ def test_parser_batch_equals_single_and_masks(parser, photo):
         single.mask("lips")
     overlay = single.overlay()
     assert overlay.shape == photo.shape and (overlay != photo).any()
+    plain = single.overlay(boxes=False, legend=False)  # only the classes: background pixels untouched
+    np.testing.assert_array_equal(plain[single.labels == 0], photo[single.labels == 0])
+    assert (overlay[:12, :12] != plain[:12, :12]).any()  # the legend's corner
 
 
 def test_group_masks_of_the_celebamask_map():
