@@ -510,3 +510,13 @@ def test_an_output_that_cannot_be_written_fails_before_the_model_loads(tmp_path,
         (tmp_path / "locked").mkdir(mode=0o500)
         assert main([*PARSE, str(ASTRONAUT), "-o", str(tmp_path / "locked")]) == 2
         assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_float_photo_array_out_of_range_is_refused_saying_why():
+    from facezoo.photos import as_rgb
+
+    with pytest.raises(DataError, match="NaN or infinite"):
+        as_rgb(np.full((8, 8, 3), np.inf, np.float32))
+    with pytest.raises(DataError, match=r"\[0, 1\] or \[0, 255\]"):
+        as_rgb(np.full((8, 8, 3), 300.0, np.float32))
+    assert as_rgb(np.full((8, 8, 3), 1.2, np.float32)).min() == 255  # a resize's overshoot of [0, 1]
