@@ -437,13 +437,9 @@ def _resolve_overlap(labels, pasted, box):
         if not len(pixels):
             continue
         h, w, _ = scores.shape
-        u, v, i, j = _cells(transform, xs[pixels], ys[pixels], (h, w))
-        fu, fv = (u - j).astype(np.float32), (v - i).astype(np.float32)
-        index = i * w + j  # _bilinear's arithmetic on the background channel
-        background = _background(scores, index)
-        blend = ((background[index] * (1 - fu) + background[index + 1] * fu) * (1 - fv)
-                 + (background[index + w] * (1 - fu) + background[index + w + 1] * fu) * fv)
-        foreground = 1.0 - blend
+        _, _, i, j = _cells(transform, xs[pixels], ys[pixels], (h, w))
+        background = _background(scores, i * w + j).reshape(h, w, 1)
+        foreground = 1.0 - _bilinear(background, transform, xs[pixels], ys[pixels])[:, 0]
         surer = foreground > best[pixels]
         pixels = pixels[surer]
         best[pixels] = foreground[surer]
