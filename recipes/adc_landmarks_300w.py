@@ -12,11 +12,19 @@
         --init runs/adc_landmarks_300w/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 6
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage4 \
         --init runs/adc_landmarks_300w_stage3/final.keras --epochs 12 --learning-rate 2.5e-4 --halve-every 4
+    # 5. semi-supervised: dlib's points on 2,977 unlabelled training photos of LFW-PL and
+    #    CelebAMask-HQ (recipes/dlib_pseudo_landmarks.py) beside HELEN's 800 faces
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo \
+        --init runs/adc_landmarks_300w_stage4/final.keras --epochs 10 --learning-rate 5e-4 --halve-every 3 \
+        --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
 at most 512 px) and keeps the epoch with the lowest loss on its last 70 faces; the
-330-face testset is never touched. Faces are padded to a centred square (black) and
+330-face testset is never touched. ``--extra ROOT=LIST.json`` adds the faces of a
+:class:`~facezoo.data.PointList` (machine-made points, framed like HELEN's crops) to the
+training faces; validation stays on HELEN's 70. Faces are padded to a centred square (black) and
 resized to 512x512, augmented with horizontal flips (68-point indices swapped), rotation
 +-15 deg, scale 0.85-1.15, shift +-5 % and Gaussian noise; Adam 1e-3 halved every 10
 epochs, batch 8, 25 epochs by default. With ``--init-global`` the global network's
@@ -32,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facezoo.data import Augmenter, Landmarks300W, ParsingSequence  # noqa: E402
+from facezoo.data import Augmenter, ConcatDataset, Landmarks300W, ParsingSequence, PointList  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
 from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
@@ -64,6 +72,8 @@ def main(argv=None):
                              f"(default {GLOBAL_MULTIPLIER} with --init-global, else 1)")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--halve-every", type=int, default=HALVE_EVERY)
+    parser.add_argument("--extra", action="append", default=[], metavar="ROOT=LIST.json",
+                        help="more training faces: a PointList file and the folder its photos are under")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -84,6 +94,17 @@ def main(argv=None):
         args.batch_size, size, epochs = 2, 64, 1
         config = ({"global_size": 32, "global_channels": (4, 4, 8), "crop_size": 16, "regional_channels": (4, 4, 8)}
                   if args.model == "adc" else {"network_size": 32, "channels": (4, 4, 8)})
+    extras = []
+    for spec in args.extra:
+        root, sep, listing = spec.partition("=")
+        if not sep or not os.path.isfile(listing):
+            parser.error(f"--extra {spec!r}: expected ROOT=LIST.json with an existing list file")
+        extras.append(PointList(root, listing))
+        if args.smoke:
+            extras[-1].records = extras[-1].records[:2]
+    if extras:
+        print(f"training faces: {len(faces)} HELEN + " + " + ".join(f"{len(e)} {e.root}" for e in extras))
+        faces = ConcatDataset(faces, *extras)
     augmenter = Augmenter(flip=0.5, max_rotation=15, scale_range=(0.85, 1.15), max_shift=0.05, noise_std=4)
     train_seq = ParsingSequence(faces, args.batch_size, (size, size), augment=lambda s, rng: augmenter(square(s), rng),
                                 shuffle=True, target="landmarks", workers=2)

@@ -279,3 +279,55 @@ def test_real_samples_are_well_formed(data_root):
     face = Landmarks300W(data_root / "helen68", "test")[0]
     assert face.landmarks.shape == (68, 2)
     assert (face.landmarks[:, 0].max() < face.image.shape[1]) and (face.landmarks[:, 1].max() < face.image.shape[0])
+
+
+def _point_list(tmp_path, faces, points_per_face=3):
+    import json
+
+    path = tmp_path / "points.json"
+    path.write_text(json.dumps({"source": "hand-made", "points_per_face": points_per_face, "faces": faces}))
+    return path
+
+
+def test_frame_like_300w_is_twice_the_points_box_centred():
+    from facezoo.data.point_list import frame_like_300w
+
+    # a box of 40 x 20 centred at (50, 60): a square of side 80 around the same centre
+    assert frame_like_300w([[30, 50], [70, 70], [50, 60]]) == [10.0, 20.0, 80.0]
+
+
+def test_point_list_cuts_the_square_from_the_photo_and_moves_the_points(tmp_path):
+    from facezoo.data import PointList
+
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[10:20, 30:40] = (255, 0, 0)  # a red square whose corner is at photo (30, 10)
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    listing = _point_list(tmp_path, [
+        {"image": "a.png", "crop": [20, 5, 30], "points": [[30, 10], [40, 20], [35, 15]]},
+        {"image": "a.png", "crop": [45, -10, 30], "points": [[50, 0], [60, 10], [55, 5]]},  # leaves the photo
+    ])
+    faces = PointList(tmp_path, listing)
+    assert len(faces) == 2
+    first = faces[0]
+    assert first.image.shape == (30, 30, 3)
+    np.testing.assert_array_equal(first.landmarks, [[10, 5], [20, 15], [15, 10]])
+    assert (first.image[5:15, 10:20] == (255, 0, 0)).all() and first.image[:5].max() == 0
+    second = faces[1]
+    assert second.image.shape == (30, 30, 3)
+    assert second.image[:10].max() == 0 and second.image[:, 15:].max() == 0  # black off the photo
+    np.testing.assert_array_equal(second.landmarks[0], [5, 10])
+
+
+def test_point_list_errors_name_the_file(tmp_path):
+    from facezoo.data import PointList
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    wrong = _point_list(tmp_path, [{"image": "a.png", "crop": [0, 0, 8], "points": [[1, 1], [2, 2]]}])
+    with pytest.raises(DataError, match=r"points\.json: face a\.png#0: expected 3 points"):
+        PointList(tmp_path, wrong)[0]
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"bad\.json: not a point list"):
+        PointList(tmp_path, tmp_path / "bad.json")
+    missing = _point_list(tmp_path, [{"image": "b.png", "crop": [0, 0, 8], "points": [[1, 1]] * 3}])
+    with pytest.raises(DataError, match="b.png"):
+        PointList(tmp_path, missing)[0]

@@ -72,3 +72,27 @@ def test_dlib_is_an_optional_extra_never_a_runtime_dependency():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_dlib_pseudo_labels_land_on_the_annotated_points(data_root, tmp_path):
+    """recipes/dlib_pseudo_landmarks.py on three HELEN training photos: the PointList it
+    writes holds dlib's points, which sit within a few percent of 300-W's annotation."""
+    pytest.importorskip("dlib")
+    pytest.importorskip("face_recognition_models")
+    from facezoo.data import PointList, read_pts
+
+    out = tmp_path / "pseudo.json"
+    result = subprocess.run([sys.executable, str(REPO / "recipes" / "dlib_pseudo_landmarks.py"),
+                             "--root", str(data_root / "helen68"), "--folder", "trainset", "--limit", "3",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    faces = PointList(data_root / "helen68", out)
+    assert len(faces) == 3
+    for face, record in zip(faces, faces.records):
+        truth = read_pts(data_root / "helen68" / record[1]["image"].replace(".jpg", ".pts"))
+        crop = record[1]["crop"]
+        truth_in_crop = truth - np.round(crop[:2])
+        eyes = np.linalg.norm(truth[36] - truth[45])
+        assert np.linalg.norm(face.landmarks - truth_in_crop, axis=1).mean() / eyes < 0.08
+        assert face.image.shape[0] == face.image.shape[1] == int(round(crop[2]))
+    assert not (tmp_path / "pseudo.json.partial").exists()

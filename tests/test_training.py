@@ -266,11 +266,27 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
                                    str(tmp_path / "holistic" / "final.keras")],
                            env=env, capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "--init-global is for --model adc" in wrong.stderr
-    # a further stage starts every weight from the ADC run, on a new schedule
+    # a further stage starts every weight from the ADC run, on a new schedule, with more
+    # faces from a point list (machine-made points, as recipes/dlib_pseudo_landmarks.py writes)
+    from facezoo.data import read_pts
+    from facezoo.data.point_list import frame_like_300w
+
+    names = sorted(p.name for p in (data_root / "helen68" / "trainset").glob("*.pts"))[:3]
+    faces = []
+    for name in names:
+        points = read_pts(data_root / "helen68" / "trainset" / name).tolist()
+        faces.append({"image": name[:-4] + ".jpg", "crop": frame_like_300w(points), "points": points})
+    listing = tmp_path / "extra.json"
+    listing.write_text(json.dumps({"source": "test", "points_per_face": 68, "faces": faces}))
     again = subprocess.run(base + ["--out", str(tmp_path / "adc2"), "--init", str(tmp_path / "adc" / "final.keras"),
-                                   "--learning-rate", "1e-4", "--halve-every", "2"],
+                                   "--learning-rate", "1e-4", "--halve-every", "2",
+                                   "--extra", f"{data_root / 'helen68' / 'trainset'}={listing}"],
                            env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert "training faces: 4 HELEN + 2 " in again.stdout  # the smoke run keeps 4 + 2
+    bad = subprocess.run(base + ["--out", str(tmp_path / "adc4"), "--extra", str(listing)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "expected ROOT=LIST.json" in bad.stderr
     holistic_file = str(tmp_path / "holistic" / "final.keras")
     mixed = subprocess.run(base + ["--out", str(tmp_path / "adc3"), "--init", holistic_file],
                            env=env, capture_output=True, text=True, timeout=900)

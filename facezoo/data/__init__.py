@@ -14,6 +14,7 @@ from facezoo.data.helen import HelenContours, HelenParsing
 from facezoo.data.io import DataError, read_image, read_pts
 from facezoo.data.landmarks300w import Landmarks300W
 from facezoo.data.lfw_pl import LFWPartLabels
+from facezoo.data.point_list import PointList
 from facezoo.data.unlabelled import AlignedFaces, ConcatDataset
 
 DATASETS = {
@@ -36,5 +37,5 @@ __all__ = [
     "Augmenter", "FaceDataset", "Sample", "CelebAMask", "CelebAMaskMerged", "CelebAMaskOfficial",
     "ParsingSequence", "sequence_for", "to_tf_dataset", "FolderDataset", "HelenParsing", "HelenContours",
     "DataError", "read_image", "read_pts",
-    "Landmarks300W", "LFWPartLabels", "DATASETS", "open_dataset",
+    "Landmarks300W", "LFWPartLabels", "PointList", "AlignedFaces", "ConcatDataset", "DATASETS", "open_dataset",
 ]
