@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from facezoo.data import Augmenter, ConcatDataset, Landmarks300W, ParsingSequence, PointList  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
+from facezoo.data.io import DataError  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
 from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
 from facezoo.training import ScaledAdam, train  # noqa: E402
@@ -97,9 +98,14 @@ def main(argv=None):
     extras = []
     for spec in args.extra:
         root, sep, listing = spec.partition("=")
-        if not sep or not os.path.isfile(listing):
-            parser.error(f"--extra {spec!r}: expected ROOT=LIST.json with an existing list file")
-        extras.append(PointList(root, listing))
+        if not sep or not os.path.isfile(listing) or not os.path.isdir(root):
+            parser.error(f"--extra {spec!r}: expected ROOT=LIST.json, an existing folder and list file")
+        try:
+            extras.append(PointList(root, listing))
+        except DataError as error:
+            parser.error(f"--extra {spec!r}: {error}")
+        if extras[-1].points_per_face != 68:
+            parser.error(f"--extra {spec!r}: {extras[-1].points_per_face} points per face, this recipe trains 68")
         if args.smoke:
             extras[-1].records = extras[-1].records[:2]
     if extras:

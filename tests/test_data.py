@@ -1,6 +1,7 @@
 """Dataset layouts on fixtures, bad input, augmentation and feeding Keras."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -300,34 +301,52 @@ def test_point_list_cuts_the_square_from_the_photo_and_moves_the_points(tmp_path
     from facezoo.data import PointList
 
     photo = np.zeros((40, 60, 3), np.uint8)
-    photo[10:20, 30:40] = (255, 0, 0)  # a red square whose corner is at photo (30, 10)
+    photo[..., 0] = np.arange(60)[None, :] + 1      # every pixel tells where it came from
+    photo[..., 1] = np.arange(40)[:, None] + 1
     Image.fromarray(photo).save(tmp_path / "a.png")
     listing = _point_list(tmp_path, [
         {"image": "a.png", "crop": [20, 5, 30], "points": [[30, 10], [40, 20], [35, 15]]},
-        {"image": "a.png", "crop": [45, -10, 30], "points": [[50, 0], [60, 10], [55, 5]]},  # leaves the photo
+        {"image": "a.png", "crop": [45, -10, 30], "points": [[50, 0], [59, 10], [55, 5]]},  # top and right off
+        {"image": "a.png", "crop": [-5.4, 30.2, 20], "points": [[0, 30], [10, 39], [5, 35]]},  # left and bottom
+        {"image": "a.png", "crop": [100, 100, 10], "points": [[101, 101]] * 3},             # wholly off
     ])
     faces = PointList(tmp_path, listing)
-    assert len(faces) == 2
+    assert len(faces) == 4
     first = faces[0]
     assert first.image.shape == (30, 30, 3)
+    np.testing.assert_array_equal(first.image, photo[5:35, 20:50])
     np.testing.assert_array_equal(first.landmarks, [[10, 5], [20, 15], [15, 10]])
-    assert (first.image[5:15, 10:20] == (255, 0, 0)).all() and first.image[:5].max() == 0
-    second = faces[1]
-    assert second.image.shape == (30, 30, 3)
-    assert second.image[:10].max() == 0 and second.image[:, 15:].max() == 0  # black off the photo
-    np.testing.assert_array_equal(second.landmarks[0], [5, 10])
+    second = faces[1]  # origin (45, -10): photo rows 0..19 and columns 45..59 land at [10:30, 0:15]
+    np.testing.assert_array_equal(second.image[10:, :15], photo[0:20, 45:60])
+    assert second.image[:10].max() == 0 and second.image[:, 15:].max() == 0
+    np.testing.assert_array_equal(second.landmarks, [[5, 10], [14, 20], [10, 15]])
+    third = faces[2]  # the origin rounds to (-5, 30)
+    np.testing.assert_array_equal(third.image[:10, 5:], photo[30:40, 0:15])
+    assert third.image[:, :5].max() == 0 and third.image[10:].max() == 0
+    np.testing.assert_array_equal(third.landmarks[0], [5, 0])
+    assert faces[3].image.shape == (10, 10, 3) and faces[3].image.max() == 0
 
 
 def test_point_list_errors_name_the_file(tmp_path):
     from facezoo.data import PointList
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
-    wrong = _point_list(tmp_path, [{"image": "a.png", "crop": [0, 0, 8], "points": [[1, 1], [2, 2]]}])
-    with pytest.raises(DataError, match=r"points\.json: face a\.png#0: expected 3 points"):
-        PointList(tmp_path, wrong)[0]
+    three = [[1, 1]] * 3
+    bad_entries = {  # each is refused when the list is opened, naming the file and the face
+        "expected 3 finite": {"image": "a.png", "crop": [0, 0, 8], "points": [[1, 1], [2, 2]]},
+        "expected 3 finite (x, y)": {"image": "a.png", "crop": [0, 0, 8], "points": [[1, 1], [2, float("nan")], [3, 3]]},
+        "malformed": {"image": "a.png", "crop": [0, 0, 8], "points": [[1, 1], [2], [3, 3]]},
+        "missing or malformed 'crop'": {"image": "a.png", "points": three},
+        "crop must be": {"image": "a.png", "crop": [0, 0], "points": three},
+        "side >= 1": {"image": "a.png", "crop": [0, 0, 0.2], "points": three},
+        "'image' must be": {"image": 7, "crop": [0, 0, 8], "points": three},
+        "b.png: no such photo": {"image": "b.png", "crop": [0, 0, 8], "points": three},
+        "expected an object": ["a.png"],
+    }
+    for message, entry in bad_entries.items():
+        listing = _point_list(tmp_path, [{"image": "a.png", "crop": [0, 0, 8], "points": three}, entry])
+        with pytest.raises(DataError, match=r"points\.json: face 1.*" + re.escape(message)):
+            PointList(tmp_path, listing)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DataError, match=r"bad\.json: not a point list"):
         PointList(tmp_path, tmp_path / "bad.json")
-    missing = _point_list(tmp_path, [{"image": "b.png", "crop": [0, 0, 8], "points": [[1, 1]] * 3}])
-    with pytest.raises(DataError, match="b.png"):
-        PointList(tmp_path, missing)[0]

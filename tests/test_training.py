@@ -287,6 +287,9 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
     bad = subprocess.run(base + ["--out", str(tmp_path / "adc4"), "--extra", str(listing)],
                          env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "expected ROOT=LIST.json" in bad.stderr
+    wrong_root = subprocess.run(base + ["--out", str(tmp_path / "adc5"), "--extra", f"{tmp_path}={listing}"],
+                                env=env, capture_output=True, text=True, timeout=300)
+    assert wrong_root.returncode != 0 and "no such photo (is " in wrong_root.stderr  # before any training
     holistic_file = str(tmp_path / "holistic" / "final.keras")
     mixed = subprocess.run(base + ["--out", str(tmp_path / "adc3"), "--init", holistic_file],
                            env=env, capture_output=True, text=True, timeout=900)

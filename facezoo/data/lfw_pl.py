@@ -24,6 +24,21 @@ SPLIT_FILES = {"train": "parts_train.txt", "val": "parts_validation.txt", "test"
 LABEL_COLORS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # background, skin, hair
 
 
+def read_split_list(list_path):
+    """``(name, "<Name>_<NNNN>")`` for each ``Name N`` line of an LFW split file; the photo
+    is ``lfw_funneled/<name>/<Name>_<NNNN>.jpg``. Raises DataError naming the file and line."""
+    if not os.path.isfile(list_path):
+        raise DataError(f"{list_path}: no such split list")
+    with open(list_path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or not fields[1].isdigit():
+                raise DataError(f"{list_path}:{line_no}: expected 'Name Number', got {line.strip()!r}")
+            yield fields[0], f"{fields[0]}_{int(fields[1]):04d}"
+
+
 class LFWPartLabels(FaceDataset):
     """LFW-PL faces (250x250) with background/skin/hair label maps."""
 
@@ -35,24 +50,16 @@ class LFWPartLabels(FaceDataset):
         if not os.path.isfile(list_path):
             raise DataError(f"{list_path}: split list missing (is {self.root} an LFW-PL root?)")
         label_dir = os.path.join(self.root, "parts_lfw_funneled_gt_images")
-        with open(list_path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2 or not fields[1].isdigit():
-                    raise DataError(f"{list_path}:{line_no}: expected 'Name Number', got {line.strip()!r}")
-                name, number = fields[0], int(fields[1])
-                sample_id = f"{name}_{number:04d}"
-                image = os.path.join(self.root, "lfw_funneled", name, sample_id + ".jpg")
-                label = next(
-                    (os.path.join(label_dir, sample_id + ext) for ext in (".png", ".ppm")
-                     if os.path.isfile(os.path.join(label_dir, sample_id + ext))),
-                    None,
-                )
-                if label is None:
-                    raise DataError(f"{os.path.join(label_dir, sample_id)}.png/.ppm: label missing for {image}")
-                yield sample_id, image, label
+        for name, sample_id in read_split_list(list_path):
+            image = os.path.join(self.root, "lfw_funneled", name, sample_id + ".jpg")
+            label = next(
+                (os.path.join(label_dir, sample_id + ext) for ext in (".png", ".ppm")
+                 if os.path.isfile(os.path.join(label_dir, sample_id + ext))),
+                None,
+            )
+            if label is None:
+                raise DataError(f"{os.path.join(label_dir, sample_id)}.png/.ppm: label missing for {image}")
+            yield sample_id, image, label
 
     def _load(self, record):
         sample_id, image_path, label_path = record

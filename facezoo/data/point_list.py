@@ -23,8 +23,11 @@ from facezoo.data.io import DataError, read_image
 
 
 def frame_like_300w(points):
-    """The square 300-W's HELEN crops use around a face: centred on its points' box, twice
-    the box's longer side (half a face of margin each way). Returns ``[x0, y0, side]``."""
+    """The square a 300-W HELEN crop becomes once padded to a centred square (as the
+    landmark recipe feeds it, :func:`~facezoo.data.feeding.pad_to_square`): centred on the
+    points' box, twice the box's longer side (half a face of margin each way; 300-W's crops
+    add the longer side to each axis, so they are not square themselves). Returns
+    ``[x0, y0, side]``; unlike the padding, the margin here shows the photo."""
     points = np.asarray(points, np.float64)
     low, high = points.min(0), points.max(0)
     side = 2.0 * float((high - low).max())
@@ -50,10 +53,16 @@ def cut_square(image, crop):
 class PointList(FaceDataset):
     """The faces of a point-list JSON file (format above), photos under ``root``.
 
-    Example:
+    Every entry is checked when the list is opened (a clear :class:`DataError` naming the
+    file and the face, for a wrong root, a missing photo or a malformed entry); photos are
+    read when a sample is.
+
+    Example (as ``recipes/adc_landmarks_300w.py --extra`` uses it):
+        >>> helen = Landmarks300W("../shared/data/helen68", "train")
+        >>> helen.records = helen.records[:-70]                   # the last 70 validate
         >>> extra = PointList("../shared/data/lfw_pl", "runs/pseudo/lfw_pl_dlib68.json")
-        >>> ParsingSequence(ConcatDataset(Landmarks300W(helen, "train"), extra), 8, (512, 512),
-        ...                 target="landmarks")
+        >>> ParsingSequence(ConcatDataset(helen, extra), 8, (512, 512), target="landmarks",
+        ...                 augment=lambda sample, rng: pad_to_square(sample)[0])
     """
 
     splits = ("train",)
@@ -71,19 +80,35 @@ class PointList(FaceDataset):
         super().__init__(root, "train", on_error=on_error)
 
     def _find(self, split):
+        # Every entry is checked here, before any training starts: a wrong root or a bad
+        # entry in a machine-made file should not surface in a data worker mid-epoch.
+        if not isinstance(self.faces, list):
+            raise DataError(f"{self.list_path}: 'faces' must be a list")
         for index, face in enumerate(self.faces):
-            yield f"{face.get('image', '?')}#{index}", face
+            where = f"{self.list_path}: face {index}"
+            if not isinstance(face, dict):
+                raise DataError(f"{where}: expected an object with image, crop and points")
+            image = face.get("image")
+            if not isinstance(image, str):
+                raise DataError(f"{where}: 'image' must be a path relative to the root, got {image!r}")
+            try:
+                points = np.asarray(face["points"], np.float32)
+                crop = np.asarray(face["crop"], np.float64)
+            except (KeyError, TypeError, ValueError) as error:
+                raise DataError(f"{where} ({image}): missing or malformed {error}") from None
+            if points.shape != (self.points_per_face, 2) or not np.isfinite(points).all():
+                raise DataError(f"{where} ({image}): expected {self.points_per_face} finite (x, y) points, "
+                                f"found shape {points.shape}")
+            if crop.shape != (3,) or not np.isfinite(crop).all() or round(crop[2]) < 1:
+                raise DataError(f"{where} ({image}): crop must be [x0, y0, side] with side >= 1, "
+                                f"got {face['crop']!r}")
+            path = os.path.join(self.root, image)
+            if not os.path.isfile(path):
+                raise DataError(f"{where}: {path}: no such photo (is {self.root} the folder the list's "
+                                f"paths are relative to?)")
+            yield f"{image}#{index}", path, crop.tolist(), points
 
     def _load(self, record):
-        sample_id, face = record
-        try:
-            points = np.asarray(face["points"], np.float32)
-            crop = face["crop"]
-            path = os.path.join(self.root, face["image"])
-        except (KeyError, TypeError) as error:
-            raise DataError(f"{self.list_path}: face {sample_id}: missing {error}") from None
-        if points.shape != (self.points_per_face, 2):
-            raise DataError(f"{self.list_path}: face {sample_id}: expected {self.points_per_face} points, "
-                            f"found shape {points.shape}")
+        sample_id, path, crop, points = record
         image, origin = cut_square(read_image(path), crop)
         return Sample(sample_id, image, landmarks=points - origin)
