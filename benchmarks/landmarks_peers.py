@@ -38,9 +38,10 @@ size (terciles of the true inter-ocular distance over the photos run).
 Time, per face, as CPU time of the process (``--threads 1``: TensorFlow, hence MTCNN and
 facezoo's models, run on one thread; dlib is single-threaded), so a loaded machine
 inflates it less than wall time (both are recorded; medians): the landmark step alone
-(dlib: the shape predictor on the found box; facezoo: the model's call on the aligned
-crop, as ``facezoo.landmarks`` makes it), detection, and end to end (photo array in
-memory -> points in photo pixels for every face found). Peak memory: the worker's peak
+(dlib: the shape predictor on the found box; facezoo: the compiled model call on the
+aligned crop, as one reused ``LandmarkDetector`` and ``facezoo landmarks`` make it),
+detection, and end to end (photo array in memory -> points in photo pixels for every face
+found). Peak memory: the worker's peak
 resident set, and that above its level after loading and one warm-up.
 """
 
@@ -274,31 +275,28 @@ def worker_dlib(args):
     partial.finish(args.out)
 
 
-class TimedModel:
-    """A facezoo landmark model whose calls are timed; everything else is the model's."""
+class TimedPredict:
+    """A landmark pipeline's compiled predict function (``LandmarkDetector.predict``),
+    each call timed: the landmark step as ``facezoo landmarks`` runs it."""
 
-    def __init__(self, model):
-        self._model, self.clock, self.calls = model, Clock(), []
+    def __init__(self, predict):
+        self._predict, self.clock, self.calls = predict, Clock(), []
 
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def _timed(self, function, *a, **k):
-        import keras
-
+    def __call__(self, batch):
         with self.clock:
-            out = keras.ops.convert_to_numpy(function(*a, **k))
+            out = self._predict(batch)
         self.calls.append(self.clock.last)
         return out
 
-    def __call__(self, *a, **k):
-        return self._timed(self._model, *a, **k)
 
-    def predict_on_batch(self, *a, **k):
-        return self._timed(self._model.predict_on_batch, *a, **k)
+class SwappableDetector:
+    """The detector of one reused LandmarkDetector, replaced per photo (MTCNN, replayed
+    detections, or the ground-truth-derived box)."""
 
-    def predict(self, *a, **k):
-        return self._timed(self._model.predict, *a, **k)
+    detector = None
+
+    def __call__(self, image):
+        return self.detector(image)
 
 
 class TimedDetector:
@@ -316,13 +314,19 @@ def worker_facezoo(args):
     _limit_threads(args.threads)
     import facezoo
     from facezoo.detect import BoxDetector, MTCNNDetector
+    from facezoo.pipeline import LandmarkDetector
 
     fit = json.load(open(args.fit))["mtcnn"]["mapping"]
-    model = TimedModel(facezoo.load(args.preset, compile=False))
+    # one detector object for the whole run, as `facezoo landmarks` uses one for all its
+    # photos (its compiled model is traced once per crop size, not per photo)
+    swap = SwappableDetector()
+    landmarker = LandmarkDetector(facezoo.load(args.preset, compile=False), detector=swap)
+    model = landmarker.predict = TimedPredict(landmarker.predict)
     replay = json.load(open(args.replay)) if args.replay else None
     mtcnn = MTCNNDetector()
     warm = np.zeros((256, 256, 3), np.uint8)
-    mtcnn(warm), facezoo.landmarks(warm, model=model, detector=BoxDetector([(60, 60, 190, 190)]))
+    swap.detector = BoxDetector([(60, 60, 190, 190)])
+    mtcnn(warm), landmarker.detect(warm)
     base = _rss_mb()
     faces = _dataset(args.data, "test", range(args.limit or 10**9))
     method, out, detections = args.method, {}, {}
@@ -339,9 +343,9 @@ def worker_facezoo(args):
             found = replay[sample.id]
             detector = TimedDetector(BoxDetector([d["box"] for d in found], [d["keypoints"] for d in found])
                                      if found else (lambda image: []))
-        model.calls, total = [], Clock()
+        model.calls, total, swap.detector = [], Clock(), detector
         with total:
-            result = facezoo.landmarks(image, model=model, detector=detector)
+            result = landmarker.detect(image)
         detections[sample.id] = [{"box": list(map(float, d.box)), "keypoints": np.asarray(d.keypoints).tolist()}
                                  for d in detector.found if d.keypoints is not None]
         hit = _match([np.asarray(f.detection.box, np.float64) for f in result.faces], expected, args.match_iou)
@@ -355,9 +359,9 @@ def worker_facezoo(args):
         if hit is not None and len(model.calls) == len(result.faces):  # one call per face, in order
             times.update(step_cpu=model.calls[hit][0], step_wall=model.calls[hit][1])
         _record(out, sample.id, method, None if hit is None else result.faces[hit].landmarks, times)
-        model.calls = []
+        model.calls, swap.detector = [], BoxDetector([expected])
         with total:
-            boxed = facezoo.landmarks(image, model=model, detector=BoxDetector([expected]))
+            boxed = landmarker.detect(image)
         points = boxed.faces[0].landmarks if boxed.faces else None
         _record(out, sample.id, f"{method}/box", points,
                 {"step_cpu": model.calls[0][0], "step_wall": model.calls[0][1], "total_cpu": total.last[0],

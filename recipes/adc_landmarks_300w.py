@@ -12,10 +12,15 @@
         --init runs/adc_landmarks_300w/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 6
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage4 \
         --init runs/adc_landmarks_300w_stage3/final.keras --epochs 12 --learning-rate 2.5e-4 --halve-every 4
-    # 5. semi-supervised: dlib's points on 2,977 unlabelled training photos of LFW-PL and
-    #    CelebAMask-HQ (recipes/dlib_pseudo_landmarks.py) beside HELEN's 800 faces
+    # 5. and 6. semi-supervised: dlib's points on 2,977 unlabelled photos of LFW-PL and
+    #    CelebAMask-HQ (recipes/dlib_pseudo_landmarks.py) beside HELEN's 800 faces, two
+    #    epochs at 5e-4, then two from there at 2.5e-4 and 1.25e-4 (the shipped checkpoint)
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo \
-        --init runs/adc_landmarks_300w_stage4/final.keras --epochs 10 --learning-rate 5e-4 --halve-every 3 \
+        --init runs/adc_landmarks_300w_stage4/final.keras --epochs 2 --learning-rate 5e-4 --halve-every 3 \
+        --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo2 \
+        --init runs/adc_landmarks_300w_pseudo/final.keras --epochs 2 --learning-rate 2.5e-4 --halve-every 1 \
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke

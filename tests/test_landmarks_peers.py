@@ -95,3 +95,24 @@ def test_dlib_pseudo_labels_land_on_the_annotated_points(data_root, tmp_path):
         assert np.linalg.norm(face.landmarks - truth_in_crop, axis=1).mean() / eyes < 0.08
         assert face.image.shape[0] == face.image.shape[1] == int(round(crop[2]))
     assert [p.name for p in tmp_path.iterdir()] == ["pseudo.json"]  # no temporary left beside it
+
+
+def test_facezoo_worker_times_the_landmark_step_of_a_reused_detector(data_root, tmp_path):
+    """The benchmark's facezoo worker on one HELEN test photo: points through MTCNN and from
+    the box, and the landmark step timed through the pipeline's compiled predict (a worker
+    that timed an eager model call broke when the pipeline began compiling it)."""
+    import json
+
+    fit = tmp_path / "fit.json"
+    # MTCNN's box convention as the benchmark fitted it on 200 training photos
+    fit.write_text(json.dumps({"mtcnn": {"mapping": [-0.014, -0.174, 0.95, 1.291]}}))
+    out = tmp_path / "facezoo.json"
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "landmarks_peers.py"), "--data",
+                          str(data_root / "helen68"), "--limit", "1", "--fit", str(fit), "--worker", "facezoo",
+                          "--preset", "adc_landmarks_300w", "--method", "facezoo", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (face,) = json.loads(out.read_text())["faces"].values()
+    for method in ("facezoo", "facezoo/box"):
+        assert np.asarray(face[method]["points"]).shape == (68, 2), face[method]
+        assert 0 < face[method]["step_cpu"] <= face[method]["total_cpu"], face[method]

@@ -1,6 +1,7 @@
 """The landmark models' published checkpoints (ADC and its holistic baseline)."""
 
-from facezoo.presets import HELEN_300W_TERMS, Preset, register_architecture, register_presets
+from facezoo.presets import (CELEBAMASK_TERMS, HELEN_300W_TERMS, LFW_TERMS, Preset, register_architecture,
+                             register_presets)
 
 register_architecture("adc_landmarks", "facezoo.models.adc_landmarks.adc_landmarks:ADCLandmarks",
                       "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size", output="points")
@@ -36,19 +37,25 @@ register_presets(
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the four commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the six commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
-               "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4); 2 regional passes and the "
-               "flip average are inference settings chosen on validation",
+               "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then two semi-supervised ones "
+               "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
+               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1); 2 regional passes and the flip average are "
+               "inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
-        sha256="b6ce5f53ef538e685edcd0c6f716b11f70b7d84bf81234e6fc51108ccdb535d8",
+        sha256="ce36dbab529e45cd70d766e6d98aebca56bb4d924bc1bc0f57377ca7b98912b0",
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 4.86, "failure_rate_8": 8.5},
-                 "test (330 faces), full resolution": {"nme": 4.94, "failure_rate_8": 8.5},
+                 "test (330 faces), 512x512": {"nme": 4.53, "failure_rate_8": 6.1},
+                 "test (330 faces), full resolution": {"nme": 4.58, "failure_rate_8": 6.1},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
-        **HELEN68_LANDMARKS,
+        **{**HELEN68_LANDMARKS,
+           "training_data": HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) "
+                            "on 1,989 LFW-PL train/validation and 988 CelebAMask-HQ train photos",
+           "license": HELEN_300W_TERMS + "; dlib's predictor (iBUG 300-W: no commercial use) labelled the extra "
+                      "faces; " + LFW_TERMS + "; " + CELEBAMASK_TERMS + ": non-commercial research use only"},
     ),
     Preset(
         name="holistic_landmarks_300w",
