@@ -3,6 +3,10 @@
     python recipes/stn_icnn_helen.py --data ../shared/data/helen68 --out runs/stn_icnn_helen
     python recipes/stn_icnn_helen.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
+    # more end-to-end epochs from trained weights (a preset, a .keras or a .weights.h5)
+    python recipes/stn_icnn_helen.py --data ../shared/data/helen68 --out runs/stn_icnn_helen_e2e2 \
+        --init stn_icnn_helen --only end_to_end --epochs 8 --learning-rate 1e-4 --halve-every 4
+
 Data: the 800 training faces of helen68 (its last 70 training faces validate; the 330
 test faces are never seen), aligned to 512x512, components rasterised from HELEN's
 contours, skin/hair/background filled in by stn_icnn_celebamask where it is sure and
@@ -30,14 +34,29 @@ CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
 CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
-def initial_weights(out_dir):
-    """The teacher's weights as a .weights.h5 the first phase starts from."""
+def initial_weights(out_dir, source=TEACHER):
+    """The weights the first phase starts from, as a .weights.h5 in the run: a preset's
+    (the teacher by default) or a saved model's (.keras, .weights.h5)."""
     import facezoo
 
+    if source.endswith(".weights.h5"):
+        return source
     path = os.path.join(out_dir, "init.weights.h5")
     if not os.path.exists(path):
-        facezoo.load(TEACHER, compile=False).save_weights(path)
+        facezoo.load(source, compile=False).save_weights(path)
     return path
+
+
+def continuation(schedule, phase, epochs=None, learning_rate=None, halve_every=None):
+    """One phase of ``schedule``, its epochs, rate and halving replaced where given."""
+    from facezoo.models.stn_icnn.schedule import Phase
+
+    rows = {p.name: p for p in schedule}
+    if phase not in rows:
+        raise SystemExit(f"--only: no phase {phase!r} in the schedule; phases: {', '.join(rows)}")
+    base = rows[phase]
+    return (Phase(phase, epochs or base.epochs, learning_rate or base.learning_rate, base.multipliers,
+                  halve_every or base.halve_every),)
 
 
 def main(argv=None):
@@ -46,16 +65,30 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="prepared faces (shared with rtparser.py --dataset helen)")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--init", default=TEACHER, metavar="PRESET|MODEL",
+                        help=f"weights the first phase starts from: a preset, a .keras or .weights.h5 (default {TEACHER})")
+    parser.add_argument("--only", default=None, metavar="PHASE",
+                        help="run this phase of the schedule alone (e.g. end_to_end, continuing --init's weights)")
+    parser.add_argument("--epochs", type=int, default=None, help="with --only: its epochs")
+    parser.add_argument("--learning-rate", type=float, default=None, help="with --only: its rate")
+    parser.add_argument("--halve-every", type=int, default=None, help="with --only: halve the rate every N epochs")
     parser.add_argument("--smoke", action="store_true", help="one step per phase on a tiny subset (for tests)")
     args = parser.parse_args(argv)
+    if args.only is None and (args.epochs or args.learning_rate or args.halve_every):
+        parser.error("--epochs, --learning-rate and --halve-every go with --only PHASE")
 
     os.makedirs(args.out, exist_ok=True)
     train_set, val_set = prepared_splits(args.data, os.path.join(args.out, "cache") if args.smoke else args.cache,
                                          smoke=args.smoke)
-    config, schedule, steps, init = CONFIG, CPU_SCHEDULE, None, initial_weights(args.out)
+    schedule = CPU_SCHEDULE
+    if args.only:
+        schedule = continuation(schedule, args.only, args.epochs, args.learning_rate, args.halve_every)
+    config, steps = CONFIG, None
+    # the teacher's 512x512 weights do not fit the smoke net (a smoke run's own weights do)
+    init = None if args.smoke and args.init == TEACHER else initial_weights(args.out, args.init)
     if args.smoke:
-        config, args.batch_size, steps, init = SMOKE_STN_CONFIG, 2, 1, None
-        schedule = smoke_schedule(CPU_SCHEDULE)
+        config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
+        schedule = smoke_schedule(schedule)
     size = config["input_size"]
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)

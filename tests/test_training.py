@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from facezoo.data import CelebAMask, ParsingSequence
-from facezoo.models import ICNN
+from facezoo.models import ICNN, STNiCNN
 from facezoo.models.stn_icnn.schedule import Phase, check_schedule
 from facezoo.training import ScaledAdam, TrainingSetupError, step_halving_schedule, train
 from fixtures import make_celebamask_merged
@@ -348,3 +348,52 @@ def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_r
                              "--student-width", "0.6"], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "at least 4x wanted" in result.stderr
     assert not (tmp_path / "s" / "log.csv").exists()
+
+
+def _stn_icnn_helen_recipe():
+    import importlib.util
+
+    sys.path.insert(0, str(REPO / "recipes"))  # it imports its neighbour helen_faces
+    try:
+        spec = importlib.util.spec_from_file_location("stn_icnn_helen_recipe", REPO / "recipes" / "stn_icnn_helen.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "recipes"))
+    return module
+
+
+def test_stn_icnn_helen_recipe_continues_one_phase_with_its_multipliers():
+    recipe = _stn_icnn_helen_recipe()
+    (phase,) = recipe.continuation(recipe.CPU_SCHEDULE, "end_to_end", epochs=8, learning_rate=2e-5, halve_every=4)
+    base = {p.name: p for p in recipe.CPU_SCHEDULE}["end_to_end"]
+    assert (phase.name, phase.epochs, phase.learning_rate, phase.halve_every) == ("end_to_end", 8, 2e-5, 4)
+    assert phase.multipliers == base.multipliers and phase.multipliers  # stage 1 and localizer stay slowed
+    (kept,) = recipe.continuation(recipe.CPU_SCHEDULE, "parts")
+    assert (kept.epochs, kept.learning_rate) == ({p.name: p for p in recipe.CPU_SCHEDULE}["parts"].epochs,
+                                                 {p.name: p for p in recipe.CPU_SCHEDULE}["parts"].learning_rate)
+    with pytest.raises(SystemExit, match="no phase 'end2end'.*end_to_end"):
+        recipe.continuation(recipe.CPU_SCHEDULE, "end2end")
+
+
+def test_every_stn_icnn_phase_checkpoint_carries_the_info_it_is_given(tmp_path):
+    """So that ``facezoo eval`` can score any epoch of a run, not only its final.keras."""
+    import dataclasses
+
+    from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, train_stn_icnn
+
+    class Faces(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            rng = np.random.default_rng(index)
+            return rng.random((2, 96, 96, 3)).astype("float32"), rng.integers(0, 11, (2, 96, 96)).astype("int32")
+
+    model = STNiCNN(**SMOKE_STN_CONFIG)
+    info = dataclasses.replace(model.info, name="helen_run", face_crop="aligned by a test")
+    train_stn_icnn(SMOKE_STN_CONFIG, Faces(), None, str(tmp_path), run_name="unit",
+                   schedule=(Phase("end_to_end", 1, 1e-4),), steps_per_epoch=1, run_eagerly=True, verbose=0, info=info)
+    for path in (tmp_path / "end_to_end" / "epoch_001.keras", tmp_path / "final.keras"):
+        loaded = keras.models.load_model(path, compile=False)
+        assert (loaded.info.name, loaded.info.face_crop) == ("helen_run", "aligned by a test"), path

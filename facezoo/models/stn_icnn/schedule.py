@@ -106,8 +106,9 @@ def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, sch
     ``out_dir/p.weights.h5``, from which the next phase starts. The end is
     ``out_dir/final.keras``. ``init_weights`` (a ``.weights.h5`` of the same config)
     starts the first phase from trained weights (fine-tuning) instead of scratch. ``info``
-    (a :class:`~facezoo.info.ModelInfo`, e.g. the preset's) is given to the final model, so
-    that ``final.keras`` is parsed, evaluated and exported like the preset it trains.
+    (a :class:`~facezoo.info.ModelInfo`, e.g. the preset's) is given to every phase's
+    checkpoints and the final model, so that ``final.keras`` and each ``epoch_NNN.keras`` are
+    parsed, evaluated and exported like the preset it trains.
     """
     check_schedule(schedule)
     _check_run_dir(out_dir, run_name)
@@ -124,6 +125,8 @@ def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, sch
             net = STNiCNN(**model_config)
             if start:
                 net.load_weights(start)
+            if info is not None:  # every epoch's checkpoint is then evaluated like the preset
+                net.info = info
             return net.set_phase(name)
 
         feed_train, feed_val = train_data, val_data
