@@ -60,11 +60,13 @@ XLA_SETTINGS = ("shipped", "no flip, 1 pass")
 def build(shipped, flip, passes, crop, global_size):
     """The shipped weights in an ADCLandmarks with these inference settings."""
     from facezoo.models import ADCLandmarks
+    from facezoo.models.base import INFO_KEY
 
     config = shipped.get_config()
     config.update(flip_test=flip, refine_passes=passes, crop_size=crop, global_size=global_size,
                   region_fraction=shipped.region_fraction * crop / shipped.crop_size)
     config.pop("trainable", None), config.pop("dtype", None)
+    config.pop(INFO_KEY, None)  # facezoo.load gives the model its preset's info, saved in its config
     model = ADCLandmarks(**{k: v for k, v in config.items() if k != "name"})
     model(np.zeros((1, 64, 64, 3), np.float32))
     model.set_weights(shipped.get_weights())  # convolutions do not depend on the input size

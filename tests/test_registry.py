@@ -109,6 +109,23 @@ def test_shipped_weights_match_the_registry(name):
     assert preset.metrics, f"{name} ships weights but publishes no metrics"
 
 
+@pytest.mark.parametrize("name", [n for n, p in registry.PRESETS.items() if p.weights_file])
+def test_shipped_checkpoints_carry_their_presets_config(name):
+    """The checkpoint's config is what load() builds, so an inference setting the preset
+    promises (ADC's flip average and two regional passes) must be in the file: a
+    checkpoint saved from the training run's model once shipped without them."""
+    import json
+
+    preset = registry.PRESETS[name]
+    path = registry.packaged_weights(preset)
+    if path is None:
+        pytest.skip(f"{preset.weights_file} is not shipped yet")
+    with np.load(path) as data:
+        stored = json.loads(bytes(data["config"]).decode("utf-8"))["config"]
+    promised = json.loads(json.dumps(preset.config))  # tuples as the file stores them
+    assert {k: stored.get(k) for k in promised} == promised
+
+
 def test_every_published_model_round_trips_through_a_keras_file_in_a_fresh_process(tmp_path):
     """Save each published model as .keras; a new process with facezoo imported reloads it
     and gives the same outputs."""
