@@ -7,20 +7,27 @@
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w \
         --init-global runs/holistic_landmarks_300w/final.keras --epochs 12
     # 3. and 4. ADC, every weight from the previous step, both networks at full rate (the
-    #    shipped adc_landmarks_300w is the end of step 4)
+    #    first release of adc_landmarks_300w was the end of step 4)
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage3 \
         --init runs/adc_landmarks_300w/final.keras --epochs 16 --learning-rate 5e-4 --halve-every 6
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_stage4 \
         --init runs/adc_landmarks_300w_stage3/final.keras --epochs 12 --learning-rate 2.5e-4 --halve-every 4
     # 5. and 6. semi-supervised: dlib's points on 2,977 unlabelled photos of LFW-PL and
     #    CelebAMask-HQ (recipes/dlib_pseudo_landmarks.py) beside HELEN's 800 faces, two
-    #    epochs at 5e-4, then two from there at 2.5e-4 and 1.25e-4 (the shipped checkpoint)
+    #    epochs at 5e-4, then two from there at 2.5e-4 and 1.25e-4
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo \
         --init runs/adc_landmarks_300w_stage4/final.keras --epochs 2 --learning-rate 5e-4 --halve-every 3 \
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo2 \
         --init runs/adc_landmarks_300w_pseudo/final.keras --epochs 2 --learning-rate 2.5e-4 --halve-every 1 \
+        --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    # 7. six more epochs on the same faces from step 6 at 5e-4, halved every two (the
+    #    shipped adc_landmarks_300w is the end of step 7; the run started from step 6's
+    #    float16 checkpoint, facezoo.load(...).save("runs/adc_landmarks_300w_pseudo2/final.keras"))
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo3 \
+        --init runs/adc_landmarks_300w_pseudo2/final.keras --epochs 6 --learning-rate 5e-4 --halve-every 2 \
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke

@@ -20,9 +20,9 @@ PARSERS = {"icnn_lfw": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_lfw_student": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_celebamask": ("celebamask", "celebamask_subset", "test", 16, 0.919),
            "rtparser_celebamask_student": ("celebamask", "celebamask_subset", "test", 16, 0.914)}
-# NME % on the first 24 test faces at 512x512 when shipped: ADC 4.87 (its semi-supervised
-# weights of December 2026; 5.06 before), holistic 7.75
-LANDMARKS = {"adc_landmarks_300w": 5.4, "holistic_landmarks_300w": 8.3}
+# NME % on the first 24 test faces at 512x512 when shipped: ADC 4.30 (recipe step 7; 4.87 after
+# step 6, 5.06 before semi-supervision), holistic 7.75
+LANDMARKS = {"adc_landmarks_300w": 4.7, "holistic_landmarks_300w": 8.3}
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
@@ -53,14 +53,14 @@ def test_shipped_stn_icnn_helen_keeps_its_f1_on_helens_contours(data_root):
 
 
 def test_shipped_rtparser_helen_keeps_its_f1_and_uses_its_heatmap(data_root):
-    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.783 with the
-    heatmap from adc_landmarks_300w's current weights (0.796 on all 330; 0.764 and 0.783
-    with its weights before December 2026), 0.855 with the ground-truth points: a parser
-    that ignored its fourth channel could not gain that."""
+    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.799 with the
+    heatmap from adc_landmarks_300w's current weights (0.764, 0.783 with its earlier
+    weights), 0.855 with the ground-truth points: a parser that ignored its fourth channel
+    could not gain that."""
     model = facezoo.load("rtparser_helen", compile=False)
     faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(256, 256),
                           align_to=alignment_keypoints(model, (256, 256)))
     scores = {points: evaluate_helen_contours(model, faces, limit=16, progress=False,
                                               heatmap_points=points)["overall"]
               for points in ("detected", "ground_truth")}
-    assert scores["detected"] >= 0.778 and scores["ground_truth"] >= scores["detected"] + 0.05, scores
+    assert scores["detected"] >= 0.79 and scores["ground_truth"] >= scores["detected"] + 0.05, scores

@@ -37,18 +37,19 @@ register_presets(
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the six commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the seven commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
-               "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then two semi-supervised ones "
+               "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
-               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1); 2 regional passes and the flip average are "
+               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2); "
+               "2 regional passes and the flip average are "
                "inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
-        sha256="ce36dbab529e45cd70d766e6d98aebca56bb4d924bc1bc0f57377ca7b98912b0",
+        sha256="72f2c5e176288d4de516aee4f6ac5d954b93cac1cb6a9d4f22332cb9b287d356",
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 4.53, "failure_rate_8": 6.1},
-                 "test (330 faces), full resolution": {"nme": 4.58, "failure_rate_8": 6.1},
+                 "test (330 faces), 512x512": {"nme": 4.14, "failure_rate_8": 3.0},
+                 "test (330 faces), full resolution": {"nme": 4.19, "failure_rate_8": 3.0},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
