@@ -55,8 +55,12 @@ def continuation(schedule, phase, epochs=None, learning_rate=None, halve_every=N
     if phase not in rows:
         raise SystemExit(f"--only: no phase {phase!r} in the schedule; phases: {', '.join(rows)}")
     base = rows[phase]
-    return (Phase(phase, epochs or base.epochs, learning_rate or base.learning_rate, base.multipliers,
-                  halve_every or base.halve_every),)
+
+    def given(value, default):
+        return default if value is None else value
+
+    return (Phase(phase, given(epochs, base.epochs), given(learning_rate, base.learning_rate), base.multipliers,
+                  given(halve_every, base.halve_every)),)
 
 
 def main(argv=None):
@@ -74,7 +78,7 @@ def main(argv=None):
     parser.add_argument("--halve-every", type=int, default=None, help="with --only: halve the rate every N epochs")
     parser.add_argument("--smoke", action="store_true", help="one step per phase on a tiny subset (for tests)")
     args = parser.parse_args(argv)
-    if args.only is None and (args.epochs or args.learning_rate or args.halve_every):
+    if args.only is None and (args.epochs, args.learning_rate, args.halve_every) != (None, None, None):
         parser.error("--epochs, --learning-rate and --halve-every go with --only PHASE")
 
     os.makedirs(args.out, exist_ok=True)

@@ -297,19 +297,24 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
     assert "holds a HolisticLandmarks; this run trains ADCLandmarks" in mixed.stdout + mixed.stderr
 
 
-def _rtparser_recipe():
+def _recipe(name):
+    """A recipe script imported as a module (with recipes/ on the path for its neighbours)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("rtparser_recipe", REPO / "recipes" / "rtparser.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(REPO / "recipes"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_recipe", REPO / "recipes" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "recipes"))
     return module
 
 
 def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_path):
     from facezoo.models import RTParser
 
-    recipe = _rtparser_recipe()
+    recipe = _recipe("rtparser")
     trained = RTParser(num_classes=3, input_size=(64, 64), width=0.25)
     for variable in trained.weights:  # weights unlike any fresh initialisation
         variable.assign(np.random.default_rng(0).normal(size=variable.shape).astype("float32") * 0.1)
@@ -329,7 +334,7 @@ def test_rtparser_recipe_default_students_need_4x_fewer_multiply_adds_than_their
     from facezoo.models.rtparser import multiply_adds
     from facezoo.models.rtparser.presets import RECIPE_DATASETS
 
-    assert _rtparser_recipe().DATASETS is RECIPE_DATASETS  # the recipe trains what the presets file says
+    assert _recipe("rtparser").DATASETS is RECIPE_DATASETS  # the recipe trains what the presets file says
     for name, spec in RECIPE_DATASETS.items():
         teacher = RTParser(num_classes=spec["num_classes"], input_size=(spec["size"],) * 2, width=spec["width"],
                            dilation=spec["dilation"])
@@ -350,28 +355,14 @@ def test_rtparser_recipe_refuses_a_student_without_4x_fewer_multiply_adds(data_r
     assert not (tmp_path / "s" / "log.csv").exists()
 
 
-def _stn_icnn_helen_recipe():
-    import importlib.util
-
-    sys.path.insert(0, str(REPO / "recipes"))  # it imports its neighbour helen_faces
-    try:
-        spec = importlib.util.spec_from_file_location("stn_icnn_helen_recipe", REPO / "recipes" / "stn_icnn_helen.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(REPO / "recipes"))
-    return module
-
-
 def test_stn_icnn_helen_recipe_continues_one_phase_with_its_multipliers():
-    recipe = _stn_icnn_helen_recipe()
+    recipe = _recipe("stn_icnn_helen")
+    phases = {p.name: p for p in recipe.CPU_SCHEDULE}
     (phase,) = recipe.continuation(recipe.CPU_SCHEDULE, "end_to_end", epochs=8, learning_rate=2e-5, halve_every=4)
-    base = {p.name: p for p in recipe.CPU_SCHEDULE}["end_to_end"]
     assert (phase.name, phase.epochs, phase.learning_rate, phase.halve_every) == ("end_to_end", 8, 2e-5, 4)
-    assert phase.multipliers == base.multipliers and phase.multipliers  # stage 1 and localizer stay slowed
+    assert phase.multipliers == phases["end_to_end"].multipliers and phase.multipliers  # stage 1, localizer slowed
     (kept,) = recipe.continuation(recipe.CPU_SCHEDULE, "parts")
-    assert (kept.epochs, kept.learning_rate) == ({p.name: p for p in recipe.CPU_SCHEDULE}["parts"].epochs,
-                                                 {p.name: p for p in recipe.CPU_SCHEDULE}["parts"].learning_rate)
+    assert (kept.epochs, kept.learning_rate) == (phases["parts"].epochs, phases["parts"].learning_rate)
     with pytest.raises(SystemExit, match="no phase 'end2end'.*end_to_end"):
         recipe.continuation(recipe.CPU_SCHEDULE, "end2end")
 
