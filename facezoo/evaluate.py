@@ -210,6 +210,16 @@ def evaluate_helen_contours(model, dataset, **kwargs):
     return scores
 
 
+def aligned_helen_contours(model, root, split):
+    """HELEN's faces of ``split`` as ``facezoo eval --dataset helen_contours`` scores them:
+    each aligned by its 68 points onto ``model``'s template at its input size, components
+    drawn from the contours in the crop, unknown pixels as background."""
+    from facezoo.data import open_dataset
+
+    size = _input_size(model)
+    return open_dataset("helen_contours", root, split, unknown=0, align_to=alignment_keypoints(model, size), size=size)
+
+
 def alignment_keypoints(model, size):
     """The five alignment keypoints of a model's preset in pixels of a ``size`` crop."""
     alignment = getattr(getattr(model, "info", None), "alignment", None)
@@ -318,9 +328,7 @@ def run_eval_command(args):
     count = sample_count(dataset, args.limit)  # before the model loads
     model = load_model_for_eval(args.model, args.dataset)
     if args.dataset == "helen_contours":  # each face aligned by its 68 points onto the model's template
-        size = _input_size(model)
-        dataset = open_dataset(args.dataset, args.data, args.split, unknown=0,
-                               align_to=alignment_keypoints(model, size), size=size)
+        dataset = aligned_helen_contours(model, args.data, args.split)
     if takes_landmark_heatmap(model) and args.dataset != "300w":
         extra["heatmap_points"] = getattr(args, "heatmap_points", "detected")
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)

@@ -76,6 +76,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="with --only: its epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="with --only: its rate")
     parser.add_argument("--halve-every", type=int, default=None, help="with --only: halve the rate every N epochs")
+    parser.add_argument("--crop-jitter", type=float, default=0.0, metavar="PX",
+                        help="parts phase: shift each training crop's centre by N(0, PX) pixels, so the part "
+                             "models do not learn exact centring, which the localizer never gives")
+    parser.add_argument("--theta-weight", type=float, default=None, metavar="W",
+                        help="weight of the localizer's theta regression in the loss (default 1); the end-to-end "
+                             "phase lets the localizer drift off the parts when it is weak")
     parser.add_argument("--smoke", action="store_true", help="one step per phase on a tiny subset (for tests)")
     args = parser.parse_args(argv)
     if args.only is None and (args.epochs, args.learning_rate, args.halve_every) != (None, None, None):
@@ -93,12 +99,16 @@ def main(argv=None):
     if args.smoke:
         config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
         schedule = smoke_schedule(schedule)
+    if args.theta_weight is not None:
+        if not 0 <= args.theta_weight < float("inf"):
+            parser.error(f"--theta-weight must be a finite number >= 0, got {args.theta_weight}")
+        config = {**config, "loss_weights": {**config.get("loss_weights", {}), "theta": args.theta_weight}}
     size = config["input_size"]
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_helen", schedule=schedule,
                    steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init,
-                   info=None if args.smoke else get_preset("stn_icnn_helen").info)
+                   info=None if args.smoke else get_preset("stn_icnn_helen").info, crop_jitter=args.crop_jitter)
     return 0
 
 

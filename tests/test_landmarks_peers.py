@@ -6,7 +6,6 @@ box to each detector's convention, the NME, and that a missing dlib is reported 
 line that installs it rather than a traceback.
 """
 
-import importlib.util
 import subprocess
 import sys
 import tomllib
@@ -15,14 +14,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from helpers import script_module
 
 
 @pytest.fixture(scope="module")
 def peers():
-    spec = importlib.util.spec_from_file_location("landmarks_peers", REPO / "benchmarks" / "landmarks_peers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks", "landmarks_peers")
 
 
 def test_box_fit_recovers_a_known_convention(peers):

@@ -17,6 +17,7 @@ from facezoo.models import ICNN, STNiCNN
 from facezoo.models.stn_icnn.schedule import Phase, check_schedule
 from facezoo.training import ScaledAdam, TrainingSetupError, step_halving_schedule, train
 from fixtures import make_celebamask_merged
+from helpers import script_module
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -194,13 +195,15 @@ def test_helen_recipe_smoke_on_a_fixture_in_helens_annotation_layout(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "stn_icnn_helen.py"), "--data", str(tmp_path / "helen"),
-         "--out", str(tmp_path / "run"), "--smoke"],
+         "--out", str(tmp_path / "run"), "--smoke", "--crop-jitter", "3", "--theta-weight", "50"],
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert (tmp_path / "run" / "final.keras").exists()
     for phase in ("stage1", "localizer", "parts", "end_to_end"):
         assert (tmp_path / "run" / f"{phase}.weights.h5").exists()
+    final = keras.models.load_model(tmp_path / "run" / "final.keras", compile=False)
+    assert final.loss_weights["theta"] == 50  # --theta-weight reached the model's loss
     cached = np.load(tmp_path / "run" / "cache" / "train" / "1_1.npz")
     assert cached["image"].shape == (512, 512, 3) and cached["landmarks"].shape == (68, 2)
     assert {2, 3, 4, 5, 6, 7, 9} <= set(np.unique(cached["labels"]))  # the components, drawn from the contours
@@ -298,17 +301,8 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
 
 
 def _recipe(name):
-    """A recipe script imported as a module (with recipes/ on the path for its neighbours)."""
-    import importlib.util
-
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        spec = importlib.util.spec_from_file_location(f"{name}_recipe", REPO / "recipes" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(REPO / "recipes"))
-    return module
+    """A recipe script imported as a module."""
+    return script_module("recipes", name)
 
 
 def test_rtparser_recipe_init_copies_every_weight_and_refuses_another_shape(tmp_path):
@@ -388,3 +382,39 @@ def test_every_stn_icnn_phase_checkpoint_carries_the_info_it_is_given(tmp_path):
     for path in (tmp_path / "end_to_end" / "epoch_001.keras", tmp_path / "final.keras"):
         loaded = keras.models.load_model(path, compile=False)
         assert (loaded.info.name, loaded.info.face_crop) == ("helen_run", "aligned by a test"), path
+
+
+def test_centroid_crops_jitter_shifts_only_the_training_crops_translation():
+    """Exact crops without jitter; with it, each crop's centre moves by about ``jitter``
+    pixels along each axis of a non-square face, its scale stays, and a bad value is
+    refused (by train_stn_icnn too, before any phase trains)."""
+    from facezoo.models.stn_icnn.schedule import CentroidCrops, SMOKE_STN_CONFIG, train_stn_icnn
+
+    config = {**SMOKE_STN_CONFIG, "input_size": (96, 160)}
+    model = STNiCNN(**config)
+    labels = np.zeros((256, 96, 160), np.int32)
+    labels[:, 20:30, 10:40] = model.class_names.index("r_brow")
+    labels[:, 60:70, 60:90] = model.class_names.index("u_lip")
+
+    class Faces(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return np.zeros((256, 96, 160, 3), np.float32), labels
+
+    exact = model.centroid_thetas(labels)
+    x, _ = CentroidCrops(Faces(), model)[0]
+    np.testing.assert_array_equal(x["thetas"], exact)
+    x, _ = CentroidCrops(Faces(), model, jitter=4.0, seed=0)[0]
+    np.testing.assert_allclose(x["thetas"][..., :, :2], exact[..., :, :2])  # scales untouched
+    shift_x = (x["thetas"] - exact)[..., 0, 2] * (160 - 1) / 2.0  # back to pixels
+    shift_y = (x["thetas"] - exact)[..., 1, 2] * (96 - 1) / 2.0
+    for shift in (shift_x, shift_y):
+        assert 3.6 < shift.std() < 4.4 and abs(shift.mean()) < 0.5, (shift_x.std(), shift_y.std())
+    for bad in (-1, float("nan"), True):
+        with pytest.raises(TrainingSetupError, match="jitter"):
+            CentroidCrops(Faces(), model, jitter=bad)
+    with pytest.raises(TrainingSetupError, match="jitter"):
+        train_stn_icnn(config, Faces(), None, "/nonexistent/run", run_name="unit",
+                       schedule=(Phase("stage1", 1, 1e-3), Phase("parts", 1, 1e-3)), crop_jitter=-2)

@@ -18,22 +18,43 @@ from facezoo.training import ScaledAdam, TrainingSetupError, _check_run_dir, ste
 class CentroidCrops(keras.utils.PyDataset):
     """Wraps a ``(images, labels)`` PyDataset so that ``x`` also carries the thetas of crops
     centred on the labelled parts: ``({"images", "thetas"}, labels)``. This is how the part
-    models are pre-trained (on ground-truth crops) before end-to-end training."""
+    models are pre-trained (on ground-truth crops) before end-to-end training.
 
-    def __init__(self, sequence, model, **kwargs):
+    ``jitter``: the standard deviation, in pixels of the full-resolution image, of a random
+    shift added to each crop's centre. Part models trained on exactly centred crops learn
+    the centring as a cue and fail on a localizer's crops, which are never exact (HELEN:
+    the stn_icnn_helen card's "Where the gap is").
+    """
+
+    def __init__(self, sequence, model, jitter=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.sequence = sequence
         self.model = model
+        self.jitter = check_crop_jitter(jitter)
+        self._rng = np.random.default_rng(seed)
 
     def __len__(self):
         return len(self.sequence)
 
     def __getitem__(self, index):
         images, labels = self.sequence[index]
-        return {"images": images, "thetas": np.asarray(self.model.centroid_thetas(labels), np.float32)}, labels
+        thetas = np.asarray(self.model.centroid_thetas(labels), np.float32)
+        if self.jitter:
+            height, width = self.model.input_size
+            shift = self._rng.normal(0.0, self.jitter, thetas.shape[:2] + (2,))
+            thetas[..., 0, 2] += shift[..., 0] * 2.0 / (width - 1)  # pixels -> normalised
+            thetas[..., 1, 2] += shift[..., 1] * 2.0 / (height - 1)
+        return {"images": images, "thetas": thetas}, labels
 
     def on_epoch_end(self):
         self.sequence.on_epoch_end()
+
+
+def check_crop_jitter(jitter):
+    """``jitter`` as a float number of pixels >= 0; TrainingSetupError otherwise."""
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < float("inf"):
+        raise TrainingSetupError(f"crop jitter must be a finite number of pixels >= 0, got {jitter!r}")
+    return float(jitter)
 
 
 class Phase:
@@ -99,7 +120,8 @@ def check_schedule(schedule):
 
 
 def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, schedule=STN_ICNN_SCHEDULE,
-                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None, info=None):
+                   steps_per_epoch=None, run_eagerly=False, verbose=1, init_weights=None, info=None,
+                   crop_jitter=0.0):
     """Run the STN-iCNN schedule; each phase resumes or is skipped when already done.
 
     Phase ``p`` writes ``out_dir/p/`` (checkpoints, log, backup) and, when finished,
@@ -108,9 +130,11 @@ def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, sch
     starts the first phase from trained weights (fine-tuning) instead of scratch. ``info``
     (a :class:`~facezoo.info.ModelInfo`, e.g. the preset's) is given to every phase's
     checkpoints and the final model, so that ``final.keras`` and each ``epoch_NNN.keras`` are
-    parsed, evaluated and exported like the preset it trains.
+    parsed, evaluated and exported like the preset it trains. ``crop_jitter`` (pixels)
+    shifts the part phase's training crops at random (:class:`CentroidCrops`).
     """
     check_schedule(schedule)
+    check_crop_jitter(crop_jitter)  # before any phase trains, not when the parts phase starts
     _check_run_dir(out_dir, run_name)
     previous = init_weights
     model = None
@@ -132,7 +156,7 @@ def train_stn_icnn(model_config, train_data, val_data, out_dir, *, run_name, sch
         feed_train, feed_val = train_data, val_data
         if phase.name == "parts":  # crops centred on the labelled parts (they depend on the config only)
             geometry = STNiCNN(**model_config)
-            feed_train = CentroidCrops(train_data, geometry)
+            feed_train = CentroidCrops(train_data, geometry, jitter=crop_jitter)
             feed_val = None if val_data is None else CentroidCrops(val_data, geometry)
         print(f"phase {phase.name}: {phase.epochs} epochs at {phase.learning_rate:g}")
         model = train(
