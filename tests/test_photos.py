@@ -302,3 +302,24 @@ def test_a_photo_without_a_face_is_searched_quietly():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr[-2000:]
     assert "rendezvous" not in run.stderr.lower()
+
+
+def test_a_face_too_large_for_mtcnns_pyramid_is_found_at_half_size(data_root, photo, monkeypatch):
+    """HELEN test photo 30542618_1: a 400-pixel face running off a 427x640 photo, which
+    MTCNN misses at the photo's own size (the top of its pyramid) and finds at half. A photo
+    whose face is found costs one search."""
+    from facezoo.data import read_image
+
+    path = data_root / "helen68" / "testset" / "30542618_1.jpg"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    detector = MTCNNDetector()
+    searches = []
+    search = detector._search
+    monkeypatch.setattr(detector, "_search", lambda image, scale: searches.append(scale) or search(image, scale))
+    faces = detector(read_image(path))
+    assert searches == [1.0, 0.5] and len(faces) == 1 and faces[0].score > 0.9
+    x0, y0, x1, y1 = faces[0].box
+    assert 40 < x0 < 90 and 420 < x1 < 480 and y1 > 400  # in the photo's pixels, around the annotated face
+    searches.clear()
+    assert detector(photo) and searches == [1.0]
