@@ -89,6 +89,39 @@ def test_stn_icnn_inference_fast_paths_compute_the_reference_pipeline():
     np.testing.assert_allclose(fast, slow, atol=1e-5)
 
 
+def test_stn_icnn_merge_is_the_documented_per_pixel_formula():
+    """Each part class takes its pasted probability; background, skin and hair share what no
+    part claims, prod(1 - part's claim), in the proportions of their own upsampled stage-1
+    probabilities; the result is normalised. Written out class by class here, against the
+    model's merge, which resizes the uncovered classes together and stacks planes first."""
+    keras.utils.set_random_seed(5)
+    model = small_stn()
+    rng = np.random.default_rng(6)
+    probs = rng.uniform(size=(2, 48, 48, 11)).astype("float32")
+    probs /= probs.sum(-1, keepdims=True)
+    thetas = crop_theta(rng.uniform(30, 66, size=(2, len(model.parts), 2)).astype("float32"), (96, 96), 21)
+    logits = [rng.normal(0, 3, size=(2, 21, 21, len(spec.classes) + 1)).astype("float32") for spec in model.parts]
+    got = keras.ops.convert_to_numpy(model._assemble(probs, thetas, logits))
+
+    expected = np.zeros((2, 96, 96, 11), np.float32)
+    unclaimed = np.ones((2, 96, 96), np.float32)
+    for index, spec in enumerate(model.parts):
+        foreground = keras.ops.softmax(logits[index], axis=-1)[..., 1:]
+        pasted = keras.ops.convert_to_numpy(model.paste(foreground[:, None], thetas[:, index:index + 1]))[:, 0]
+        for k, name in enumerate(spec.classes):
+            expected[..., model.class_names.index(name)] = pasted[..., k]
+        unclaimed *= 1.0 - pasted.sum(-1)
+    uncovered = [i for i, name in enumerate(model.class_names)
+                 if not any(name in spec.classes for spec in model.parts)]
+    assert [model.class_names[i] for i in uncovered] == ["background", "skin", "hair"]
+    coarse = {i: keras.ops.convert_to_numpy(model.from_stage1(probs[..., i:i + 1]))[..., 0] for i in uncovered}
+    for i in uncovered:
+        expected[..., i] = unclaimed * coarse[i] / (sum(coarse.values()) + 1e-6)
+    expected /= expected.sum(-1, keepdims=True) + 1e-6
+    assert np.std(got[..., 2:10]) > 0.02  # the parts are really pasted
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 def test_stn_icnn_training_outputs_and_loss(stn):
     rng = np.random.default_rng(2)
     x = rng.uniform(size=(2, 96, 96, 3)).astype("float32")
