@@ -79,7 +79,8 @@ def _tensor_types(path):
     return collections.Counter(np.dtype(t["dtype"]).name for t in Interpreter(model_path=str(path)).get_tensor_details())
 
 
-def test_dynamic_stn_icnn_celebamask_keeps_the_float_labels_on_real_faces(data_root, tmp_path):
+@pytest.mark.parametrize("name", ["stn_icnn_celebamask", "stn_icnn_celebamask_lite"])
+def test_dynamic_stn_icnn_celebamask_keeps_the_float_labels_on_real_faces(name, data_root, tmp_path):
     """STN-iCNN's int8 file for phones (issue #21): calibrated int8 loses its facial
     parts (test_int8_stn_icnn_celebamask_is_refused_until_it_keeps_its_parts), int8
     weights with run-time quantized activations keep them. Checked here on held-out real
@@ -90,7 +91,7 @@ def test_dynamic_stn_icnn_celebamask_keeps_the_float_labels_on_real_faces(data_r
 
     faces = CelebAMask(data_root / "celebamask_subset", "train")
     faces.records = faces.records[-6:]  # held out from training (the recipe's validation faces)
-    model = facezoo.load("stn_icnn_celebamask", compile=False)
+    model = facezoo.load(name, compile=False)
     batch = model.preprocess(np.stack([faces[i].image for i in range(len(faces))]))
     path = tmp_path / "dynamic.tflite"
     facezoo.export(model, path, quantize="dynamic", sample_inputs=batch[:2], verbose=False)

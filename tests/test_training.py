@@ -195,7 +195,8 @@ def test_helen_recipe_smoke_on_a_fixture_in_helens_annotation_layout(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "stn_icnn_helen.py"), "--data", str(tmp_path / "helen"),
-         "--out", str(tmp_path / "run"), "--smoke", "--crop-jitter", "3", "--theta-weight", "50"],
+         "--out", str(tmp_path / "run"), "--smoke", "--crop-jitter", "3", "--theta-weight", "50",
+         "--augment", "aligned"],
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -359,6 +360,27 @@ def test_stn_icnn_helen_recipe_continues_one_phase_with_its_multipliers():
     assert (kept.epochs, kept.learning_rate) == (phases["parts"].epochs, phases["parts"].learning_rate)
     with pytest.raises(SystemExit, match="no phase 'end2end'.*end_to_end"):
         recipe.continuation(recipe.CPU_SCHEDULE, "end2end")
+
+
+def test_stn_icnn_lite_recipe_starts_from_the_teachers_icnns_with_a_fresh_localizer(tmp_path):
+    from facezoo.models import STNiCNN
+    from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG
+
+    recipe = _recipe("stn_icnn_celebamask")
+    teacher = STNiCNN(**SMOKE_STN_CONFIG)
+    rng = np.random.default_rng(0)
+    for variable in teacher.weights:  # weights unlike any fresh initialisation
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.1)
+    teacher.save(tmp_path / "teacher.keras")
+    lite_config = {**SMOKE_STN_CONFIG, "stage1_size": (24, 24), "crop_size": (11, 11), "crop_scale": 2.0}
+    path = recipe.lite_initial_weights(str(tmp_path / "run"), lite_config, source=str(tmp_path / "teacher.keras"))
+    lite = STNiCNN(**lite_config)
+    lite.load_weights(path)
+    for old, new in zip([teacher.stage1, *teacher.part_models], [lite.stage1, *lite.part_models]):
+        for a, b in zip(old.get_weights(), new.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert len(lite.localizer.weights) < len(teacher.localizer.weights)  # a smaller map: fewer blocks
+    assert not lite.localizer.head.get_weights()[0].any()  # its zero initialisation, not the teacher's
 
 
 def test_every_stn_icnn_phase_checkpoint_carries_the_info_it_is_given(tmp_path):

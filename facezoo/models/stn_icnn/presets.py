@@ -7,6 +7,11 @@ from facezoo.presets import (CELEBAMASK_FACES, CELEBAMASK_TERMS, HELEN_CONTOUR_F
 register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
                       "STN-iCNN end-to-end parser (Yin et al. 2021), 512x512 faces", output="probabilities")
 
+PAPER = "Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional Neural Networks. " \
+        "Cognitive Neurodynamics 2021"
+CELEBAMASK_TRAINING_DATA = ("950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
+                            "classes mapped to HELEN's")
+
 register_presets(
     Preset(
         name="stn_icnn_celebamask",
@@ -15,10 +20,8 @@ register_presets(
         task="parsing",
         description="STN-iCNN, HELEN's 11 classes, trained on a CelebAMask-HQ subset at 512x512",
         class_map="helen",
-        training_data="950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
-                      "classes mapped to HELEN's",
-        paper="Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional "
-              "Neural Networks. Cognitive Neurodynamics 2021",
+        training_data=CELEBAMASK_TRAINING_DATA,
+        paper=PAPER,
         recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask",
         weights_file="stn_icnn_celebamask.npz",
         sha256="b5d938ed2e2b8f5e7eb18c8c890bf28f14d28a2bedd0e46a99ad4ba96a1ed322",
@@ -31,6 +34,32 @@ register_presets(
                                  "eyes": 0.8792, "nose": 0.9187, "u_lip": 0.8934, "i_mouth": 0.9020,
                                  "l_lip": 0.8888, "mouth": 0.9340, "skin": 0.9431, "hair": 0.9120},
             "command": "facezoo eval stn_icnn_celebamask --dataset celebamask --data CELEBAMASK_ROOT --split test",
+        },
+        **CELEBAMASK_FACES,
+    ),
+    Preset(
+        name="stn_icnn_celebamask_lite",
+        architecture="stn_icnn",
+        # a quarter of stn_icnn_celebamask's convolutions: stage 1 at 64x64, 41x41 crops over the
+        # same ~130-pixel windows (crop_scale 3.2 = 1.6 x 81 / 41, rounded)
+        config={"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (41, 41), "crop_scale": 3.2},
+        task="parsing",
+        description="STN-iCNN for phones: stn_icnn_celebamask at a quarter of its convolutions (stage 1 at "
+                    "64x64, 41x41 part crops), fine-tuned from it on the same CelebAMask-HQ subset",
+        class_map="helen",
+        training_data=CELEBAMASK_TRAINING_DATA,
+        paper=PAPER,
+        recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask_lite "
+               "--preset stn_icnn_celebamask_lite",
+        weights_file="stn_icnn_celebamask_lite.npz",
+        sha256="82a3d76b13d3cd68c63f736d4e62360938c93bc4df46fb7871cbf02da5a2b685",
+        hub_repo="facezoo/stn_icnn_celebamask_lite",
+        metrics={
+            "protocol": "as stn_icnn_celebamask's",
+            "test (100 faces)": {"overall_f1": 0.8755, "overall_strict_f1": 0.8877, "brows": 0.8291,
+                                 "eyes": 0.8585, "nose": 0.9316, "u_lip": 0.8609, "i_mouth": 0.8531,
+                                 "l_lip": 0.8723, "mouth": 0.9224, "skin": 0.9246, "hair": 0.8844},
+            "command": "facezoo eval stn_icnn_celebamask_lite --dataset celebamask --data CELEBAMASK_ROOT --split test",
         },
         **CELEBAMASK_FACES,
     ),
@@ -48,8 +77,7 @@ register_presets(
                       "(facezoo.data.HelenContours), skin, hair and background filled in by stn_icnn_celebamask "
                       "where sure and unknown elsewhere (recipes/helen_faces.py), validated on its last 70",
 
-        paper="Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional "
-              "Neural Networks. Cognitive Neurodynamics 2021",
+        paper=PAPER,
         recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen",
         weights_file="stn_icnn_helen.npz",
         sha256="96df89484892cb863859a6798d46555209a264eafbf8a130a873200df1c170fd",
@@ -75,6 +103,9 @@ END_TO_END_MULTIPLIERS = {"stage1/": 0.1, "localizer/": 0.1}
 CPU_SCHEDULES = {
     "stn_icnn_celebamask": (("stage1", 20, 1e-3), ("localizer", 6, 1e-3), ("parts", 5, 1e-3),
                             ("end_to_end", 2, 1e-4, END_TO_END_MULTIPLIERS)),
+    # stage 1 and part iCNNs start from stn_icnn_celebamask's weights, at new input sizes
+    "stn_icnn_celebamask_lite": (("stage1", 4, 5e-4), ("localizer", 4, 1e-3), ("parts", 4, 5e-4),
+                                 ("end_to_end", 3, 1e-4, END_TO_END_MULTIPLIERS)),
     # fine-tuned from stn_icnn_celebamask, hence fewer epochs at a lower rate
     "stn_icnn_helen": (("stage1", 6, 5e-4), ("localizer", 3, 5e-4), ("parts", 3, 5e-4),
                        ("end_to_end", 6, 1e-4, END_TO_END_MULTIPLIERS)),
