@@ -12,6 +12,9 @@ model's template, HELEN protocol, skin and hair not scored, as ``facezoo eval``)
 * ``ground-truth crops``: the model's part networks on crops centred on the labelled parts
   (no localizer error).
 * ``own localizer``: the model as shipped.
+* ``fixed crops``: the part networks on one fixed crop per part, centred where the part
+  lies on average on the first ``--train-faces`` training faces (the localizer's scale):
+  what a cropper that looks at nothing gets on these aligned faces.
 * ``re-centred second pass``: the part networks again, on crops centred on the parts the
   model's first answer labels (a cropper that needs no ground truth).
 * ``flip average``: the mean of the probabilities of the face and of its mirror image
@@ -65,6 +68,21 @@ def perfect_probabilities(model, labels):
     return ops.convert_to_numpy(model._assemble(stage1, thetas, part_logits))
 
 
+def mean_part_centres(model, faces, limit):
+    """``(P, 2)``: each part's labelled centre (normalised x, y) averaged over the first
+    ``limit`` faces where it is labelled."""
+    from keras import ops
+
+    part_ids = [[model.class_names.index(c) for c in spec.classes] for spec in model.parts]
+    centres, present = [], []
+    for samples in _batches(faces, 8, limit):
+        labels = np.stack([s.labels for s in samples]).astype(np.int32)
+        centres.append(model.centroid_thetas(labels)[..., 2])
+        present.append(ops.convert_to_numpy(label_centroids(labels, part_ids)[1]) > 0)
+    centres, present = np.concatenate(centres), np.concatenate(present)
+    return np.stack([centres[present[:, i], i].mean(0) for i in range(len(model.parts))])
+
+
 def _row(scores):
     return {**scores["groups"], "overall": scores["overall"], "overall_strict": scores["overall_strict"]}
 
@@ -88,8 +106,12 @@ def main(argv=None):
     mirrored = flip_permutation(HELEN)
     part_ids = [[model.class_names.index(c) for c in spec.classes] for spec in model.parts]
     parts = sorted({i for ids in part_ids for i in ids})
-    rows = {name: ConfusionMatrix(HELEN.num_classes) for name in
-            ("geometry ceiling", "ground-truth crops", "own localizer", "re-centred second pass", "flip average")}
+    names = ["geometry ceiling", "ground-truth crops", "own localizer", "re-centred second pass", "flip average"]
+    if args.train_faces:
+        names.insert(3, "fixed crops")
+        train = aligned_helen_contours(model, args.data, "train")
+        fixed_centres = mean_part_centres(model, train, args.train_faces)
+    rows = {name: ConfusionMatrix(HELEN.num_classes) for name in names}
     priors = {factor: ConfusionMatrix(HELEN.num_classes) for factor in PRIOR_FACTORS}
 
     def add(cm, probabilities, labels):
@@ -107,6 +129,12 @@ def main(argv=None):
         add(rows["ground-truth crops"], ops.convert_to_numpy(model({"images": images, "thetas": exact})), labels)
         own = ops.convert_to_numpy(model(images, training=False))
         add(rows["own localizer"], own, labels)
+        stage1 = ops.softmax(model.stage1(model.to_stage1(images), training=False), axis=-1)
+        located = ops.convert_to_numpy(model.localizer(stage1, training=False))
+        if args.train_faces:
+            fixed = located.copy()
+            fixed[..., 2] = fixed_centres
+            add(rows["fixed crops"], ops.convert_to_numpy(model({"images": images, "thetas": fixed})), labels)
         second = model({"images": images, "thetas": model.centroid_thetas(own.argmax(-1))}, training=False)
         add(rows["re-centred second pass"], ops.convert_to_numpy(second), labels)
         flipped = ops.convert_to_numpy(model(images[:, :, ::-1], training=False))[:, :, ::-1][..., mirrored]
@@ -115,15 +143,13 @@ def main(argv=None):
             weights = np.ones(own.shape[-1], np.float32)
             weights[parts] = factor
             add(cm, own * weights, labels)
-        stage1 = ops.softmax(model.stage1(model.to_stage1(images), training=False), axis=-1)
-        shifts.append(ops.convert_to_numpy(model.localizer(stage1, training=False))[..., 2] - exact[..., 2])
+        shifts.append(located[..., 2] - exact[..., 2])
         centres.append(exact[..., 2])
         present.append(ops.convert_to_numpy(label_centroids(labels, part_ids)[1]) > 0)
     results = {name: _row(helen_scores(cm.matrix)) for name, cm in rows.items()}
     best = max(priors, key=lambda f: helen_scores(priors[f].matrix)["overall"])
     results[f"part prior x{best:g}"] = _row(helen_scores(priors[best].matrix))
     if args.train_faces:
-        train = aligned_helen_contours(model, args.data, "train")
         scores = evaluate_helen_contours(model, train, limit=args.train_faces, progress=False)
         results[f"training faces ({sample_count(train, args.train_faces)})"] = _row(scores)
 

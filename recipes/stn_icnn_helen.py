@@ -34,6 +34,13 @@ CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
 CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
+#: Training-time variation. The paper's is much wider than what is left on faces aligned by
+#: five points onto the template (how facezoo parses photos and how the HELEN test faces are
+#: scored), and a localizer trained on it places crops no closer than one fixed crop per
+#: part would on aligned faces (the card's "Where the gap is").
+AUGMENTATIONS = {"paper": {}, "aligned": {"max_rotation": 5.0, "max_shift": 0.03, "scale_range": (0.9, 1.1)}}
+
+
 def initial_weights(out_dir, source=TEACHER):
     """The weights the first phase starts from, as a .weights.h5 in the run: a preset's
     (the teacher by default) or a saved model's (.keras, .weights.h5)."""
@@ -82,6 +89,9 @@ def main(argv=None):
     parser.add_argument("--theta-weight", type=float, default=None, metavar="W",
                         help="weight of the localizer's theta regression in the loss (default 1); the end-to-end "
                              "phase lets the localizer drift off the parts when it is weak")
+    parser.add_argument("--augment", choices=sorted(AUGMENTATIONS), default="paper",
+                        help="paper: the paper's (rotation +-15 degrees, shift +-10%%, scale 0.8-1.5); aligned: the "
+                             "variation left on faces aligned onto the template, which is what the model is given")
     parser.add_argument("--smoke", action="store_true", help="one step per phase on a tiny subset (for tests)")
     args = parser.parse_args(argv)
     if args.only is None and (args.epochs, args.learning_rate, args.halve_every) != (None, None, None):
@@ -104,7 +114,8 @@ def main(argv=None):
             parser.error(f"--theta-weight must be a finite number >= 0, got {args.theta_weight}")
         config = {**config, "loss_weights": {**config.get("loss_weights", {}), "theta": args.theta_weight}}
     size = config["input_size"]
-    train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen"), shuffle=True, workers=2)
+    train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen", **AUGMENTATIONS[args.augment]),
+                                shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
     train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_helen", schedule=schedule,
                    steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init,

@@ -45,3 +45,22 @@ def test_the_geometry_ceiling_loses_what_a_crop_cannot_hold(gap):
     outside = mouth[0].copy()
     outside[:, 38:59] = False  # the window, centred on the mouth
     assert not (predicted[0] == labels[0])[outside].any()
+
+
+def test_fixed_crops_sit_at_each_parts_mean_centre_over_the_faces_that_have_it(gap):
+    from types import SimpleNamespace
+
+    model = STNiCNN(**SMOKE_STN_CONFIG)
+    first, second = _face(model, mouth_width=17), _face(model, mouth_width=17)
+    second[0] = np.roll(second[0], (4, 6), axis=(0, 1))  # every part 4 px lower, 6 px right
+    third = _face(model, mouth_width=17)
+    third[third == model.class_names.index("nose")] = model.class_names.index("skin")  # no nose
+    third[0] = np.roll(third[0], (-8, 0), axis=(0, 1))
+    faces = [SimpleNamespace(labels=f[0]) for f in (first, second, third)]
+    centres = gap.mean_part_centres(model, faces, limit=None)
+    thetas = [model.centroid_thetas(f)[0, :, :, 2] for f in (first, second, third)]
+    nose = [i for i, spec in enumerate(model.parts) if spec.name == "nose"][0]
+    expected = np.mean(thetas, axis=0)
+    expected[nose] = np.mean([thetas[0][nose], thetas[1][nose]], axis=0)  # the face without one left out
+    np.testing.assert_allclose(centres, expected, atol=1e-6)
+    assert len(gap.mean_part_centres(model, faces, limit=1)) == len(model.parts)
