@@ -34,9 +34,8 @@ CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
 CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
 
 
-#: Training-time variation. The paper's is much wider than what is left on faces aligned by
-#: five points onto the template (how facezoo parses photos and how the HELEN test faces are
-#: scored), and a localizer trained on it places crops no closer than one fixed crop per
+#: Training-time variation. The paper's is much wider than what is left on faces aligned onto
+#: the template (by five points in facezoo parse, by their 68 when HELEN's faces are scored), and a localizer trained on it places crops no closer than one fixed crop per
 #: part would on aligned faces (the card's "Where the gap is").
 AUGMENTATIONS = {"paper": {}, "aligned": {"max_rotation": 5.0, "max_shift": 0.03, "scale_range": (0.9, 1.1)}}
 
