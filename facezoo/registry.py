@@ -177,7 +177,7 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
             path = os.fspath(weights)
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)
             expected = build(preset)
-            if type(model) is not type(expected) or model.architecture_config() != expected.architecture_config():
+            if type(model) is not type(expected) or model.weights_config() != expected.weights_config():
                 raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
         else:
             raise ValueError(f"weights must be 'default', None, a path or hf://ORG/REPO, got {weights!r}")

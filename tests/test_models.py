@@ -122,6 +122,32 @@ def test_stn_icnn_merge_is_the_documented_per_pixel_formula():
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+def test_stn_icnn_paste_at_a_smaller_canvas_approximates_the_full_paste():
+    """``paste_size`` half the input merges at 48x48 and upsamples: a blurrier map at the
+    parts' borders, the same labels almost everywhere, still probabilities."""
+    rng = np.random.default_rng(7)
+    full, half = small_stn(), small_stn(paste_size=48)
+    assert half.get_config()["paste_size"] == [48, 48]
+    assert STNiCNN.from_config(half.get_config()).paste_size == (48, 48)
+
+    def smooth(shape, scale):  # blobs, like real maps, not per-pixel noise
+        coarse = rng.normal(0, scale, size=(shape[0], 6, 6, shape[-1])).astype("float32")
+        return keras.ops.convert_to_numpy(keras.ops.image.resize(coarse, shape[1:3]))
+
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(smooth((2, 48, 48, 11), 2.0)))
+    thetas = crop_theta(rng.uniform(30, 66, size=(2, len(full.parts), 2)).astype("float32"), (96, 96), 21)
+    logits = [smooth((2, 21, 21, len(spec.classes) + 1), 3.0) for spec in full.parts]
+    exact = keras.ops.convert_to_numpy(full._assemble(probs, thetas, logits))
+    approx = keras.ops.convert_to_numpy(half._assemble(probs, thetas, logits))
+    assert approx.shape == exact.shape == (2, 96, 96, 11)
+    np.testing.assert_allclose(approx.sum(-1), 1.0, atol=1e-4)
+    assert np.abs(approx - exact).max() > 1e-3  # really merged on the smaller canvas
+    assert np.abs(approx - exact).mean() < 0.02
+    assert (approx.argmax(-1) == exact.argmax(-1)).mean() > 0.95
+    with pytest.raises(ValueError, match="paste_size"):
+        small_stn(paste_size=128)
+
+
 def test_stn_icnn_training_outputs_and_loss(stn):
     rng = np.random.default_rng(2)
     x = rng.uniform(size=(2, 96, 96, 3)).astype("float32")

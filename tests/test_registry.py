@@ -205,3 +205,19 @@ def test_pip_install_in_a_fresh_environment_loads_the_packaged_weights(tmp_path)
     lines = result.stdout.split()
     assert lines[0].startswith(str(site / "facezoo")), lines
     assert len(lines) > 2 and all(line.startswith(str(site / "facezoo" / "weights")) for line in lines[1:]), lines
+
+
+def test_a_checkpoint_with_other_stn_icnn_inference_settings_fits_its_preset(tmp_path):
+    """Paste size and loss weights shape no weight: a lite file pasted at 512 (or trained with
+    another theta weight) loads as the preset's weights and keeps its own settings; another
+    crop size does not."""
+    shipped = facezoo.load("stn_icnn_celebamask_lite", compile=False)
+    config = {**shipped.get_config(), "paste_size": None, "loss_weights": {"theta": 100.0}}
+    other = STNiCNN.from_config(config)
+    other.set_weights(shipped.get_weights())
+    save_checkpoint(other, tmp_path / "mine.npz")
+    loaded = facezoo.load("stn_icnn_celebamask_lite", weights=str(tmp_path / "mine.npz"), compile=False)
+    assert loaded.paste_size == (512, 512) and loaded.loss_weights["theta"] == 100.0
+    save_checkpoint(STNiCNN.from_config({**config, "crop_size": [31, 31]}), tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="holds a different model"):
+        facezoo.load("stn_icnn_celebamask_lite", weights=str(tmp_path / "other.npz"), compile=False)

@@ -110,8 +110,13 @@ class FaceModel:
         return {} if info is None else {INFO_KEY: info.to_dict()}
 
     def architecture_config(self):
-        """``get_config()`` without the info: what decides the weights' shapes."""
+        """``get_config()`` without the info: the network, to rebuild or publish it."""
         return {k: v for k, v in self.get_config().items() if k != INFO_KEY}
+
+    def weights_config(self):
+        """What decides the weights' shapes: two models with equal ones can swap weights
+        (:meth:`architecture_config` less settings that shape no weight)."""
+        return self.architecture_config()
 
     def get_config(self):
         return {**super().get_config(), **self.info_config()}

@@ -246,6 +246,10 @@ class STNiCNN(FaceModel, keras.Model):
         crop_size: odd ``(h, w)`` of each part crop, in pixels of the part model.
         crop_scale: each crop covers ``crop_scale * crop_size`` pixels of the face (1 =
             the face's own resolution; 1.6 fits CelebAMask-HQ's parts at 512x512).
+        paste_size: ``(h, w)`` at which the parts are pasted back and merged with stage 1
+            (default ``input_size``, exact); a smaller canvas is upsampled bilinearly to
+            ``input_size`` at the end, for phones: most of the work at full resolution is
+            the paste and merge. Inference only; training never pastes.
         channels: row channels of every iCNN.
         localizer_channels: width of the localization network.
         loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
@@ -268,6 +272,7 @@ class STNiCNN(FaceModel, keras.Model):
         stage1_size=(128, 128),
         crop_size=(81, 81),
         crop_scale=1.0,
+        paste_size=None,
         channels=(8, 16, 24, 32),
         localizer_channels=16,
         loss_weights=None,
@@ -290,6 +295,9 @@ class STNiCNN(FaceModel, keras.Model):
         if not isinstance(crop_scale, (int, float)) or not 0 < crop_scale <= 8:
             raise ValueError(f"crop_scale must be a number in (0, 8], got {crop_scale!r}")
         self.crop_scale = float(crop_scale)
+        self.paste_size = self.input_size if paste_size is None else _size(paste_size, "paste_size")
+        if any(p > i for p, i in zip(self.paste_size, self.input_size)):
+            raise ValueError(f"paste_size {self.paste_size} must not exceed input_size {self.input_size}")
         if cropper not in CROPPERS:
             raise ValueError(f"cropper must be one of {CROPPERS}, got {cropper!r}")
         self.cropper = cropper
@@ -321,14 +329,20 @@ class STNiCNN(FaceModel, keras.Model):
             self.to_stage1 = layers.AveragePooling2D(pool_size=tuple(int(f) for f in factor), name="to_stage1")
         else:
             self.to_stage1 = layers.Resizing(*self.stage1_size, interpolation="bilinear", name="to_stage1")
-        self.from_stage1 = layers.Resizing(*self.input_size, interpolation="bilinear", name="from_stage1")
+        self.from_stage1 = layers.Resizing(*self.paste_size, interpolation="bilinear", name="from_stage1")
+        # Upsampling the merged map is a convex combination, so the probabilities stay
+        # normalised. The paste's grid spans [-1, 1] corner to corner (align-corners) and the
+        # upsampling is half-pixel: a pasted part lands up to half an output pixel (at the
+        # border; none at the centre) off where the full-size paste puts it, at 2x.
+        self.to_output = (None if self.paste_size == self.input_size else
+                          layers.Resizing(*self.input_size, interpolation="bilinear", name="to_output"))
         self.stage1 = ICNN(num_classes=num_classes, input_shape=(*self.stage1_size, 3), channels=self.channels, name="stage1")
         self.localizer = LocalizationNetwork(
             len(self.parts), self.input_size, self.crop_size, channels=localizer_channels,
             base_scale=self.crop_scale, name="localizer",
         )
         self.crop = SpatialCrop(self.crop_size, name="crop")
-        self.paste = SpatialPaste(self.input_size, name="paste")
+        self.paste = SpatialPaste(self.paste_size, name="paste")
         model_keys = sorted({p.model for p in self.parts})
         self._model_index = {key: i for i, key in enumerate(model_keys)}
         sizes = {p.model: len(p.classes) + 1 for p in self.parts}
@@ -439,7 +453,8 @@ class STNiCNN(FaceModel, keras.Model):
         return logits
 
     def _assemble(self, stage1_probs, thetas, part_logits, axis_aligned=True):
-        """Full-resolution probabilities ``(B, H, W, classes)`` from stage 1 and the parts.
+        """Full-resolution probabilities ``(B, H, W, classes)`` from stage 1 and the parts
+        (merged at ``paste_size``, then upsampled to ``input_size`` if it is smaller).
 
         Each part's foreground probabilities are pasted back; the classes no part covers
         (background, skin, hair) share what no part claims, in the proportions of the
@@ -458,7 +473,7 @@ class STNiCNN(FaceModel, keras.Model):
         planes = ops.concatenate(planes, axis=1)  # (B, K, h, w)
         plane_thetas = ops.stack(plane_thetas, axis=1)  # (B, K, 2, 3)
         if axis_aligned:
-            pasted = paste_planes(planes, plane_thetas, self.input_size)
+            pasted = paste_planes(planes, plane_thetas, self.paste_size)
         else:
             pasted = self.paste(ops.expand_dims(planes, -1), plane_thetas)[..., 0]
         pasted = ops.unstack(pasted, axis=1)  # K planes (B, H, W)
@@ -482,7 +497,8 @@ class STNiCNN(FaceModel, keras.Model):
         for i, plane in zip(self._uncovered_ids, coarse):
             channels[i] = unclaimed * plane / coarse_total
         probs = ops.transpose(ops.stack(channels, axis=1), (0, 2, 3, 1))
-        return probs / (ops.sum(probs, axis=-1, keepdims=True) + 1e-6)
+        probs = probs / (ops.sum(probs, axis=-1, keepdims=True) + 1e-6)
+        return probs if self.to_output is None else self.to_output(probs)
 
     # === Training ===
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -529,12 +545,21 @@ class STNiCNN(FaceModel, keras.Model):
             "stage1_size": list(self.stage1_size),
             "crop_size": list(self.crop_size),
             "crop_scale": self.crop_scale,
+            "paste_size": None if self.paste_size == self.input_size else list(self.paste_size),
             "channels": list(self.channels),
             "localizer_channels": self.localizer_channels,
             "loss_weights": dict(self.loss_weights),
             "cropper": self.cropper,
             **self.info_config(),
         }
+
+    def weights_config(self):
+        """Without the paste size and the loss weights, which shape no weight: a checkpoint
+        trained or saved with others fits the same preset."""
+        config = super().weights_config()
+        for key in ("paste_size", "loss_weights"):
+            config.pop(key, None)
+        return config
 
     def architecture_classes(self):
         return self.__dict__.get("_architecture_class_names", ())
