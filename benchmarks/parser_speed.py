@@ -1,6 +1,7 @@
 """Speed of every parser in the zoo: Keras and TFLite (float32, dynamic, int8), 1 and 2 threads.
 
     python benchmarks/parser_speed.py [--repeats 20] [--json benchmarks/results/parser_speed.json]
+    python benchmarks/parser_speed.py --models stn_icnn_celebamask_lite stn_icnn_helen_lite   # a few, beside the reference
 
 One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
 model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
@@ -31,18 +32,33 @@ QUANTIZATIONS = (None, "dynamic", "int8")
 COLUMNS = ("keras", "tflite_fp32", "tflite_dynamic", "tflite_int8")
 
 
-def _models():
+REFERENCE = "stn_icnn_celebamask"  # every run times it, so ratios compare across runs
+
+
+def _names(only=None):
+    """The presets to time, the reference first."""
+    from facezoo.registry import PRESETS
+
+    names = {p.name for p in PRESETS.values() if p.task == "parsing" and not p.unavailable}
+    if only:
+        unknown = set(only) - names
+        if unknown:
+            raise SystemExit(f"--models: no parsing preset {sorted(unknown)}; presets: {', '.join(sorted(names))}")
+        names = set(only) | {REFERENCE}
+    return sorted(names, key=lambda name: (name != REFERENCE, name))
+
+
+def _models(only=None):
     import facezoo
     from facezoo.registry import PRESETS
 
-    names = sorted((p.name for p in PRESETS.values() if p.task == "parsing" and not p.unavailable),
-                   key=lambda name: (name != "stn_icnn_celebamask", name))  # the reference first
+    names = _names(only)
     return {f"{name} ({PRESETS[name].input_size[0]})": facezoo.load(name, compile=False) for name in names}
 
 
 
 
-def worker(threads, repeats):
+def worker(threads, repeats, only=None):
     import numpy as np
     import tensorflow as tf
 
@@ -55,7 +71,7 @@ def worker(threads, repeats):
 
     results = {}
     folder = tempfile.mkdtemp(prefix="facezoo-speed-")
-    for name, model in _models().items():
+    for name, model in _models(only).items():
         shape = model_input_shape(model)[1:]
         face = default_sample_inputs(shape, batch=1)
         row = {"keras": median_ms(lambda: model.predict_on_batch(face), repeats)}
@@ -89,22 +105,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--models", nargs="+", default=None, metavar="PRESET",
+                        help=f"these parsing presets only (and {REFERENCE}, the reference); default: all")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        return worker(args.worker, args.repeats)
+        return worker(args.worker, args.repeats, args.models)
+    _names(args.models)  # an unknown name fails here, not in a worker
 
     table = {}
     for threads in args.threads:
-        run = subprocess.run([sys.executable, __file__, "--worker", str(threads), "--repeats", str(args.repeats)],
+        command = [sys.executable, __file__, "--worker", str(threads), "--repeats", str(args.repeats)]
+        run = subprocess.run(command + (["--models", *args.models] if args.models else []),
                              capture_output=True, text=True)
         line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             raise SystemExit(f"worker with {threads} thread(s) failed:\n{run.stderr[-3000:]}")
         table[threads] = json.loads(line[len("RESULT "):])
 
-    reference = "stn_icnn_celebamask (512)"
+    reference = next(iter(table[args.threads[0]]))  # REFERENCE's row
     print(f"ms per face (median of {args.repeats}), one face per call; (x) = STN-iCNN's time / this one's")
     columns = COLUMNS
     ratios = ("tflite_dynamic", "tflite_int8")
