@@ -59,12 +59,12 @@ def test_shipped_stn_icnn_celebamask_presets_keep_their_f1(name, data_root):
 
 def test_shipped_stn_icnn_helen_keeps_its_f1_on_helens_contours(data_root):
     """HELEN protocol overall F1 on the first 16 test faces, aligned by their 68 points:
-    0.838 when shipped (0.836 on all 330)."""
+    0.854 when shipped (0.853 on all 330)."""
     model = facezoo.load("stn_icnn_helen", compile=False)
     faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(512, 512),
                           align_to=alignment_keypoints(model, (512, 512)))
     scores = evaluate_helen_contours(model, faces, limit=16, progress=False)
-    assert scores["overall"] >= 0.833, scores
+    assert scores["overall"] >= 0.849, scores
 
 
 def test_shipped_rtparser_helen_keeps_its_f1_and_uses_its_heatmap(data_root):
