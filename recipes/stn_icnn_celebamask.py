@@ -30,7 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import (SMOKE_STN_CONFIG, cpu_schedule, resized_initial_weights,  # noqa: E402
+                                              smoke_schedule, train_stn_icnn)
 
 PRESETS = ("stn_icnn_celebamask", "stn_icnn_celebamask_lite")  # configs and CPU schedules beside the presets
 LITE_TEACHER = "stn_icnn_celebamask"  # the lite variant's stage 1 and part iCNNs start from its weights
@@ -41,16 +42,9 @@ def lite_initial_weights(out_dir, config, source=LITE_TEACHER):
     """A ``.weights.h5`` in the run: ``config``'s STN-iCNN with ``source``'s stage-1 and part
     iCNN weights (same channels, other input sizes) and a fresh localizer."""
     import facezoo
-    from facezoo.models import STNiCNN
 
-    path = os.path.join(out_dir, "init.weights.h5")
-    if not os.path.exists(path):
-        teacher, model = facezoo.load(source, compile=False), STNiCNN(**config)
-        for old, new in zip([teacher.stage1, *teacher.part_models], [model.stage1, *model.part_models]):
-            new.set_weights(old.get_weights())
-        os.makedirs(out_dir, exist_ok=True)
-        model.save_weights(path)
-    return path
+    return resized_initial_weights(facezoo.load(source, compile=False), config,
+                                   os.path.join(out_dir, "init.weights.h5"))
 
 
 def main(argv=None):

@@ -17,6 +17,14 @@ crops centred on the labelled parts; end to end with stage 1 and localizer at 0.
 started from stn_icnn_celebamask's weights (same architecture, same 11 classes), shorter
 than the paper's 25/10/20/10 epochs so it fits a 2-core CPU (CPU_SCHEDULE); Adam halved
 every 5 epochs; the paper's augmentation. Rerunning the command resumes.
+
+``--preset stn_icnn_helen_lite`` trains the phone-sized variant (stage 1 at 64x64, 41x41
+crops over the same windows, as stn_icnn_celebamask_lite): its stage 1 and part iCNNs start
+from stn_icnn_helen's weights (or ``--init``'s), its localizer afresh; the aligned
+augmentation is the one its card reports:
+
+    python recipes/stn_icnn_helen.py --data ../shared/data/helen68 --out runs/stn_icnn_helen_lite \
+        --preset stn_icnn_helen_lite --augment aligned
 """
 
 import argparse
@@ -27,11 +35,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.data import Augmenter, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import (SMOKE_STN_CONFIG, cpu_schedule, resized_initial_weights,  # noqa: E402
+                                              smoke_schedule, train_stn_icnn)
 from helen_faces import DEFAULT_CACHE, TEACHER, prepared_splits  # noqa: E402
 
-CONFIG = get_preset(TEACHER).config  # the same network, fine-tuned
 CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
+#: preset -> the model its first phase starts from (configs and schedules beside the presets)
+PRESETS = {"stn_icnn_helen": TEACHER, "stn_icnn_helen_lite": "stn_icnn_helen"}
 
 
 #: Training-time variation. The paper's is much wider than what is left on faces aligned onto
@@ -40,16 +50,24 @@ CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/mode
 AUGMENTATIONS = {"paper": {}, "aligned": {"max_rotation": 5.0, "max_shift": 0.03, "scale_range": (0.9, 1.1)}}
 
 
-def initial_weights(out_dir, source=TEACHER):
+def initial_weights(out_dir, source=TEACHER, config=None):
     """The weights the first phase starts from, as a .weights.h5 in the run: a preset's
-    (the teacher by default) or a saved model's (.keras, .weights.h5)."""
+    (the teacher by default) or a saved model's (.keras, .weights.h5). A model whose stage-1
+    or crop size differs from ``config``'s (the full network starting a lite one) gives its
+    stage-1 and part iCNNs and leaves the localizer fresh (``resized_initial_weights``)."""
     import facezoo
 
     if source.endswith(".weights.h5"):
         return source
     path = os.path.join(out_dir, "init.weights.h5")
     if not os.path.exists(path):
-        facezoo.load(source, compile=False).save_weights(path)
+        os.makedirs(out_dir, exist_ok=True)
+        model = facezoo.load(source, compile=False)
+        sizes = ("stage1_size", "crop_size")
+        if config is not None and any(list(model.get_config()[k]) != list(config[k]) for k in sizes):
+            resized_initial_weights(model, config, path)
+        else:
+            model.save_weights(path)
     return path
 
 
@@ -75,8 +93,10 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="prepared faces (shared with rtparser.py --dataset helen)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--init", default=TEACHER, metavar="PRESET|MODEL",
-                        help=f"weights the first phase starts from: a preset, a .keras or .weights.h5 (default {TEACHER})")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="stn_icnn_helen", help="which published config to train")
+    parser.add_argument("--init", default=None, metavar="PRESET|MODEL",
+                        help="weights the first phase starts from: a preset, a .keras or .weights.h5 (default "
+                             + ", ".join(f"{teacher} for {preset}" for preset, teacher in PRESETS.items()) + ")")
     parser.add_argument("--only", default=None, metavar="PHASE",
                         help="run this phase of the schedule alone (e.g. end_to_end, continuing --init's weights)")
     parser.add_argument("--epochs", type=int, default=None, help="with --only: its epochs")
@@ -95,16 +115,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.only is None and (args.epochs, args.learning_rate, args.halve_every) != (None, None, None):
         parser.error("--epochs, --learning-rate and --halve-every go with --only PHASE")
+    if args.only and args.init is None and PRESETS[args.preset] != TEACHER:
+        # its default start is another network's: the localizer would start afresh mid-schedule
+        parser.error(f"--only continues a run: give --init with a {args.preset} model (e.g. RUN/final.keras)")
 
     os.makedirs(args.out, exist_ok=True)
     train_set, val_set = prepared_splits(args.data, os.path.join(args.out, "cache") if args.smoke else args.cache,
                                          smoke=args.smoke)
-    schedule = CPU_SCHEDULE
+    schedule = cpu_schedule(args.preset)
     if args.only:
         schedule = continuation(schedule, args.only, args.epochs, args.learning_rate, args.halve_every)
-    config, steps = CONFIG, None
-    # the teacher's 512x512 weights do not fit the smoke net (a smoke run's own weights do)
-    init = None if args.smoke and args.init == TEACHER else initial_weights(args.out, args.init)
+    config, steps = get_preset(args.preset).config, None
+    source = args.init or PRESETS[args.preset]
+    # the 512x512 weights do not fit the smoke net (a smoke run's own weights do)
+    init = None if args.smoke and args.init is None else initial_weights(args.out, source, config)
     if args.smoke:
         config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
         schedule = smoke_schedule(schedule)
@@ -116,9 +140,9 @@ def main(argv=None):
     train_seq = ParsingSequence(train_set, args.batch_size, size, augment=Augmenter("helen", **AUGMENTATIONS[args.augment]),
                                 shuffle=True, workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, size)
-    train_stn_icnn(config, train_seq, val_seq, args.out, run_name="stn_icnn_helen", schedule=schedule,
+    train_stn_icnn(config, train_seq, val_seq, args.out, run_name=args.preset, schedule=schedule,
                    steps_per_epoch=steps, run_eagerly=args.smoke, init_weights=init,
-                   info=None if args.smoke else get_preset("stn_icnn_helen").info, crop_jitter=args.crop_jitter)
+                   info=None if args.smoke else get_preset(args.preset).info, crop_jitter=args.crop_jitter)
     return 0
 
 

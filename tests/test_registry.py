@@ -19,11 +19,12 @@ def test_list_models():
     assert facezoo.list_models() == ["adc_landmarks_300w", "holistic_landmarks_300w", "icnn_lfw",
                                      "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_helen",
                                      "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask", "stn_icnn_celebamask_lite",
-                                     "stn_icnn_helen"]
+                                     "stn_icnn_helen", "stn_icnn_helen_lite"]
     assert facezoo.list_models(task="landmarks") == ["adc_landmarks_300w", "holistic_landmarks_300w"]
     assert facezoo.list_models(task="parsing") == ["icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student",
                                                    "rtparser_helen", "rtparser_lfw", "rtparser_lfw_student",
-                                                   "stn_icnn_celebamask", "stn_icnn_celebamask_lite", "stn_icnn_helen"]
+                                                   "stn_icnn_celebamask", "stn_icnn_celebamask_lite", "stn_icnn_helen",
+                                                   "stn_icnn_helen_lite"]
 
 
 @pytest.mark.parametrize("teacher", ["rtparser_lfw", "rtparser_celebamask"])

@@ -43,8 +43,8 @@ def test_shipped_landmark_models_keep_their_nme_and_adc_beats_holistic(data_root
 
 
 # HELEN-protocol overall F1 on the first 16 CelebAMask-HQ test faces (labels mapped to HELEN's)
-# when shipped: stn_icnn_celebamask 0.890, its lite variant 0.845 (0.896 / 0.876 on all 100)
-STN_ICNN_CELEBAMASK = {"stn_icnn_celebamask": 0.885, "stn_icnn_celebamask_lite": 0.840}
+# when shipped: stn_icnn_celebamask 0.890, its lite variant 0.842 (0.896 / 0.874 on all 100)
+STN_ICNN_CELEBAMASK = {"stn_icnn_celebamask": 0.885, "stn_icnn_celebamask_lite": 0.837}
 
 
 @pytest.mark.parametrize("name", sorted(STN_ICNN_CELEBAMASK))
@@ -57,14 +57,18 @@ def test_shipped_stn_icnn_celebamask_presets_keep_their_f1(name, data_root):
     assert protocol == "helen" and scores["overall"] >= STN_ICNN_CELEBAMASK[name], scores
 
 
-def test_shipped_stn_icnn_helen_keeps_its_f1_on_helens_contours(data_root):
-    """HELEN protocol overall F1 on the first 16 test faces, aligned by their 68 points:
-    0.854 when shipped (0.853 on all 330)."""
-    model = facezoo.load("stn_icnn_helen", compile=False)
+# HELEN protocol overall F1 on the first 16 HELEN test faces, aligned by their 68 points, when
+# shipped: stn_icnn_helen 0.854, its lite variant 0.831 (0.853 / 0.828 on all 330)
+STN_ICNN_HELEN = {"stn_icnn_helen": 0.849, "stn_icnn_helen_lite": 0.826}
+
+
+@pytest.mark.parametrize("name", sorted(STN_ICNN_HELEN))
+def test_shipped_stn_icnn_helen_presets_keep_their_f1_on_helens_contours(name, data_root):
+    model = facezoo.load(name, compile=False)
     faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(512, 512),
                           align_to=alignment_keypoints(model, (512, 512)))
     scores = evaluate_helen_contours(model, faces, limit=16, progress=False)
-    assert scores["overall"] >= 0.849, scores
+    assert scores["overall"] >= STN_ICNN_HELEN[name], scores
 
 
 def test_shipped_rtparser_helen_keeps_its_f1_and_uses_its_heatmap(data_root):

@@ -196,7 +196,7 @@ def test_helen_recipe_smoke_on_a_fixture_in_helens_annotation_layout(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "stn_icnn_helen.py"), "--data", str(tmp_path / "helen"),
          "--out", str(tmp_path / "run"), "--smoke", "--crop-jitter", "3", "--theta-weight", "50",
-         "--augment", "aligned"],
+         "--augment", "aligned", "--preset", "stn_icnn_helen_lite"],
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -205,6 +205,7 @@ def test_helen_recipe_smoke_on_a_fixture_in_helens_annotation_layout(tmp_path):
         assert (tmp_path / "run" / f"{phase}.weights.h5").exists()
     final = keras.models.load_model(tmp_path / "run" / "final.keras", compile=False)
     assert final.loss_weights["theta"] == 50  # --theta-weight reached the model's loss
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["run"] == "stn_icnn_helen_lite"
     cached = np.load(tmp_path / "run" / "cache" / "train" / "1_1.npz")
     assert cached["image"].shape == (512, 512, 3) and cached["landmarks"].shape == (68, 2)
     assert {2, 3, 4, 5, 6, 7, 9} <= set(np.unique(cached["labels"]))  # the components, drawn from the contours
@@ -381,6 +382,16 @@ def test_stn_icnn_lite_recipe_starts_from_the_teachers_icnns_with_a_fresh_locali
             np.testing.assert_array_equal(a, b)
     assert len(lite.localizer.weights) < len(teacher.localizer.weights)  # a smaller map: fewer blocks
     assert not lite.localizer.head.get_weights()[0].any()  # its zero initialisation, not the teacher's
+
+    # The HELEN recipe decides by the sizes: resized for a lite config, a plain copy otherwise.
+    helen = _recipe("stn_icnn_helen")
+    resized = STNiCNN(**lite_config)
+    resized.load_weights(helen.initial_weights(str(tmp_path / "lite"), str(tmp_path / "teacher.keras"), lite_config))
+    np.testing.assert_array_equal(resized.stage1.get_weights()[0], teacher.stage1.get_weights()[0])
+    assert not resized.localizer.head.get_weights()[0].any()
+    same = STNiCNN(**SMOKE_STN_CONFIG)
+    same.load_weights(helen.initial_weights(str(tmp_path / "same"), str(tmp_path / "teacher.keras"), SMOKE_STN_CONFIG))
+    np.testing.assert_array_equal(same.localizer.head.get_weights()[0], teacher.localizer.head.get_weights()[0])
 
 
 def test_every_stn_icnn_phase_checkpoint_carries_the_info_it_is_given(tmp_path):

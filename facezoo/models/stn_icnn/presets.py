@@ -9,6 +9,18 @@ register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
 
 PAPER = "Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional Neural Networks. " \
         "Cognitive Neurodynamics 2021"
+#: a quarter of the full network's convolutions: stage 1 at 64x64, 41x41 crops over the same
+#: ~130-pixel windows (crop_scale 3.2 = 1.6 x 81 / 41, rounded); parts pasted and merged at
+#: 256x256, then upsampled (0.86x the float TFLite time, -0.0013 validation F1: the lite card)
+LITE_CONFIG = {"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (41, 41), "crop_scale": 3.2,
+               "paste_size": (256, 256)}
+HELEN_FACE_CROP = ("a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
+                   "(CelebA-HQ framing), 512x512")
+HELEN_TRAINING_DATA = ("the first 800 of helen68/trainset, components rasterised from HELEN's 194-point contours "
+                       "(facezoo.data.HelenContours), skin, hair and background filled in by stn_icnn_celebamask "
+                       "where sure and unknown elsewhere (recipes/helen_faces.py), validated on its last 70")
+HELEN_STN_FACES = {**HELEN_CONTOUR_FACES, "license": HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its initial weights "
+                                                     "and skin/hair fill come from a CelebAMask-HQ model)"}
 CELEBAMASK_TRAINING_DATA = ("950 faces of a 1,000-face CelebAMask-HQ subset (50 held out for validation), "
                             "classes mapped to HELEN's")
 
@@ -40,9 +52,7 @@ register_presets(
     Preset(
         name="stn_icnn_celebamask_lite",
         architecture="stn_icnn",
-        # a quarter of stn_icnn_celebamask's convolutions: stage 1 at 64x64, 41x41 crops over the
-        # same ~130-pixel windows (crop_scale 3.2 = 1.6 x 81 / 41, rounded)
-        config={"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (41, 41), "crop_scale": 3.2},
+        config=LITE_CONFIG,
         task="parsing",
         description="STN-iCNN for phones: stn_icnn_celebamask at a quarter of its convolutions (stage 1 at "
                     "64x64, 41x41 part crops), fine-tuned from it on the same CelebAMask-HQ subset",
@@ -52,13 +62,13 @@ register_presets(
         recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask_lite "
                "--preset stn_icnn_celebamask_lite",
         weights_file="stn_icnn_celebamask_lite.npz",
-        sha256="82a3d76b13d3cd68c63f736d4e62360938c93bc4df46fb7871cbf02da5a2b685",
+        sha256="66a847b98df8a41457e21c670372793862b0afe3b24873d2a563d5c56a824d80",
         hub_repo="facezoo/stn_icnn_celebamask_lite",
         metrics={
             "protocol": "as stn_icnn_celebamask's",
-            "test (100 faces)": {"overall_f1": 0.8755, "overall_strict_f1": 0.8877, "brows": 0.8291,
-                                 "eyes": 0.8585, "nose": 0.9316, "u_lip": 0.8609, "i_mouth": 0.8531,
-                                 "l_lip": 0.8723, "mouth": 0.9224, "skin": 0.9246, "hair": 0.8844},
+            "test (100 faces)": {"overall_f1": 0.8740, "overall_strict_f1": 0.8868, "brows": 0.8292,
+                                 "eyes": 0.8593, "nose": 0.9315, "u_lip": 0.8571, "i_mouth": 0.8481,
+                                 "l_lip": 0.8706, "mouth": 0.9216, "skin": 0.9246, "hair": 0.8844},
             "command": "facezoo eval stn_icnn_celebamask_lite --dataset celebamask --data CELEBAMASK_ROOT --split test",
         },
         **CELEBAMASK_FACES,
@@ -71,12 +81,8 @@ register_presets(
         description="STN-iCNN on HELEN's components (labels drawn from HELEN's own 194-point contours), "
                     "fine-tuned from stn_icnn_celebamask, whose skin and hair it keeps",
         input_size=(512, 512),
-        face_crop="a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
-                  "(CelebA-HQ framing), 512x512",
-        training_data="the first 800 of helen68/trainset, components rasterised from HELEN's 194-point contours "
-                      "(facezoo.data.HelenContours), skin, hair and background filled in by stn_icnn_celebamask "
-                      "where sure and unknown elsewhere (recipes/helen_faces.py), validated on its last 70",
-
+        face_crop=HELEN_FACE_CROP,
+        training_data=HELEN_TRAINING_DATA,
         paper=PAPER,
         recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen",
         weights_file="stn_icnn_helen.npz",
@@ -90,8 +96,33 @@ register_presets(
             "validation (70 faces)": {"overall": 0.8425, "strict": 0.8499},
             "command": "facezoo eval stn_icnn_helen --dataset helen_contours --data HELEN68_ROOT --split test",
         },
-        **{**HELEN_CONTOUR_FACES, "license": HELEN_TERMS + "; " + CELEBAMASK_TERMS + " (its initial weights and "
-                                             "skin/hair fill come from a CelebAMask-HQ model)"},
+        **HELEN_STN_FACES,
+    ),
+    Preset(
+        name="stn_icnn_helen_lite",
+        architecture="stn_icnn",
+        config=LITE_CONFIG,
+        task="parsing",
+        description="STN-iCNN on HELEN's components for phones: stn_icnn_helen at a quarter of its convolutions "
+                    "(stage 1 at 64x64, 41x41 part crops), fine-tuned from it",
+        input_size=(512, 512),
+        face_crop=HELEN_FACE_CROP,
+        training_data=HELEN_TRAINING_DATA,
+        paper=PAPER,
+        recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen_lite "
+               "--preset stn_icnn_helen_lite --augment aligned",
+        weights_file="stn_icnn_helen_lite.npz",
+        sha256="6f1d70570558c5adf0248f15ccc8a2321155aebb2f19914fc95fe5c9aa3be639",
+        hub_repo="facezoo/stn_icnn_helen_lite",
+        metrics={
+            "protocol": HELEN_CONTOURS_PROTOCOL,
+            "test (330 faces)": {"overall": 0.8283, "strict": 0.8307, "brows": 0.7970, "eyes": 0.8304,
+                                 "nose": 0.8944, "u_lip": 0.7345, "i_mouth": 0.8012, "l_lip": 0.8285,
+                                 "mouth": 0.9030},
+            "validation (70 faces)": {"overall": 0.8199, "strict": 0.8291},
+            "command": "facezoo eval stn_icnn_helen_lite --dataset helen_contours --data HELEN68_ROOT --split test",
+        },
+        **HELEN_STN_FACES,
     ),
 )
 
@@ -109,4 +140,7 @@ CPU_SCHEDULES = {
     # fine-tuned from stn_icnn_celebamask, hence fewer epochs at a lower rate
     "stn_icnn_helen": (("stage1", 6, 5e-4), ("localizer", 3, 5e-4), ("parts", 3, 5e-4),
                        ("end_to_end", 6, 1e-4, END_TO_END_MULTIPLIERS)),
+    # stage 1 and part iCNNs start from stn_icnn_helen's weights, as the CelebAMask-HQ lite one
+    "stn_icnn_helen_lite": (("stage1", 4, 5e-4), ("localizer", 4, 1e-3), ("parts", 4, 5e-4),
+                            ("end_to_end", 3, 1e-4, END_TO_END_MULTIPLIERS)),
 }

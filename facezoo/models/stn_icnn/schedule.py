@@ -15,6 +15,24 @@ from facezoo.models.stn_icnn.stn_icnn import PHASES, STNiCNN
 from facezoo.training import ScaledAdam, TrainingSetupError, _check_run_dir, step_halving_schedule, train
 
 
+def resized_initial_weights(teacher, config, path):
+    """Write ``path`` (a ``.weights.h5``): the STN-iCNN of ``config`` (other stage-1 and crop
+    sizes, same channels and parts) holding ``teacher``'s stage-1 and part iCNN weights,
+    which do not depend on the input size, and a fresh localizer, whose dense head does.
+    An existing file is kept, so a resumed run starts from the same weights.
+
+    Example:
+        >>> resized_initial_weights(facezoo.load("stn_icnn_helen"), lite_config, "runs/lite/init.weights.h5")
+    """
+    if not os.path.exists(path):
+        model = STNiCNN(**config)
+        for old, new in zip([teacher.stage1, *teacher.part_models], [model.stage1, *model.part_models]):
+            new.set_weights(old.get_weights())
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        model.save_weights(path)
+    return path
+
+
 class CentroidCrops(keras.utils.PyDataset):
     """Wraps a ``(images, labels)`` PyDataset so that ``x`` also carries the thetas of crops
     centred on the labelled parts: ``({"images", "thetas"}, labels)``. This is how the part
