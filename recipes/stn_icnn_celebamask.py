@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facezoo.classmaps import CELEBAMASK_TO_HELEN, remap_table  # noqa: E402
 from facezoo.data import Augmenter, CelebAMask, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import (SMOKE_STN_CONFIG, cpu_schedule, resized_initial_weights,  # noqa: E402
+from facezoo.models.stn_icnn.schedule import (SMOKE_STN_CONFIG, cpu_schedule, initial_weights,  # noqa: E402
                                               smoke_schedule, train_stn_icnn)
 
 PRESETS = ("stn_icnn_celebamask", "stn_icnn_celebamask_lite")  # configs and CPU schedules beside the presets
@@ -43,8 +43,7 @@ def lite_initial_weights(out_dir, config, source=LITE_TEACHER):
     iCNN weights (same channels, other input sizes) and a fresh localizer."""
     import facezoo
 
-    return resized_initial_weights(facezoo.load(source, compile=False), config,
-                                   os.path.join(out_dir, "init.weights.h5"))
+    return initial_weights(facezoo.load(source, compile=False), config, os.path.join(out_dir, "init.weights.h5"))
 
 
 def main(argv=None):

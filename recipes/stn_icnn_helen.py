@@ -35,8 +35,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facezoo.data import Augmenter, ParsingSequence  # noqa: E402
 from facezoo.registry import get_preset  # noqa: E402
-from facezoo.models.stn_icnn.schedule import (SMOKE_STN_CONFIG, cpu_schedule, resized_initial_weights,  # noqa: E402
-                                              smoke_schedule, train_stn_icnn)
+from facezoo.models.stn_icnn.schedule import SMOKE_STN_CONFIG, cpu_schedule, smoke_schedule, train_stn_icnn  # noqa: E402
+from facezoo.models.stn_icnn.schedule import initial_weights as stn_initial_weights  # noqa: E402
 from helen_faces import DEFAULT_CACHE, TEACHER, prepared_splits  # noqa: E402
 
 CPU_SCHEDULE = cpu_schedule("stn_icnn_helen")  # beside the preset: facezoo/models/stn_icnn/presets.py
@@ -50,25 +50,18 @@ PRESETS = {"stn_icnn_helen": TEACHER, "stn_icnn_helen_lite": "stn_icnn_helen"}
 AUGMENTATIONS = {"paper": {}, "aligned": {"max_rotation": 5.0, "max_shift": 0.03, "scale_range": (0.9, 1.1)}}
 
 
-def initial_weights(out_dir, source=TEACHER, config=None):
-    """The weights the first phase starts from, as a .weights.h5 in the run: a preset's
-    (the teacher by default) or a saved model's (.keras, .weights.h5). A model whose stage-1
-    or crop size differs from ``config``'s (the full network starting a lite one) gives its
-    stage-1 and part iCNNs and leaves the localizer fresh (``resized_initial_weights``)."""
+def initial_weights(out_dir, source, config):
+    """The weights the first phase starts from, as a .weights.h5 in the run: a preset's or a
+    saved model's (.keras, .weights.h5); a network of other sizes than ``config``'s (the full
+    one starting a lite one) gives its iCNNs and a fresh localizer (schedule.initial_weights)."""
     import facezoo
 
     if source.endswith(".weights.h5"):
         return source
     path = os.path.join(out_dir, "init.weights.h5")
-    if not os.path.exists(path):
-        os.makedirs(out_dir, exist_ok=True)
-        model = facezoo.load(source, compile=False)
-        sizes = ("stage1_size", "crop_size")
-        if config is not None and any(list(model.get_config()[k]) != list(config[k]) for k in sizes):
-            resized_initial_weights(model, config, path)
-        else:
-            model.save_weights(path)
-    return path
+    if os.path.exists(path):  # a resumed run: do not load the model again
+        return path
+    return stn_initial_weights(facezoo.load(source, compile=False), config, path)
 
 
 def continuation(schedule, phase, epochs=None, learning_rate=None, halve_every=None):

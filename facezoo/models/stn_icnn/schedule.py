@@ -15,20 +15,25 @@ from facezoo.models.stn_icnn.stn_icnn import PHASES, STNiCNN
 from facezoo.training import ScaledAdam, TrainingSetupError, _check_run_dir, step_halving_schedule, train
 
 
-def resized_initial_weights(teacher, config, path):
-    """Write ``path`` (a ``.weights.h5``): the STN-iCNN of ``config`` (other stage-1 and crop
-    sizes, same channels and parts) holding ``teacher``'s stage-1 and part iCNN weights,
-    which do not depend on the input size, and a fresh localizer, whose dense head does.
-    An existing file is kept, so a resumed run starts from the same weights.
+def initial_weights(start, config, path):
+    """Write ``path`` (a ``.weights.h5``): the weights an STN-iCNN of ``config`` starts from,
+    taken from the model ``start``. Same stage-1 and crop sizes: all of its weights. Other
+    sizes (a lite network from the full one): its stage-1 and part iCNN weights, which do not
+    depend on the input size, and a fresh localizer, whose dense head does. An existing file
+    is kept, so a resumed run starts from the same weights.
 
     Example:
-        >>> resized_initial_weights(facezoo.load("stn_icnn_helen"), lite_config, "runs/lite/init.weights.h5")
+        >>> initial_weights(facezoo.load("stn_icnn_helen"), lite_config, "runs/lite/init.weights.h5")
     """
     if not os.path.exists(path):
-        model = STNiCNN(**config)
-        for old, new in zip([teacher.stage1, *teacher.part_models], [model.stage1, *model.part_models]):
-            new.set_weights(old.get_weights())
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        sizes = ("stage1_size", "crop_size")
+        if all(tuple(start.get_config()[k]) == tuple(config[k]) for k in sizes):
+            start.save_weights(path)
+            return path
+        model = STNiCNN(**config)
+        for old, new in zip([start.stage1, *start.part_models], [model.stage1, *model.part_models]):
+            new.set_weights(old.get_weights())
         model.save_weights(path)
     return path
 
