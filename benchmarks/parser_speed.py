@@ -4,7 +4,8 @@
     python benchmarks/parser_speed.py --models stn_icnn_celebamask_lite stn_icnn_helen_lite   # a few, beside the reference
 
 One process per thread count (TensorFlow's thread pools are fixed at start-up) times, per
-model, one face per call after warm-up: Keras ``predict_on_batch`` and the TFLite file in
+model, one face per call after warm-up, called in turn round after round (so that a slow
+spell hits them alike and the ratios hold): Keras ``predict_on_batch`` and the TFLite file in
 LiteRT with its default XNNPACK delegate, float32, ``dynamic`` (int8 weights, activations
 quantized at run time) and int8 (calibrated on noise: speed, not accuracy; the accuracy of
 both: ``int8_accuracy.py``). Models are every parsing preset with published weights (STN-iCNN, iCNN, the
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from timing import median_ms  # noqa: E402  (benchmarks/timing.py)
+from timing import interleaved_median_ms  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -58,6 +59,16 @@ def _models(only=None):
 
 
 
+def _invoker(interpreter, face):
+    index = interpreter.get_input_details()[0]["index"]
+
+    def run():
+        interpreter.set_tensor(index, face)
+        interpreter.invoke()
+
+    return run
+
+
 def worker(threads, repeats, only=None):
     import numpy as np
     import tensorflow as tf
@@ -74,7 +85,7 @@ def worker(threads, repeats, only=None):
     for name, model in _models(only).items():
         shape = model_input_shape(model)[1:]
         face = default_sample_inputs(shape, batch=1)
-        row = {"keras": median_ms(lambda: model.predict_on_batch(face), repeats)}
+        row, runners = {}, {"keras": lambda: model.predict_on_batch(face)}
         for quantize in QUANTIZATIONS:
             path = os.path.join(folder, f"{len(results)}_{quantize}.tflite")
             key = f"tflite_{quantize or 'fp32'}"
@@ -87,16 +98,11 @@ def worker(threads, repeats, only=None):
                 continue
             interpreter = Interpreter(model_path=path, num_threads=threads)
             interpreter.allocate_tensors()
-            index = interpreter.get_input_details()[0]["index"]
-
-            def run():
-                interpreter.set_tensor(index, face)
-                interpreter.invoke()
-
-            row[key] = median_ms(run, repeats)
+            runners[key] = _invoker(interpreter, face)
             ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
             row[f"{key}_partitions"] = ops.pop("DELEGATE", 0)
             row[f"{key}_ops"] = dict(sorted(ops.items()))
+        row.update(interleaved_median_ms(runners, repeats))
         results[name] = row
     print("RESULT " + json.dumps(results))
 

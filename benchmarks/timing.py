@@ -1,4 +1,4 @@
-"""What the speed benchmarks share: the median wall time of a call."""
+"""What the speed benchmarks share: the median wall time of a call, alone or in turn with others."""
 
 import time
 
@@ -14,3 +14,17 @@ def median_ms(run, repeats, warmup=3):
         run()
         times.append((time.perf_counter() - start) * 1000)
     return sorted(times)[len(times) // 2]
+
+
+def interleaved_median_ms(runs, repeats, warmup=3):
+    """Median milliseconds of each of ``runs`` (a dict of callables), called in turn round
+    after round, so that a slow spell of the machine hits every one alike and their ratios
+    hold (timed one after the other, a ratio can move by a slow spell alone)."""
+    times = {key: [] for key in runs}
+    for round_ in range(warmup + repeats):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            if round_ >= warmup:
+                times[key].append((time.perf_counter() - start) * 1000)
+    return {key: sorted(t)[len(t) // 2] for key, t in times.items()}
