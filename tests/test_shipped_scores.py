@@ -43,8 +43,8 @@ def test_shipped_landmark_models_keep_their_nme_and_adc_beats_holistic(data_root
 
 
 # HELEN-protocol overall F1 on the first 16 CelebAMask-HQ test faces (labels mapped to HELEN's)
-# when shipped: stn_icnn_celebamask 0.890, its lite variant 0.842 (0.896 / 0.874 on all 100)
-STN_ICNN_CELEBAMASK = {"stn_icnn_celebamask": 0.885, "stn_icnn_celebamask_lite": 0.837}
+# when shipped: stn_icnn_celebamask 0.890, its lite variant 0.834 (0.896 / 0.859 on all 100)
+STN_ICNN_CELEBAMASK = {"stn_icnn_celebamask": 0.885, "stn_icnn_celebamask_lite": 0.829}
 
 
 @pytest.mark.parametrize("name", sorted(STN_ICNN_CELEBAMASK))
@@ -58,8 +58,8 @@ def test_shipped_stn_icnn_celebamask_presets_keep_their_f1(name, data_root):
 
 
 # HELEN protocol overall F1 on the first 16 HELEN test faces, aligned by their 68 points, when
-# shipped: stn_icnn_helen 0.854, its lite variant 0.831 (0.853 / 0.828 on all 330)
-STN_ICNN_HELEN = {"stn_icnn_helen": 0.849, "stn_icnn_helen_lite": 0.826}
+# shipped: stn_icnn_helen 0.854, its lite variant 0.814 (0.853 / 0.818 on all 330)
+STN_ICNN_HELEN = {"stn_icnn_helen": 0.849, "stn_icnn_helen_lite": 0.809}
 
 
 @pytest.mark.parametrize("name", sorted(STN_ICNN_HELEN))

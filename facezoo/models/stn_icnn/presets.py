@@ -9,10 +9,12 @@ register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
 
 PAPER = "Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional Neural Networks. " \
         "Cognitive Neurodynamics 2021"
-#: a quarter of the full network's convolutions: stage 1 at 64x64, 41x41 crops over the same
-#: ~130-pixel windows (crop_scale 3.2 = 1.6 x 81 / 41, rounded); parts pasted and merged at
-#: 256x256, then upsampled (0.86x the float TFLite time, -0.0013 validation F1: the lite card)
-LITE_CONFIG = {"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (41, 41), "crop_scale": 3.2,
+#: a quarter of the full network's convolutions: stage 1 at 64x64, 33x33 crops over the same
+#: ~130-pixel windows (crop_scale 3.93 = 1.6 x 81 / 33); parts pasted and merged at 256x256,
+#: then upsampled. Against 41x41 crops (crop_scale 3.2, the first lite files): 0.20-0.22x instead
+#: of 0.32-0.33x the full model's float TFLite time on one thread, for -0.011 / -0.014
+#: validation F1; pasting at 256 instead of 512: 0.86x for -0.0013 (the lite cards)
+LITE_CONFIG = {"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (33, 33), "crop_scale": 3.93,
                "paste_size": (256, 256)}
 HELEN_FACE_CROP = ("a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
                    "(CelebA-HQ framing), 512x512")
@@ -54,21 +56,21 @@ register_presets(
         architecture="stn_icnn",
         config=LITE_CONFIG,
         task="parsing",
-        description="STN-iCNN for phones: stn_icnn_celebamask at a quarter of its convolutions (stage 1 at "
-                    "64x64, 41x41 part crops), fine-tuned from it on the same CelebAMask-HQ subset",
+        description="STN-iCNN for phones: stn_icnn_celebamask at a fifth of its convolutions (stage 1 at "
+                    "64x64, 33x33 part crops), fine-tuned from it on the same CelebAMask-HQ subset",
         class_map="helen",
         training_data=CELEBAMASK_TRAINING_DATA,
         paper=PAPER,
         recipe="python recipes/stn_icnn_celebamask.py --data CELEBAMASK_ROOT --out runs/stn_icnn_celebamask_lite "
                "--preset stn_icnn_celebamask_lite",
         weights_file="stn_icnn_celebamask_lite.npz",
-        sha256="66a847b98df8a41457e21c670372793862b0afe3b24873d2a563d5c56a824d80",
+        sha256="2d18ba35e4505ca2accd473093f66a07d5c1ee93808f7a7bc77217eedd37a3dc",
         hub_repo="facezoo/stn_icnn_celebamask_lite",
         metrics={
             "protocol": "as stn_icnn_celebamask's",
-            "test (100 faces)": {"overall_f1": 0.8740, "overall_strict_f1": 0.8868, "brows": 0.8292,
-                                 "eyes": 0.8593, "nose": 0.9315, "u_lip": 0.8571, "i_mouth": 0.8481,
-                                 "l_lip": 0.8706, "mouth": 0.9216, "skin": 0.9246, "hair": 0.8844},
+            "test (100 faces)": {"overall_f1": 0.8590, "overall_strict_f1": 0.8736, "brows": 0.8183,
+                                 "eyes": 0.8409, "nose": 0.9233, "u_lip": 0.8385, "i_mouth": 0.8268,
+                                 "l_lip": 0.8510, "mouth": 0.9128, "skin": 0.9224, "hair": 0.8826},
             "command": "facezoo eval stn_icnn_celebamask_lite --dataset celebamask --data CELEBAMASK_ROOT --split test",
         },
         **CELEBAMASK_FACES,
@@ -103,8 +105,8 @@ register_presets(
         architecture="stn_icnn",
         config=LITE_CONFIG,
         task="parsing",
-        description="STN-iCNN on HELEN's components for phones: stn_icnn_helen at a quarter of its convolutions "
-                    "(stage 1 at 64x64, 41x41 part crops), fine-tuned from it",
+        description="STN-iCNN on HELEN's components for phones: stn_icnn_helen at a fifth of its convolutions "
+                    "(stage 1 at 64x64, 33x33 part crops), fine-tuned from it",
         input_size=(512, 512),
         face_crop=HELEN_FACE_CROP,
         training_data=HELEN_TRAINING_DATA,
@@ -112,14 +114,14 @@ register_presets(
         recipe="python recipes/stn_icnn_helen.py --data HELEN68_ROOT --out runs/stn_icnn_helen_lite "
                "--preset stn_icnn_helen_lite --augment aligned",
         weights_file="stn_icnn_helen_lite.npz",
-        sha256="6f1d70570558c5adf0248f15ccc8a2321155aebb2f19914fc95fe5c9aa3be639",
+        sha256="ce0f878bc23bd79f70f51f8e5f31fe530972714c6742c403b87c166bc3ed41dd",
         hub_repo="facezoo/stn_icnn_helen_lite",
         metrics={
             "protocol": HELEN_CONTOURS_PROTOCOL,
-            "test (330 faces)": {"overall": 0.8283, "strict": 0.8307, "brows": 0.7970, "eyes": 0.8304,
-                                 "nose": 0.8944, "u_lip": 0.7345, "i_mouth": 0.8012, "l_lip": 0.8285,
-                                 "mouth": 0.9030},
-            "validation (70 faces)": {"overall": 0.8199, "strict": 0.8291},
+            "test (330 faces)": {"overall": 0.8185, "strict": 0.8209, "brows": 0.7861, "eyes": 0.8096,
+                                 "nose": 0.8872, "u_lip": 0.7303, "i_mouth": 0.7964, "l_lip": 0.8153,
+                                 "mouth": 0.8949},
+            "validation (70 faces)": {"overall": 0.8088, "strict": 0.8195},
             "command": "facezoo eval stn_icnn_helen_lite --dataset helen_contours --data HELEN68_ROOT --split test",
         },
         **HELEN_STN_FACES,
