@@ -26,6 +26,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import sys
 import tempfile
 from parser_speed import _invoker  # noqa: E402  (benchmarks/)
@@ -114,6 +115,7 @@ def measure(name, threads, rounds):
         total = {q: ms[f"to {end}/{q}" if end != "output" else f"batch1/{q}/xnnpack"] for q in ("fp32", "int8")}
         segments[end] = {q: total[q] - previous[q] for q in total}
         previous = total
+    shutil.rmtree(folder, ignore_errors=True)
     return {"segments_ms": segments, "gmac": macs / 1e9, "non_conv_element_share": other_share, "ms": ms, "xnnpack_partitions": partitions,
             "fp32_gmac_per_s": macs / 1e9 / (ms["batch1/fp32/xnnpack"] / 1000)}
 

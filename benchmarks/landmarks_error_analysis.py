@@ -2,7 +2,8 @@
 (the global network alone) and after the regional crops, and along or across the jaw line.
 
     python benchmarks/landmarks_error_analysis.py --data ../shared/data/helen68 \\
-        [--model adc_landmarks_300w | FILE.keras] [--no-flip-test] [--refine-passes 2]
+        [--model adc_landmarks_300w | FILE.keras] [--no-flip-test] [--refine-passes 2] \\
+        [--json benchmarks/results/landmarks_error_analysis.json]
 
 Validation = the last 70 faces of helen68/trainset (the landmark recipe's held-out faces;
 the test faces are not read), padded to a square and given at the model's 512x512, as
@@ -16,6 +17,7 @@ network rather than a better regional one.
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -91,6 +93,7 @@ def main(argv=None):
     parser.add_argument("--model", default="adc_landmarks_300w", help="an ADC preset name or .keras file")
     parser.add_argument("--refine-passes", type=int, default=None, help="default: the model's own")
     parser.add_argument("--no-flip-test", action="store_true", help="without the mirrored-face average")
+    parser.add_argument("--json", default=None, help="also write the table here")
     args = parser.parse_args(argv)
 
     import keras
@@ -103,7 +106,7 @@ def main(argv=None):
              else facezoo.load(args.model, compile=False))
     model.flip_test = not args.no_flip_test
     model._mirror = mirror_indices(model.num_points, model.mirror) if model.flip_test else None
-    if args.refine_passes:
+    if args.refine_passes is not None:
         model.refine_passes = args.refine_passes
     faces = Landmarks300W(args.data, "train")
     faces.records = faces.records[-VALIDATION:]
@@ -114,6 +117,10 @@ def main(argv=None):
     for stage, r in rows.items():
         print(f"{stage:>8} " + " ".join(f"{r[k]:6.2f}" for k in ["all", *REGIONS])
               + f" {r['jaw_along']:10.2f} {r['jaw_across']:7.2f}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"model": args.model, "faces": len(faces), "flip_test": model.flip_test,
+                       "refine_passes": model.refine_passes, "nme_percent": rows}, handle, indent=2)
     return 0
 
 

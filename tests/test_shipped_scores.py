@@ -58,7 +58,7 @@ def test_shipped_stn_icnn_celebamask_presets_keep_their_f1(name, data_root):
 
 
 # HELEN protocol overall F1 on the first 16 HELEN test faces, aligned by their 68 points, when
-# shipped: stn_icnn_helen 0.854, its lite variant 0.814 (0.853 / 0.818 on all 330)
+# shipped: stn_icnn_helen 0.854, its lite variant 0.814 (0.853 / 0.819 on all 330)
 STN_ICNN_HELEN = {"stn_icnn_helen": 0.849, "stn_icnn_helen_lite": 0.809}
 
 

@@ -9,11 +9,11 @@ register_architecture("stn_icnn", "facezoo.models.stn_icnn.stn_icnn:STNiCNN",
 
 PAPER = "Yin, Yiu, Hu, Tang. End-to-End Face Parsing via Interlinked Convolutional Neural Networks. " \
         "Cognitive Neurodynamics 2021"
-#: a quarter of the full network's convolutions: stage 1 at 64x64, 33x33 crops over the same
+#: a fifth of the full network's convolutions: stage 1 at 64x64, 33x33 crops over the same
 #: ~130-pixel windows (crop_scale 3.93 = 1.6 x 81 / 33); parts pasted and merged at 256x256,
 #: then upsampled. Against 41x41 crops (crop_scale 3.2, the first lite files): 0.20-0.22x instead
-#: of 0.32-0.33x the full model's float TFLite time on one thread, for -0.011 / -0.014
-#: validation F1; pasting at 256 instead of 512: 0.86x for -0.0013 (the lite cards)
+#: of 0.32-0.33x the full model's float TFLite time on one thread, for -0.014 (CelebAMask-HQ)
+#: and -0.011 (HELEN) validation F1; pasting at 256 instead of 512: 0.86x for -0.0013 (the lite cards)
 LITE_CONFIG = {"input_size": (512, 512), "stage1_size": (64, 64), "crop_size": (33, 33), "crop_scale": 3.93,
                "paste_size": (256, 256)}
 HELEN_FACE_CROP = ("a face aligned by its eyes, nose tip and mouth corners onto stn_icnn_celebamask's template "
