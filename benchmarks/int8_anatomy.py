@@ -29,8 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
-from parser_speed import _invoker  # noqa: E402  (benchmarks/)
-from timing import interleaved_median_ms  # noqa: E402
+from timing import interleaved_median_ms, litert_call  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -108,7 +107,7 @@ def measure(name, threads, rounds):
             interpreter.allocate_tensors()
             runners[f"to {end}/{quantize or 'fp32'}"] = interpreter
     macs, other_share = _anatomy(os.path.join(folder, "batch1_fp32.tflite"))
-    ms = interleaved_median_ms({key: _invoker(interpreter, face) for key, interpreter in runners.items()}, rounds,
+    ms = interleaved_median_ms({key: litert_call(interpreter, face) for key, interpreter in runners.items()}, rounds,
                                warmup=8)
     segments, previous = {}, {"fp32": 0.0, "int8": 0.0}
     for end in ends + ["output"]:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from timing import interleaved_median_ms  # noqa: E402  (benchmarks/timing.py)
+from timing import interleaved_median_ms, litert_call  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,16 +59,6 @@ def _models(only=None):
 
 
 
-def _invoker(interpreter, face):
-    index = interpreter.get_input_details()[0]["index"]
-
-    def run():
-        interpreter.set_tensor(index, face)
-        interpreter.invoke()
-
-    return run
-
-
 def worker(threads, repeats, only=None):
     import numpy as np
     import tensorflow as tf
@@ -98,7 +88,7 @@ def worker(threads, repeats, only=None):
                 continue
             interpreter = Interpreter(model_path=path, num_threads=threads)
             interpreter.allocate_tensors()
-            runners[key] = _invoker(interpreter, face)
+            runners[key] = litert_call(interpreter, face)
             ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
             row[f"{key}_partitions"] = ops.pop("DELEGATE", 0)
             row[f"{key}_ops"] = dict(sorted(ops.items()))

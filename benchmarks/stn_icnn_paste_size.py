@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+from timing import interleaved_median_ms, litert_call  # noqa: E402  (benchmarks/timing.py)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -61,7 +61,6 @@ def _validation(model, dataset, root):
 
 def worker(args):
     """One process per thread count: export each size, time the files in turn."""
-    import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
     import facezoo
@@ -76,15 +75,9 @@ def worker(args):
         interpreter = Interpreter(model_path=path, num_threads=args.worker)
         interpreter.allocate_tensors()
         runners[size] = interpreter
-    times = {size: [] for size in runners}
-    for round_ in range(args.repeats + 5):
-        for size, interpreter in runners.items():
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face)
-            start = time.perf_counter()
-            interpreter.invoke()
-            if round_ >= 5:
-                times[size].append((time.perf_counter() - start) * 1000)
-    print("RESULT " + json.dumps({size: float(np.median(t)) for size, t in times.items()}))
+    ms = interleaved_median_ms({size: litert_call(interpreter, face) for size, interpreter in runners.items()},
+                               args.repeats, warmup=5)
+    print("RESULT " + json.dumps(ms))
 
 
 def main(argv=None):

@@ -1,4 +1,5 @@
-"""What the speed benchmarks share: the median wall time of a call, alone or in turn with others."""
+"""What the speed benchmarks share: the median wall time of a call, alone or in turn with
+others, and a LiteRT interpreter as such a call."""
 
 import time
 
@@ -28,3 +29,14 @@ def interleaved_median_ms(runs, repeats, warmup=3):
             if round_ >= warmup:
                 times[key].append((time.perf_counter() - start) * 1000)
     return {key: sorted(t)[len(t) // 2] for key, t in times.items()}
+
+
+def litert_call(interpreter, inputs):
+    """A no-argument call that runs an allocated LiteRT ``interpreter`` on ``inputs``."""
+    index = interpreter.get_input_details()[0]["index"]
+
+    def run():
+        interpreter.set_tensor(index, inputs)
+        interpreter.invoke()
+
+    return run

@@ -13,7 +13,8 @@ brows, nose and mouth of these faces. The last 50 training faces are held out fo
 validation; the 100 test faces are never seen. Rerunning the command resumes.
 
 ``--preset stn_icnn_celebamask_lite`` trains the phone-sized variant: stage 1 at 64x64 and
-41x41 part crops over the same 130-pixel windows (a quarter of the convolutions), its
+33x33 part crops over the same 130-pixel windows (a fifth of the convolutions; the
+preset's LITE_CONFIG), its
 stage 1 and part iCNNs started from stn_icnn_celebamask's weights (convolutions do not
 depend on the input size; the localizer, whose dense head does, starts afresh):
 

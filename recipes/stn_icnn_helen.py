@@ -18,7 +18,7 @@ started from stn_icnn_celebamask's weights (same architecture, same 11 classes),
 than the paper's 25/10/20/10 epochs so it fits a 2-core CPU (CPU_SCHEDULE); Adam halved
 every 5 epochs; the paper's augmentation. Rerunning the command resumes.
 
-``--preset stn_icnn_helen_lite`` trains the phone-sized variant (stage 1 at 64x64, 41x41
+``--preset stn_icnn_helen_lite`` trains the phone-sized variant (stage 1 at 64x64, 33x33
 crops over the same windows, as stn_icnn_celebamask_lite): its stage 1 and part iCNNs start
 from stn_icnn_helen's weights (or ``--init``'s), its localizer afresh; the aligned
 augmentation is the one its card reports:
