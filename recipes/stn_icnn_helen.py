@@ -98,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--crop-jitter", type=float, default=0.0, metavar="PX",
                         help="parts phase: shift each training crop's centre by N(0, PX) pixels, so the part "
                              "models do not learn exact centring, which the localizer never gives")
+    parser.add_argument("--part-channels", type=int, nargs=4, default=None, metavar="C",
+                        help="row channels of wider part iCNNs (e.g. 16 32 48 64), started from --init's widened")
     parser.add_argument("--theta-weight", type=float, default=None, metavar="W",
                         help="weight of the localizer's theta regression in the loss (default 1); the end-to-end "
                              "phase lets the localizer drift off the parts when it is weak")
@@ -119,6 +121,10 @@ def main(argv=None):
     if args.only:
         schedule = continuation(schedule, args.only, args.epochs, args.learning_rate, args.halve_every)
     config, steps = get_preset(args.preset).config, None
+    if args.part_channels:
+        if min(args.part_channels) < 1:
+            parser.error(f"--part-channels must be positive, got {args.part_channels}")
+        config = {**config, "part_channels": tuple(args.part_channels)}
     source = args.init or PRESETS[args.preset]
     # the 512x512 weights do not fit the smoke net (a smoke run's own weights do)
     init = None if args.smoke and args.init is None else initial_weights(args.out, source, config)

@@ -393,6 +393,16 @@ def test_stn_icnn_lite_recipe_starts_from_the_teachers_icnns_with_a_fresh_locali
     same.load_weights(helen.initial_weights(str(tmp_path / "same"), str(tmp_path / "teacher.keras"), SMOKE_STN_CONFIG))
     np.testing.assert_array_equal(same.localizer.head.get_weights()[0], teacher.localizer.head.get_weights()[0])
 
+    # Wider part iCNNs: stage 1 and the localizer copied, the parts widened to the same function.
+    wide_config = {**SMOKE_STN_CONFIG, "part_channels": [2 * c for c in SMOKE_STN_CONFIG.get("channels", (8, 16, 24, 32))]}
+    wide = STNiCNN(**wide_config)
+    wide.load_weights(helen.initial_weights(str(tmp_path / "wide"), str(tmp_path / "teacher.keras"), wide_config))
+    assert wide.get_config()["part_channels"] == wide_config["part_channels"]
+    np.testing.assert_array_equal(wide.localizer.head.get_weights()[0], teacher.localizer.head.get_weights()[0])
+    assert wide.part_models[0].count_params() > teacher.part_models[0].count_params()
+    faces = np.random.default_rng(1).uniform(0, 1, (1, *SMOKE_STN_CONFIG["input_size"], 3)).astype("float32")
+    np.testing.assert_allclose(wide.predict_on_batch(faces), teacher.predict_on_batch(faces), atol=1e-4)
+
 
 def test_every_stn_icnn_phase_checkpoint_carries_the_info_it_is_given(tmp_path):
     """So that ``facezoo eval`` can score any epoch of a run, not only its final.keras."""

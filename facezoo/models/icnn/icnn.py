@@ -185,5 +185,49 @@ class ICNN(FaceModel, keras.Model):
     def nominal_input_size(self):
         return tuple(self.image_shape[:2])
 
+    def copy_widened_from(self, narrow, seed=0):
+        """Set this iCNN's weights so that it computes what the narrower ``narrow`` does
+        (same classes, input and depth; every row at least as wide): Net2Net's widening
+        (Chen et al. 2016). A wide channel ``j`` of a layer copies the narrow channel
+        ``j mod C``; where a layer reads a channel's copies, their weights split the
+        narrow weight in random shares that sum to one, so the output is the same while the
+        copies get different gradients and can learn apart. Returns ``self``.
+
+        Example:
+            >>> wide = ICNN(num_classes=4, input_shape=(81, 81, 3), channels=(16, 32, 48, 64))
+            >>> wide.copy_widened_from(narrow)          # narrow: channels=(8, 16, 24, 32)
+        """
+        import numpy as np
+
+        same = ("num_classes", "image_shape", "num_interlink", "kernel_size", "output_kernel_size")
+        mismatch = [k for k in same if getattr(self, k) != getattr(narrow, k)]
+        if mismatch or len(self.channels) != len(narrow.channels) or any(
+                w < n for w, n in zip(self.channels, narrow.channels)):
+            raise ValueError(f"{self.name} cannot be widened from {narrow.name}: it must differ only by rows at "
+                             f"least as wide (channels {self.channels} from {narrow.channels}; differing: {mismatch})")
+        rng = np.random.default_rng(seed)
+        maps = {}  # op name -> for each channel of its output, the narrow channel it copies
+        for op in self.operations:
+            inputs = [t._keras_history.operation.name for t in op._inbound_nodes[0].input_tensors]
+            if not inputs:
+                maps[op.name] = np.arange(op.output.shape[-1])
+                continue
+            source = maps[inputs[0]]
+            if isinstance(op, layers.Concatenate):
+                offsets = np.cumsum([0] + [maps[i].max() + 1 for i in inputs[:-1]])
+                maps[op.name] = np.concatenate([maps[i] + o for i, o in zip(inputs, offsets)])
+            elif isinstance(op, layers.Conv2D):
+                kernel, bias = narrow.get_layer(op.name).get_weights()
+                out = np.arange(op.filters) % kernel.shape[-1]
+                shares = rng.uniform(0.9, 1.1, len(source))
+                shares /= np.bincount(source, shares)[source]  # the shares of each narrow channel sum to one
+                op.set_weights([kernel[:, :, source][..., out] * shares[:, None].astype(kernel.dtype), bias[out]])
+                maps[op.name] = out
+            else:
+                if isinstance(op, layers.BatchNormalization):
+                    op.set_weights([w[source] for w in narrow.get_layer(op.name).get_weights()])
+                maps[op.name] = source
+        return self
+
     def default_loss(self):
         return PixelCrossEntropy()

@@ -17,23 +17,31 @@ from facezoo.training import ScaledAdam, TrainingSetupError, _check_run_dir, ste
 
 def initial_weights(start, config, path):
     """Write ``path`` (a ``.weights.h5``): the weights an STN-iCNN of ``config`` starts from,
-    taken from the model ``start``. Same stage-1 and crop sizes: all of its weights. Other
-    sizes (a lite network from the full one): its stage-1 and part iCNN weights, which do not
-    depend on the input size, and a fresh localizer, whose dense head does. An existing file
-    is kept, so a resumed run starts from the same weights.
+    taken from the model ``start``. Same stage-1 and crop sizes: its stage 1 and localizer.
+    Other sizes (a lite network from the full one): its stage-1 and part iCNN weights, which
+    do not depend on the input size, and a fresh localizer, whose dense head does. Part iCNNs
+    as wide as ``start``'s take its weights; wider ones (``part_channels``) start from them
+    widened (:meth:`~facezoo.models.ICNN.copy_widened_from`), computing what they did. An
+    existing file is kept, so a resumed run starts from the same weights.
 
     Example:
         >>> initial_weights(facezoo.load("stn_icnn_helen"), lite_config, "runs/lite/init.weights.h5")
     """
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        sizes = ("stage1_size", "crop_size")
-        if all(tuple(start.get_config()[k]) == tuple(config[k]) for k in sizes):
+        model = STNiCNN(**config)
+        same_sizes = all(tuple(start.get_config()[k]) == tuple(config[k]) for k in ("stage1_size", "crop_size"))
+        if same_sizes and model.part_channels == start.part_channels:
             start.save_weights(path)
             return path
-        model = STNiCNN(**config)
-        for old, new in zip([start.stage1, *start.part_models], [model.stage1, *model.part_models]):
-            new.set_weights(old.get_weights())
+        model.stage1.set_weights(start.stage1.get_weights())
+        if same_sizes:
+            model.localizer.set_weights(start.localizer.get_weights())
+        for old, new in zip(start.part_models, model.part_models):
+            if new.channels == old.channels:
+                new.set_weights(old.get_weights())
+            else:
+                new.copy_widened_from(old)
         model.save_weights(path)
     return path
 

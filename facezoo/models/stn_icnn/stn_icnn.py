@@ -251,6 +251,8 @@ class STNiCNN(FaceModel, keras.Model):
             ``input_size`` at the end, for phones: most of the work at full resolution is
             the paste and merge. Inference only; training never pastes.
         channels: row channels of every iCNN.
+        part_channels: row channels of the part iCNNs, if not ``channels`` (wider part
+            networks: HELEN's fit its training faces little better than new ones).
         localizer_channels: width of the localization network.
         loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
         cropper: ``"localizer"`` (STN-iCNN) or ``"centroid"`` (iCNN baseline).
@@ -274,6 +276,7 @@ class STNiCNN(FaceModel, keras.Model):
         crop_scale=1.0,
         paste_size=None,
         channels=(8, 16, 24, 32),
+        part_channels=None,
         localizer_channels=16,
         loss_weights=None,
         cropper="localizer",
@@ -302,6 +305,7 @@ class STNiCNN(FaceModel, keras.Model):
             raise ValueError(f"cropper must be one of {CROPPERS}, got {cropper!r}")
         self.cropper = cropper
         self.channels = tuple(channels)
+        self.part_channels = self.channels if part_channels is None else tuple(part_channels)
         self.localizer_channels = localizer_channels
         self.loss_weights = dict(DEFAULT_LOSS_WEIGHTS)
         unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
@@ -347,7 +351,8 @@ class STNiCNN(FaceModel, keras.Model):
         self._model_index = {key: i for i, key in enumerate(model_keys)}
         sizes = {p.model: len(p.classes) + 1 for p in self.parts}
         self.part_models = [
-            ICNN(num_classes=sizes[key], input_shape=(*self.crop_size, 3), channels=self.channels, name=f"part_{key}")
+            ICNN(num_classes=sizes[key], input_shape=(*self.crop_size, 3), channels=self.part_channels,
+                 name=f"part_{key}")
             for key in model_keys
         ]
         self.localizer.build((None, *self.stage1_size, num_classes))
@@ -547,6 +552,7 @@ class STNiCNN(FaceModel, keras.Model):
             "crop_scale": self.crop_scale,
             "paste_size": None if self.paste_size == self.input_size else list(self.paste_size),
             "channels": list(self.channels),
+            "part_channels": None if self.part_channels == self.channels else list(self.part_channels),
             "localizer_channels": self.localizer_channels,
             "loss_weights": dict(self.loss_weights),
             "cropper": self.cropper,
