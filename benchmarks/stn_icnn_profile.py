@@ -2,6 +2,7 @@
 
     python benchmarks/stn_icnn_profile.py [--model stn_icnn_celebamask] [--threads 1 2] [--repeats 20]
                                           [--data CELEBAMASK_ROOT] [--json benchmarks/results/stn_icnn_profile.json]
+    python benchmarks/stn_icnn_profile.py --threads 1 --no-int8 --convs --repeats 10
 
 The stages are the model's own methods, cut apart at the tensors that pass between them
 (so the stages add up to the whole model, up to per-call overhead):
@@ -19,6 +20,11 @@ default XNNPACK delegate, as an app would run it; one process per thread count. 
 LiteRT op profile gives, for the whole float, dynamic and int8 files, the number of XNNPACK
 partitions the graph is split into (ops between partitions run in TFLite's own kernels) and its ops by type. The input is a real validation face with ``--data``, or
 seeded noise.
+
+``--convs`` adds every convolution of the iCNNs timed alone on uniform noise (a
+``tf.function`` of the layer against its own TFLite file under XNNPACK, called in turn),
+summed by network and output channels: which convolutions make the float file slower or
+faster than TensorFlow.
 """
 
 import argparse
@@ -147,7 +153,61 @@ def _op_profile(path, threads):
     return {"xnnpack_partitions": names.pop("DELEGATE", 0), "ops": dict(sorted(names.items()))}
 
 
-def worker(name, threads, repeats, data, int8):
+def conv_timer(threads, repeats, folder):
+    """``time(layer, batch)``: a convolution alone at its input shape with ``batch`` faces, as a
+    ``tf.function`` of the layer and as its own TFLite file under XNNPACK, called in turn on
+    uniform noise (median ms of each)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from timing import interleaved_median_ms, litert_call
+
+    count = iter(range(10**6))
+
+    def time(layer, batch):
+        shape = (batch, *layer.input.shape[1:])
+        inputs = keras.Input(batch_shape=shape)
+        conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, padding="same")
+        alone = keras.Model(inputs, conv(inputs))
+        conv.set_weights(layer.get_weights())
+        path = os.path.join(folder, f"conv_{next(count)}.tflite")
+        alone.export(path, format="litert", verbose=False, input_signature=[keras.InputSpec(shape=shape, dtype="float32")])
+        interpreter = Interpreter(model_path=path, num_threads=threads)
+        interpreter.allocate_tensors()
+        x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
+        compiled = tf.function(lambda t: conv(t), input_signature=[tf.TensorSpec(shape, tf.float32)])
+        return interleaved_median_ms({"tf_function": lambda: compiled(x).numpy(),
+                                      "tflite_fp32": litert_call(interpreter, x)}, repeats)
+
+    return time
+
+
+def conv_rows(model, time):
+    """Every convolution of the stage-1 and part iCNNs timed alone by ``time(layer, batch)``
+    (:func:`conv_timer`) as the model runs it (a part network's batch is the number of parts
+    it labels), summed by network and output channels, with their GMAC: which convolutions
+    the float file loses its time in, or gains it."""
+    import keras
+    import numpy as np
+
+    uses = collections.Counter(model._model_index[spec.model] for spec in model.parts)
+    networks = [(model.stage1, 1)] + [(net, uses[i]) for i, net in enumerate(model.part_models)]
+    groups = collections.defaultdict(lambda: {"convs": 0, "gmac": 0.0, "tf_function": 0.0, "tflite_fp32": 0.0})
+    for network, batch in networks:
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.Conv2D):
+                times = time(layer, batch)
+                row = groups[f"{network.name.split('_')[0]} -> {layer.filters} channels"]
+                row["convs"] += 1
+                row["gmac"] += batch * np.prod(layer.output.shape[1:]) * np.prod(layer.kernel.shape[:3]) / 1e9
+                row["tf_function"] += times["tf_function"]
+                row["tflite_fp32"] += times["tflite_fp32"]
+    return dict(sorted(groups.items(), key=lambda item: (item[0].split()[0], int(item[0].split()[2]))))
+
+
+def worker(name, threads, repeats, data, int8, convs=False):
     import numpy as np
     import tensorflow as tf
 
@@ -189,7 +249,10 @@ def worker(name, threads, repeats, data, int8):
             if stage_name == "whole model":
                 profiles[key] = _op_profile(path, threads)
         rows[stage_name] = row
-    print("RESULT " + json.dumps({"stages": rows, "op_profile": profiles}))
+    result = {"stages": rows, "op_profile": profiles}
+    if convs:
+        result["convolutions"] = conv_rows(model, conv_timer(threads, repeats, folder))
+    print("RESULT " + json.dumps(result))
 
 
 def main(argv=None):
@@ -199,17 +262,19 @@ def main(argv=None):
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--data", default=None, help="CelebAMask-HQ root: profile on a real validation face")
     parser.add_argument("--no-int8", action="store_true", help="float32 files only (no dynamic, no int8)")
+    parser.add_argument("--convs", action="store_true",
+                        help="also time every convolution alone, tf.function against XNNPACK, summed by output channels")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        return worker(args.model, args.worker, args.repeats, args.data, not args.no_int8)
+        return worker(args.model, args.worker, args.repeats, args.data, not args.no_int8, args.convs)
 
     table = {}
     for threads in args.threads:
         command = [sys.executable, __file__, "--worker", str(threads), "--repeats", str(args.repeats),
                    "--model", args.model] + (["--data", args.data] if args.data else []) + (
-                   ["--no-int8"] if args.no_int8 else [])
+                   ["--no-int8"] if args.no_int8 else []) + (["--convs"] if args.convs else [])
         run = subprocess.run(command, capture_output=True, text=True)
         line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
@@ -237,6 +302,13 @@ def main(argv=None):
                 cells.append(f"{'n/a':>18s}" if value is None else f"{value:11.1f} {share:>6s}")
             print(f"{stage_name:16s} {threads:>3} " + " ".join(cells))
         print(f"{'sum of stages':16s} {threads:>3} " + " ".join(f"{totals[c]:11.1f} {'':>6s}" for c in columns))
+    for threads, result in table.items():
+        if "convolutions" in result:
+            print(f"\nEach convolution alone, {threads} thread(s), summed by network and output channels (ms per face):")
+            print(f"{'convolutions':24s} {'n':>3} {'GMAC':>6} {'tf.function':>11} {'XNNPACK':>8} {'XNNPACK/tf':>11}")
+            for group, row in result["convolutions"].items():
+                print(f"{group:24s} {row['convs']:3d} {row['gmac']:6.3f} {row['tf_function']:11.1f} "
+                      f"{row['tflite_fp32']:8.1f} {row['tflite_fp32'] / row['tf_function']:11.2f}")
     for threads, result in table.items():
         for key, profile in result["op_profile"].items():
             print(f"LiteRT op profile, {key}, {threads} thread(s): {profile['xnnpack_partitions']} XNNPACK "

@@ -99,7 +99,8 @@ def main(argv=None):
                         help="parts phase: shift each training crop's centre by N(0, PX) pixels, so the part "
                              "models do not learn exact centring, which the localizer never gives")
     parser.add_argument("--part-channels", type=int, nargs=4, default=None, metavar="C",
-                        help="row channels of wider part iCNNs (e.g. 16 32 48 64), started from --init's widened")
+                        help="row channels of wider part iCNNs (e.g. 16 32 48 64), started from --init's part iCNNs "
+                             "widened (Net2Net: the same function); a continuation of such a run repeats it")
     parser.add_argument("--theta-weight", type=float, default=None, metavar="W",
                         help="weight of the localizer's theta regression in the loss (default 1); the end-to-end "
                              "phase lets the localizer drift off the parts when it is weak")
@@ -124,6 +125,8 @@ def main(argv=None):
     if args.part_channels:
         if min(args.part_channels) < 1:
             parser.error(f"--part-channels must be positive, got {args.part_channels}")
+        if args.init and args.init.endswith(".weights.h5"):
+            parser.error("--part-channels widens a model's part iCNNs: give --init a preset or a .keras file")
         config = {**config, "part_channels": tuple(args.part_channels)}
     source = args.init or PRESETS[args.preset]
     # the 512x512 weights do not fit the smoke net (a smoke run's own weights do)
@@ -131,6 +134,8 @@ def main(argv=None):
     if args.smoke:
         config, args.batch_size, steps = SMOKE_STN_CONFIG, 2, 1
         schedule = smoke_schedule(schedule)
+        if args.part_channels:
+            config = {**config, "part_channels": tuple(args.part_channels)}
     if args.theta_weight is not None:
         if not 0 <= args.theta_weight < float("inf"):
             parser.error(f"--theta-weight must be a finite number >= 0, got {args.theta_weight}")

@@ -11,6 +11,19 @@ REPO = Path(__file__).resolve().parent.parent
 SMALL_STN = dict(input_size=(96, 96), stage1_size=(48, 48), crop_size=(21, 21), channels=(4, 8, 8, 8), localizer_channels=4)
 
 
+def randomised(model, seed=0):
+    """``model`` with weights and BatchNorm statistics unlike any fresh initialisation (the
+    variances and scales positive, so that its outputs stay finite)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        positive = "variance" in variable.path or "gamma" in variable.path
+        values = rng.uniform(0.5, 1.5, variable.shape) if positive else rng.normal(0, 0.2, variable.shape)
+        variable.assign(values.astype("float32"))
+    return model
+
+
 def small_stn(**overrides):
     return STNiCNN(**{**SMALL_STN, **overrides})
 

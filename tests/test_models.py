@@ -8,7 +8,7 @@ from facezoo.classmaps import HELEN
 from facezoo.layers import crop_theta
 from facezoo.models import ICNN, STNiCNN
 from facezoo.models.stn_icnn import part_centroid_thetas
-from helpers import SMALL_STN, small_stn
+from helpers import SMALL_STN, randomised, small_stn
 
 
 def test_icnn_default_parameter_count_matches_its_docstring():
@@ -37,37 +37,46 @@ def test_icnn_refuses_bad_arguments():
         ICNN(channels=(8,))
 
 
-def _randomised(model, seed=0):
-    """Weights and BatchNorm statistics unlike any fresh initialisation."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        positive = "variance" in variable.path or "gamma" in variable.path
-        values = rng.uniform(0.5, 1.5, variable.shape) if positive else rng.normal(0, 0.2, variable.shape)
-        variable.assign(values.astype("float32"))
-    return model
-
-
 @pytest.mark.parametrize("wide", [(16, 32, 48, 64), (9, 20, 24, 40)])
 def test_a_widened_icnn_computes_what_the_narrow_one_did_and_can_learn_apart(wide):
-    narrow = _randomised(ICNN(num_classes=4, input_shape=(41, 41, 3)))
+    narrow = randomised(ICNN(num_classes=4, input_shape=(41, 41, 3)))
     model = ICNN(num_classes=4, input_shape=(41, 41, 3), channels=wide).copy_widened_from(narrow)
     assert model.count_params() > narrow.count_params()
     x = np.random.default_rng(1).uniform(0, 1, (2, 41, 41, 3)).astype("float32")
     reference = keras.ops.convert_to_numpy(narrow(x))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), reference, atol=1e-3 * np.abs(reference).max())  # float rounding, amplified
+    tolerance = 1e-3 * np.abs(reference).max()  # float rounding, amplified through random weights
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), reference, atol=tolerance)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=True)),  # batch statistics too
-                               keras.ops.convert_to_numpy(narrow(x, training=True)), atol=1e-3 * np.abs(reference).max())
+                               keras.ops.convert_to_numpy(narrow(x, training=True)), atol=tolerance)
     # a copied channel's readers weigh it differently from the original's (symmetry broken)
     kernel = model.get_layer("link0_conv_b_0").get_weights()[0]
     assert not np.allclose(kernel[:, :, 0], kernel[:, :, 8])
 
 
 def test_an_icnn_is_widened_only_from_a_narrower_one_of_the_same_shape():
-    narrow = ICNN(num_classes=4, input_shape=(41, 41, 3))
+    narrow = randomised(ICNN(num_classes=4, input_shape=(41, 41, 3)))
     with pytest.raises(ValueError, match="at least as wide"):
         ICNN(num_classes=4, input_shape=(41, 41, 3), channels=(4, 16, 24, 32)).copy_widened_from(narrow)
     with pytest.raises(ValueError, match="num_classes"):
         ICNN(num_classes=3, input_shape=(41, 41, 3), channels=(16, 32, 48, 64)).copy_widened_from(narrow)
+    with pytest.raises(ValueError, match="input channels"):
+        ICNN(num_classes=4, input_shape=(41, 41, 4), channels=(16, 32, 48, 64)).copy_widened_from(narrow)
+    # another input size is fine (no weight depends on it): a lite network's part from a full one's
+    small = ICNN(num_classes=4, input_shape=(33, 33, 3), channels=(16, 32, 48, 64)).copy_widened_from(narrow)
+    np.testing.assert_allclose(small.get_layer("head_conv_3").get_weights()[0],
+                               narrow.get_layer("head_conv_3").get_weights()[0], rtol=1e-6)
+
+
+def test_wider_part_icnns_are_part_of_the_config_only_when_set(tmp_path):
+    assert "part_channels" not in small_stn().get_config()  # the published files' configs are unchanged
+    model = randomised(small_stn(part_channels=(8, 16, 16, 16)))
+    assert [net.channels for net in model.part_models] == [(8, 16, 16, 16)] * len(model.part_models)
+    assert model.stage1.channels == SMALL_STN["channels"]
+    model.save(tmp_path / "wide.keras")
+    again = keras.saving.load_model(tmp_path / "wide.keras")
+    assert again.get_config()["part_channels"] == [8, 16, 16, 16]
+    faces = np.random.default_rng(2).uniform(0, 1, (1, 96, 96, 3)).astype("float32")
+    np.testing.assert_allclose(again.predict_on_batch(faces), model.predict_on_batch(faces), atol=1e-6)
 
 
 @pytest.fixture(scope="module")

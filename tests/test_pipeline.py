@@ -34,6 +34,22 @@ def parser():
 
 
 
+def test_compiled_model_fixes_a_single_faces_batch_and_leaves_others_open():
+    """One trace per size with the batch open, one more for a single face (every shape known
+    there), each giving the model's own output."""
+    import keras
+
+    from facezoo.models import ICNN
+    from facezoo.pipeline import CompiledModel
+
+    model = ICNN(num_classes=3, input_shape=(24, 24, 3), channels=(4, 4))
+    predict = CompiledModel(model)
+    faces = np.random.default_rng(0).uniform(0, 1, (3, 24, 24, 3)).astype("float32")
+    for batch in (faces[:1], faces, faces[:2], faces[1:2]):
+        np.testing.assert_allclose(predict(batch), keras.ops.convert_to_numpy(model(batch)), atol=1e-5)
+    assert sorted(predict._functions, key=str) == [(1, 24, 24, 3), (None, 24, 24, 3)]
+
+
 def _crop_probabilities(parser, photo, scale, angle=0.0):
     """A real face's crop probabilities and its transform into a photo ``scale`` x larger,
     rotated by ``angle`` degrees."""

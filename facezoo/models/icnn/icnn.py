@@ -187,7 +187,8 @@ class ICNN(FaceModel, keras.Model):
 
     def copy_widened_from(self, narrow, seed=0):
         """Set this iCNN's weights so that it computes what the narrower ``narrow`` does
-        (same classes, input and depth; every row at least as wide): Net2Net's widening
+        (same classes, input channels and depth; every row at least as wide; any input
+        size, since none of the weights depends on it): Net2Net's widening
         (Chen et al. 2016). A wide channel ``j`` of a layer copies the narrow channel
         ``j mod C``; where a layer reads a channel's copies, their weights split the
         narrow weight in random shares that sum to one, so the output is the same while the
@@ -199,8 +200,11 @@ class ICNN(FaceModel, keras.Model):
         """
         import numpy as np
 
-        same = ("num_classes", "image_shape", "num_interlink", "kernel_size", "output_kernel_size")
+        # the spatial size shapes no weight: a part iCNN of one crop size widens another's
+        same = ("num_classes", "num_interlink", "kernel_size", "output_kernel_size")
         mismatch = [k for k in same if getattr(self, k) != getattr(narrow, k)]
+        if self.image_shape[-1] != narrow.image_shape[-1]:
+            mismatch.append("input channels")
         if mismatch or len(self.channels) != len(narrow.channels) or any(
                 w < n for w, n in zip(self.channels, narrow.channels)):
             raise ValueError(f"{self.name} cannot be widened from {narrow.name}: it must differ only by rows at "
@@ -223,9 +227,12 @@ class ICNN(FaceModel, keras.Model):
                 shares /= np.bincount(source, shares)[source]  # the shares of each narrow channel sum to one
                 op.set_weights([kernel[:, :, source][..., out] * shares[:, None].astype(kernel.dtype), bias[out]])
                 maps[op.name] = out
-            else:
-                if isinstance(op, layers.BatchNormalization):
-                    op.set_weights([w[source] for w in narrow.get_layer(op.name).get_weights()])
+            elif isinstance(op, layers.BatchNormalization):
+                op.set_weights([w[source] for w in narrow.get_layer(op.name).get_weights()])
+                maps[op.name] = source
+            elif op.weights:
+                raise ValueError(f"copy_widened_from does not know how to widen {type(op).__name__} {op.name!r}")
+            else:  # pooling, resizing, cropping, activations: channel by channel
                 maps[op.name] = source
         return self
 

@@ -17,12 +17,12 @@ from facezoo.training import ScaledAdam, TrainingSetupError, _check_run_dir, ste
 
 def initial_weights(start, config, path):
     """Write ``path`` (a ``.weights.h5``): the weights an STN-iCNN of ``config`` starts from,
-    taken from the model ``start``. Same stage-1 and crop sizes: its stage 1 and localizer.
-    Other sizes (a lite network from the full one): its stage-1 and part iCNN weights, which
-    do not depend on the input size, and a fresh localizer, whose dense head does. Part iCNNs
-    as wide as ``start``'s take its weights; wider ones (``part_channels``) start from them
-    widened (:meth:`~facezoo.models.ICNN.copy_widened_from`), computing what they did. An
-    existing file is kept, so a resumed run starts from the same weights.
+    taken from the model ``start``. Same stage-1 and crop sizes and part widths: all of its
+    weights. Other sizes (a lite network from the full one): its stage-1 and part iCNN
+    weights, which do not depend on the input size, and a fresh localizer, whose dense head
+    does. Part iCNNs wider than ``start``'s (``part_channels``) start from its own widened
+    (:meth:`~facezoo.models.ICNN.copy_widened_from`), computing what they did. An existing
+    file is kept, so a resumed run starts from the same weights.
 
     Example:
         >>> initial_weights(facezoo.load("stn_icnn_helen"), lite_config, "runs/lite/init.weights.h5")
@@ -30,6 +30,9 @@ def initial_weights(start, config, path):
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         model = STNiCNN(**config)
+        if any(w < n for w, n in zip(model.part_channels, start.part_channels)):
+            raise ValueError(f"the part iCNNs of the model to start from are wider ({start.part_channels}) than "
+                             f"the config's ({model.part_channels}): give the config its part_channels")
         same_sizes = all(tuple(start.get_config()[k]) == tuple(config[k]) for k in ("stage1_size", "crop_size"))
         if same_sizes and model.part_channels == start.part_channels:
             start.save_weights(path)

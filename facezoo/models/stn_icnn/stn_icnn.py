@@ -552,7 +552,8 @@ class STNiCNN(FaceModel, keras.Model):
             "crop_scale": self.crop_scale,
             "paste_size": None if self.paste_size == self.input_size else list(self.paste_size),
             "channels": list(self.channels),
-            "part_channels": None if self.part_channels == self.channels else list(self.part_channels),
+            # only when set, so that the configs of the published files stay as they were
+            **({} if self.part_channels == self.channels else {"part_channels": list(self.part_channels)}),
             "localizer_channels": self.localizer_channels,
             "loss_weights": dict(self.loss_weights),
             "cropper": self.cropper,
