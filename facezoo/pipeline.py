@@ -41,10 +41,8 @@ def iou(a, b):
 class CompiledModel:
     """``model(x, training=False)`` compiled once per input size and cached: on the
     TensorFlow backend one ``tf.function`` per ``(height, width, channels)`` with a dynamic
-    batch (the shape stays static inside, as :class:`~facezoo.models.ADCLandmarks` needs),
-    and one more with the batch fixed at one, the size a face at a time is run at (with
-    every shape known, TensorFlow's graph runs ``adc_landmarks_300w`` 15 % faster on one
-    core); on other backends Keras' own compiled ``predict_on_batch``. Returns numpy arrays
+    batch (the shape stays static inside, as :class:`~facezoo.models.ADCLandmarks` needs);
+    on other backends Keras' own compiled ``predict_on_batch``. Returns numpy arrays
     (read-only on TensorFlow: the output tensor's own buffer, not a copy).
 
     Example:
@@ -62,13 +60,13 @@ class CompiledModel:
         batch = np.asarray(batch, np.float32)
         if not self._tensorflow:
             return np.asarray(self.model.predict_on_batch(batch))
-        key = batch.shape if len(batch) == 1 else (None, *batch.shape[1:])
+        key = batch.shape[1:]
         if key not in self._functions:
             import tensorflow as tf
 
             model = self.model
             self._functions[key] = tf.function(lambda x: model(x, training=False),
-                                               input_signature=[tf.TensorSpec(key, tf.float32)])
+                                               input_signature=[tf.TensorSpec((None, *key), tf.float32)])
         # np.asarray reads the tensor's buffer (read-only); .numpy() would copy it
         return np.asarray(self._functions[key](batch))
 
