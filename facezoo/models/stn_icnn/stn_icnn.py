@@ -251,8 +251,8 @@ class STNiCNN(FaceModel, keras.Model):
             ``input_size`` at the end, for phones: most of the work at full resolution is
             the paste and merge. Inference only; training never pastes.
         channels: row channels of every iCNN.
-        part_channels: row channels of the part iCNNs, if not ``channels`` (wider part
-            networks: HELEN's fit its training faces little better than new ones).
+        part_channels: row channels of the part iCNNs, if not ``channels`` (wider ones can
+            start from trained narrow ones: :meth:`ICNN.copy_widened_from`).
         localizer_channels: width of the localization network.
         loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
         cropper: ``"localizer"`` (STN-iCNN) or ``"centroid"`` (iCNN baseline).
