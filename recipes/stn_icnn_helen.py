@@ -101,6 +101,9 @@ def main(argv=None):
     parser.add_argument("--part-channels", type=int, nargs=4, default=None, metavar="C",
                         help="row channels of wider part iCNNs (e.g. 16 32 48 64), started from --init's part iCNNs "
                              "widened (Net2Net: the same function); a continuation of such a run repeats it")
+    parser.add_argument("--part-dice", type=float, default=None, metavar="W",
+                        help="weight of a soft-Dice term on the part models' own classes beside their "
+                             "cross-entropy (default 0): the thin lips and inner mouth count as much as the rest")
     parser.add_argument("--theta-weight", type=float, default=None, metavar="W",
                         help="weight of the localizer's theta regression in the loss (default 1); the end-to-end "
                              "phase lets the localizer drift off the parts when it is weak")
@@ -136,6 +139,10 @@ def main(argv=None):
         schedule = smoke_schedule(schedule)
         if args.part_channels:
             config = {**config, "part_channels": tuple(args.part_channels)}
+    if args.part_dice is not None:
+        if not 0 <= args.part_dice < float("inf"):
+            parser.error(f"--part-dice must be a finite number >= 0, got {args.part_dice}")
+        config = {**config, "loss_weights": {**config.get("loss_weights", {}), "part_dice": args.part_dice}}
     if args.theta_weight is not None:
         if not 0 <= args.theta_weight < float("inf"):
             parser.error(f"--theta-weight must be a finite number >= 0, got {args.theta_weight}")

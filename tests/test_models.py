@@ -211,6 +211,35 @@ def test_stn_icnn_training_outputs_and_loss(stn):
     assert all(v > 0 for v in terms.values())
 
 
+def test_the_part_dice_term_is_one_minus_each_parts_mean_dice_on_its_own_classes(stn):
+    from facezoo.layers import affine_sample
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(2, 96, 96, 3)).astype("float32")
+    y = rng.integers(-1, 11, (2, 96, 96)).astype("int32")  # some unknown pixels too
+    out = stn(x, training=True)
+    stn.loss_weights = {"stage1": 0.0, "theta": 0.0, "parts": 0.0, "part_dice": 1.0}
+    try:
+        dice_term = float(stn.compute_loss(x=x, y=y, y_pred=out))
+    finally:
+        stn.loss_weights = {"stage1": 1.0, "theta": 1.0, "parts": 1.0, "part_dice": 0.0}
+    crops = keras.ops.convert_to_numpy(affine_sample(y[..., None].astype("float32"), out["thetas"], stn.crop_size,
+                                                     "nearest"))[..., 0].round().astype(int)
+    expected = []
+    for index, (table, logits) in enumerate(zip(stn._local_tables, out["part_logits"])):
+        labels = np.where(crops[:, index] < 0, -1, np.asarray(table)[np.maximum(crops[:, index], 0)])
+        logits = keras.ops.convert_to_numpy(logits)
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        dice = []
+        for k in range(1, logits.shape[-1]):  # the part's own classes
+            truth, known = labels == k, labels >= 0
+            dice.append((2 * (p[..., k] * truth).sum() + 1) / ((p[..., k] * known).sum() + truth.sum() + 1))
+        expected.append(1 - np.mean(dice))
+    assert dice_term == pytest.approx(np.mean(expected), rel=1e-4)
+    assert 0 < dice_term < 1
+
+
 def test_localizer_starts_at_centred_unit_scale_crops(stn):
     x = np.zeros((1, 96, 96, 3), "float32")
     thetas = keras.ops.convert_to_numpy(stn(x, training=True)["thetas"])

@@ -35,7 +35,7 @@ from facezoo.layers import (
     paste_planes,
     scale_translation_theta,
 )
-from facezoo.losses import sparse_cross_entropy, theta_regression
+from facezoo.losses import soft_dice, sparse_cross_entropy, theta_regression
 from facezoo.models._validation import check_positive_int
 from facezoo.models.base import FaceModel, _transfer
 from facezoo.models.icnn import ICNN
@@ -51,7 +51,9 @@ HELEN_PARTS = (
     {"name": "mouth", "classes": ["u_lip", "i_mouth", "l_lip"], "model": "mouth"},
 )
 
-DEFAULT_LOSS_WEIGHTS = {"stage1": 1.0, "theta": 1.0, "parts": 1.0}
+#: part_dice: a soft-Dice term on each part model's own classes (1 - their mean Dice) beside its
+#: cross-entropy, for the thin classes F1 weighs as much as the large ones (off by default)
+DEFAULT_LOSS_WEIGHTS = {"stage1": 1.0, "theta": 1.0, "parts": 1.0, "part_dice": 0.0}
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,8 @@ def part_centroid_thetas(labels, part_class_ids, image_size, crop_size, scale=1.
 PHASES = {
     "stage1": ("stage1",),
     "localizer": ("theta",),
-    "parts": ("parts",),
-    "end_to_end": ("stage1", "theta", "parts"),
+    "parts": ("parts", "part_dice"),
+    "end_to_end": ("stage1", "theta", "parts", "part_dice"),
 }
 CROPPERS = ("localizer", "centroid")
 
@@ -254,7 +256,7 @@ class STNiCNN(FaceModel, keras.Model):
         part_channels: row channels of the part iCNNs, if not ``channels`` (wider ones can
             start from trained narrow ones: :meth:`ICNN.copy_widened_from`).
         localizer_channels: width of the localization network.
-        loss_weights: dict with keys ``stage1``, ``theta``, ``parts``.
+        loss_weights: dict with keys ``stage1``, ``theta``, ``parts``, ``part_dice``.
         cropper: ``"localizer"`` (STN-iCNN) or ``"centroid"`` (iCNN baseline).
 
     Example:
@@ -514,7 +516,7 @@ class STNiCNN(FaceModel, keras.Model):
             loss = sparse_cross_entropy(labels, ops.log(ops.maximum(y_pred, 1e-7)))
             return loss + self._regularization()
         active = PHASES[self.phase]
-        weights = {k: (self.loss_weights[k] if k in active else 0.0) for k in self.loss_weights}
+        weights = {k: (self.loss_weights.get(k, 0.0) if k in active else 0.0) for k in DEFAULT_LOSS_WEIGHTS}
         total = 0.0
         if weights["stage1"] and "stage1_logits" in y_pred:
             small = ops.image.resize(ops.cast(labels[..., None], "float32"), self.stage1_size, interpolation="nearest")
@@ -524,16 +526,20 @@ class STNiCNN(FaceModel, keras.Model):
                 labels, self._part_class_ids, self.input_size, self.crop_size, self.crop_scale
             )
             total += weights["theta"] * theta_regression(y_pred["thetas"], target, valid)
-        if weights["parts"] and "part_logits" in y_pred:
+        if (weights["parts"] or weights["part_dice"]) and "part_logits" in y_pred:
             thetas = ops.stop_gradient(y_pred["thetas"])
             crops = affine_sample(ops.cast(labels[..., None], "float32"), thetas, self.crop_size, "nearest")
             crops = ops.cast(ops.round(crops[..., 0]), "int32")
-            part_losses = []
+            part_losses, dice_losses = [], []
             for index, (table, logits) in enumerate(zip(self._local_tables, y_pred["part_logits"])):
                 local = ops.take(ops.convert_to_tensor(table, "int32"), ops.maximum(crops[:, index], 0))
                 local = ops.where(crops[:, index] < 0, -1, local)  # unknown stays unknown
                 part_losses.append(sparse_cross_entropy(local, logits))
+                if weights["part_dice"]:  # the part's own classes, not its background
+                    dice_losses.append(1.0 - ops.mean(soft_dice(local, logits)[1:]))
             total += weights["parts"] * sum(part_losses) / len(part_losses)
+            if dice_losses:
+                total += weights["part_dice"] * sum(dice_losses) / len(dice_losses)
         return total + self._regularization()
 
     def _regularization(self):
