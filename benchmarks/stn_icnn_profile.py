@@ -44,18 +44,19 @@ STAGES = ("stage-1 iCNN", "localizer", "SpatialCrop", "part iCNNs", "paste + mer
 
 
 
+def layer_macs(layer):
+    """Multiply-adds of one image through a Conv2D layer."""
+    _, height, width, filters = layer.output.shape
+    return height * width * filters * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.kernel.shape[2]
+
+
 def conv_macs(model):
     """Multiply-adds of a face's convolutions: ``{"stage-1 iCNN": n, "part iCNNs": n}``
     (each part model counted once per part it labels, as the model runs it)."""
     import keras
 
     def macs(network):
-        total = 0
-        for layer in network.layers:
-            if isinstance(layer, keras.layers.Conv2D):
-                _, height, width, filters = layer.output.shape
-                total += height * width * filters * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.kernel.shape[2]
-        return total
+        return sum(layer_macs(layer) for layer in network.layers if isinstance(layer, keras.layers.Conv2D))
 
     parts = sum(macs(model.part_models[model._model_index[spec.model]]) for spec in model.parts)
     return {"stage-1 iCNN": macs(model.stage1), "part iCNNs": parts}
@@ -196,7 +197,6 @@ def conv_rows(model, time):
     it labels), summed by network and output channels, with their GMAC: which convolutions
     the float file loses its time in, or gains it."""
     import keras
-    import numpy as np
 
     uses = collections.Counter(model._model_index[spec.model] for spec in model.parts)
     networks = [(model.stage1, 1)] + [(net, uses[i]) for i, net in enumerate(model.part_models)]
@@ -207,7 +207,7 @@ def conv_rows(model, time):
                 times = time(layer, batch)
                 row = groups[f"{network.name.split('_')[0]} -> {layer.filters} channels"]
                 row["convs"] += 1
-                row["gmac"] += batch * np.prod(layer.output.shape[1:]) * np.prod(layer.kernel.shape[:3]) / 1e9
+                row["gmac"] += batch * layer_macs(layer) / 1e9
                 row["tf_function"] += times["tf_function"]
                 row["tflite_fp32"] += times["tflite_fp32"]
     return dict(sorted(groups.items(), key=lambda item: (item[0].split()[0], int(item[0].split()[2]))))
