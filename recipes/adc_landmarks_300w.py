@@ -87,6 +87,10 @@ def main(argv=None):
     parser.add_argument("--halve-every", type=int, default=HALVE_EVERY)
     parser.add_argument("--extra", action="append", default=[], metavar="ROOT=LIST.json",
                         help="more training faces: a PointList file and the folder its photos are under")
+    parser.add_argument("--global-blocks", type=int, default=0,
+                        help="ADC: residual blocks after the global network's layers (with --init from a model "
+                             "with fewer, it starts computing what that model does)")
+    parser.add_argument("--regional-blocks", type=int, default=0, help="ADC: the same for the regional network")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -102,11 +106,15 @@ def main(argv=None):
             parser.error(f"{flag}: no file {path}")
     if args.init and args.init_global:
         parser.error("--init and --init-global exclude each other")
+    if args.global_blocks or args.regional_blocks:
+        if args.model != "adc":
+            parser.error("--global-blocks and --regional-blocks are for --model adc")
+        config.update(global_blocks=args.global_blocks, regional_blocks=args.regional_blocks)
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1
-        config = ({"global_size": 32, "global_channels": (4, 4, 8), "crop_size": 16, "regional_channels": (4, 4, 8)}
-                  if args.model == "adc" else {"network_size": 32, "channels": (4, 4, 8)})
+        config.update({"global_size": 32, "global_channels": (4, 4, 8), "crop_size": 16, "regional_channels": (4, 4, 8)}
+                      if args.model == "adc" else {"network_size": 32, "channels": (4, 4, 8)})
     extras = []
     for spec in args.extra:
         root, sep, listing = spec.partition("=")
@@ -141,7 +149,11 @@ def main(argv=None):
                 raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
                                  f"this run trains {type(model).__name__}")
             model(np.zeros((1, size, size, 3), "float32"))
-            model.set_weights(trained.get_weights())
+            if isinstance(model, ADCLandmarks) and (trained.global_blocks, trained.regional_blocks) != (
+                    model.global_blocks, model.regional_blocks):
+                model.copy_deepened_from(trained)  # the new blocks start as the identity
+            else:
+                model.set_weights(trained.get_weights())
         return model
 
     optimizer = None

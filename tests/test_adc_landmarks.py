@@ -191,3 +191,31 @@ def test_the_shipped_checkpoint_exports_to_tflite_with_builtin_ops(tmp_path):
     result = facezoo.export("adc_landmarks_300w", tmp_path / "adc.tflite", verbose=False)
     assert result.max_abs_diff <= result.atol < 0.01
     assert not [op for op in result.ops if op.startswith("Flex")]
+
+
+def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_the_path(tmp_path):
+    import keras
+    from helpers import randomised
+
+    shallow = randomised(ADCLandmarks(**TINY_ADC), seed=4)
+    deep = ADCLandmarks(**TINY_ADC, global_blocks=2, regional_blocks=1).copy_deepened_from(shallow)
+    images = np.random.default_rng(5).uniform(size=(2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(deep(images)), np.asarray(shallow(images)), atol=1e-5)
+    assert deep.count_params() > shallow.count_params()
+    for stage in ("coarse", "refined"):  # batch statistics too: a new block adds exactly nothing
+        np.testing.assert_allclose(np.asarray(deep(images, training=True)[stage]),
+                                   np.asarray(shallow(images, training=True)[stage]), atol=1e-5)
+    # the blocks are on the path: once their last scale is not zero, the output moves
+    for network in (deep.global_network, deep.regional_network):
+        moved = np.asarray(deep(images))
+        bn = network.get_layer(f"{network.name}_res0_b_bn")
+        bn.gamma.assign(np.ones(bn.gamma.shape, "float32"))
+        assert np.abs(np.asarray(deep(images)) - moved).max() > 1e-3, network.name
+    deep.save(tmp_path / "deep.keras")  # the blocks travel in the config
+    again = keras.models.load_model(tmp_path / "deep.keras")
+    assert (again.global_blocks, again.regional_blocks) == (2, 1)
+    assert "global_blocks" not in shallow.get_config()  # published configs are unchanged
+    with pytest.raises(ValueError, match="must differ only by more residual blocks"):
+        shallow.copy_deepened_from(deep)
+    with pytest.raises(ValueError, match=r"differing: \['regional_channels'\]"):
+        ADCLandmarks(**{**TINY_ADC, "regional_channels": (4, 4, 4)}, global_blocks=1).copy_deepened_from(shallow)

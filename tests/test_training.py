@@ -285,12 +285,16 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
         faces.append({"image": name[:-4] + ".jpg", "crop": frame_like_300w(points), "points": points})
     listing = tmp_path / "extra.json"
     listing.write_text(json.dumps({"source": "test", "points_per_face": 68, "faces": faces}))
+    # ... and deeper (residual blocks that start as the identity, ADCLandmarks.copy_deepened_from)
     again = subprocess.run(base + ["--out", str(tmp_path / "adc2"), "--init", str(tmp_path / "adc" / "final.keras"),
-                                   "--learning-rate", "1e-4", "--halve-every", "2",
+                                   "--learning-rate", "1e-4", "--halve-every", "2", "--global-blocks", "1",
+                                   "--regional-blocks", "1",
                                    "--extra", f"{data_root / 'helen68' / 'trainset'}={listing}"],
                            env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert "training faces: 4 HELEN + 2 " in again.stdout  # the smoke run keeps 4 + 2
+    deeper = keras.models.load_model(tmp_path / "adc2" / "final.keras")
+    assert (deeper.global_blocks, deeper.regional_blocks) == (1, 1)
     bad = subprocess.run(base + ["--out", str(tmp_path / "adc4"), "--extra", str(listing)],
                          env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "expected ROOT=LIST.json" in bad.stderr

@@ -38,18 +38,34 @@ from facezoo.layers.spatial_crop import affine_sample
 from facezoo.models.base import FaceModel
 
 
-def heatmap_network(size, channels, points, name, strides, dilations):
-    """Convolutions (3x3, BN, ReLU) with the given strides and dilations, then a 1x1 head
-    with one heatmap per point. Global networks need a receptive field covering the whole
-    input (to tell a left eye corner from a right one); regional ones stay local."""
+def heatmap_network(size, channels, points, name, strides, dilations, residual_blocks=0):
+    """Convolutions (3x3, BN, ReLU) with the given strides and dilations, then
+    ``residual_blocks`` residual blocks at the last width, then a 1x1 head with one heatmap
+    per point. Global networks need a receptive field covering the whole input (to tell a
+    left eye corner from a right one); regional ones stay local."""
     inputs = keras.Input((size, size, 3))
     x = inputs
     for index, (filters, stride, dilation) in enumerate(zip(channels, strides, dilations)):
         x = layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", use_bias=False,
                           name=f"{name}_{index}_conv")(x)
         x = layers.ReLU(name=f"{name}_{index}_relu")(layers.BatchNormalization(name=f"{name}_{index}_bn")(x))
+    for block in range(residual_blocks):
+        x = residual_block(x, f"{name}_res{block}")
     outputs = layers.Conv2D(points, 1, name=f"{name}_heatmaps")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def residual_block(x, name):
+    """``relu(x + BN(conv(relu(BN(conv(x))))))``, 3x3 convolutions (the second dilated by 2
+    for context). The last BN's scale starts at zero, so a new block is the identity on the
+    (non-negative) input: a network deepened with blocks computes what it did before
+    (``ADCLandmarks.copy_deepened_from``) and training grows them from there."""
+    filters = x.shape[-1]
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_a_conv")(x)
+    y = layers.ReLU(name=f"{name}_a_relu")(layers.BatchNormalization(name=f"{name}_a_bn")(y))
+    y = layers.Conv2D(filters, 3, dilation_rate=2, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
+    y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_b_bn")(y)
+    return layers.ReLU(name=f"{name}_relu")(layers.Add(name=f"{name}_add")([x, y]))
 
 
 #: Global (and holistic) networks: /16, then dilated context; receptive field 479 pixels.
@@ -165,7 +181,8 @@ class ADCLandmarks(FaceModel, keras.Model):
 
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
-                 source_size=None, flip_test=False, mirror=None, refine_passes=1, **kwargs):
+                 source_size=None, flip_test=False, mirror=None, refine_passes=1, global_blocks=0, regional_blocks=0,
+                 **kwargs):
         super().__init__(**kwargs)
         # refine_passes=N: the regional stage runs N times, each time on crops re-centred on
         # the previous pass's points; the output is the mean of the N refined estimates
@@ -186,10 +203,41 @@ class ADCLandmarks(FaceModel, keras.Model):
         self.num_points, self.global_size, self.crop_size = num_points, global_size, crop_size
         self.global_channels, self.regional_channels = tuple(global_channels), tuple(regional_channels)
         self.region_fraction, self.beta = float(region_fraction), beta
+        # global_blocks / regional_blocks: residual blocks after each network's plain layers
+        # (more depth where the shipped network stopped improving; see copy_deepened_from)
+        self.global_blocks, self.regional_blocks = int(global_blocks), int(regional_blocks)
         self.global_network = heatmap_network(global_size, self.global_channels, num_points, "global",
-                                              GLOBAL_STRIDES, GLOBAL_DILATIONS)
+                                              GLOBAL_STRIDES, GLOBAL_DILATIONS, self.global_blocks)
         self.regional_network = heatmap_network(crop_size, self.regional_channels, num_points, "regional",
-                                                REGIONAL_STRIDES, REGIONAL_DILATIONS)
+                                                REGIONAL_STRIDES, REGIONAL_DILATIONS, self.regional_blocks)
+
+    def copy_deepened_from(self, shallow):
+        """Set this model's weights so that it computes what ``shallow`` does: an ADC model
+        of the same configuration but fewer residual blocks. Every layer of ``shallow`` is
+        copied by name; the extra blocks keep their identity start (``residual_block``).
+        Returns ``self``.
+
+        Example:
+            >>> deep = ADCLandmarks(global_blocks=2)
+            >>> deep.copy_deepened_from(facezoo.load("adc_landmarks_300w"))
+        """
+        # what shapes no weight (inference settings, names) may differ too
+        ignored = {"name", "trainable", "dtype", "facezoo_info", "global_blocks", "regional_blocks", "flip_test",
+                   "mirror", "refine_passes", "source_size", "input_size"}
+        mine, theirs = self.get_config(), shallow.get_config()
+        differing = sorted(k for k in set(mine) | set(theirs) if k not in ignored and mine.get(k) != theirs.get(k))
+        fewer = (shallow.global_blocks <= self.global_blocks and shallow.regional_blocks <= self.regional_blocks)
+        if differing or not fewer:
+            raise ValueError(f"{self.name} cannot be deepened from {shallow.name}: they must differ only by more "
+                             f"residual blocks here (differing: {differing}; blocks global/regional "
+                             f"{self.global_blocks}/{self.regional_blocks} from "
+                             f"{shallow.global_blocks}/{shallow.regional_blocks})")
+        for network in ("global_network", "regional_network"):
+            target = getattr(self, network)
+            for layer in getattr(shallow, network).layers:
+                if layer.weights:
+                    target.get_layer(layer.name).set_weights(layer.get_weights())
+        return self
 
     def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
@@ -254,7 +302,10 @@ class ADCLandmarks(FaceModel, keras.Model):
                 "global_channels": list(self.global_channels), "crop_size": self.crop_size,
                 "region_fraction": self.region_fraction, "regional_channels": list(self.regional_channels),
                 "beta": self.beta, "input_size": list(self.input_size), "source_size": self.source_size,
-                "flip_test": self.flip_test, "mirror": self.mirror, "refine_passes": self.refine_passes}
+                "flip_test": self.flip_test, "mirror": self.mirror, "refine_passes": self.refine_passes,
+                # only when set, so the published configs stay as they were
+                **{k: v for k, v in (("global_blocks", self.global_blocks), ("regional_blocks", self.regional_blocks))
+                   if v}}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
