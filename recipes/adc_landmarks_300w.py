@@ -24,11 +24,18 @@
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     # 7. six more epochs on the same faces from step 6 at 5e-4, halved every two (the
-    #    shipped adc_landmarks_300w is the end of step 7; the run started from step 6's
+    #    shipped adc_landmarks_300w until step 8; the run started from step 6's
     #    float16 checkpoint, facezoo.load(...).save("runs/adc_landmarks_300w_pseudo2/final.keras"))
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_landmarks_300w_pseudo3 \
         --init runs/adc_landmarks_300w_pseudo2/final.keras --epochs 6 --learning-rate 5e-4 --halve-every 2 \
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    # 8. deeper: two residual blocks after the global network, one after the regional one,
+    #    starting as the identity (so from step 7's function), six epochs on the same faces (the
+    #    shipped adc_landmarks_300w; runs/adc_step7.keras = step 7 saved as .keras)
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_deep \
+        --init runs/adc_step7.keras --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 \
+        --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 

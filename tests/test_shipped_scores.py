@@ -72,14 +72,15 @@ def test_shipped_stn_icnn_helen_presets_keep_their_f1_on_helens_contours(name, d
 
 
 def test_shipped_rtparser_helen_keeps_its_f1_and_uses_its_heatmap(data_root):
-    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.799 with the
-    heatmap from adc_landmarks_300w's current weights (0.764, 0.783 with its earlier
-    weights), 0.855 with the ground-truth points: a parser that ignored its fourth channel
-    could not gain that."""
+    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.807 with the
+    heatmap from adc_landmarks_300w's current (step 8) weights (0.764, 0.783, 0.799 with its
+    earlier ones), 0.855 with the ground-truth points. Only the heatmap differs between the
+    two scores, so a parser that ignored its fourth channel would score both the same; the
+    gap narrows as the landmark model improves."""
     model = facezoo.load("rtparser_helen", compile=False)
     faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(256, 256),
                           align_to=alignment_keypoints(model, (256, 256)))
     scores = {points: evaluate_helen_contours(model, faces, limit=16, progress=False,
                                               heatmap_points=points)["overall"]
               for points in ("detected", "ground_truth")}
-    assert scores["detected"] >= 0.79 and scores["ground_truth"] >= scores["detected"] + 0.05, scores
+    assert scores["detected"] >= 0.80 and scores["ground_truth"] >= scores["detected"] + 0.02, scores

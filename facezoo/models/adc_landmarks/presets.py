@@ -33,23 +33,26 @@ register_presets(
     Preset(
         name="adc_landmarks_300w",
         architecture="adc_landmarks",
-        config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2},
+        config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2,
+                "global_blocks": 2, "regional_blocks": 1},
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the seven commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the eight commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
-               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2); "
+               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2; and "
+               "deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
+               "--halve-every 2); "
                "2 regional passes and the flip average are "
                "inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
-        sha256="72f2c5e176288d4de516aee4f6ac5d954b93cac1cb6a9d4f22332cb9b287d356",
+        sha256="be5c810df5250b2d975e32e47202768635ae4d4e0578a361d1d102dad8e1aa20",
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 4.14, "failure_rate_8": 3.0},
-                 "test (330 faces), full resolution": {"nme": 4.19, "failure_rate_8": 3.0},
+                 "test (330 faces), 512x512": {"nme": 4.02, "failure_rate_8": 3.0},
+                 "test (330 faces), full resolution": {"nme": 4.06, "failure_rate_8": 3.0},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
