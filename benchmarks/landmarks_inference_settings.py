@@ -89,6 +89,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (0: its default)")
     parser.add_argument("--time-faces", type=int, default=10, help="faces timed per setting and mode")
     parser.add_argument("--only", nargs="+", default=None, help="settings to run (names of SETTINGS)")
+    parser.add_argument("--model", default="adc_landmarks_300w",
+                        help="the ADC preset, or an ADC checkpoint (.npz or .keras) to score in its place")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -104,7 +106,7 @@ def main(argv=None):
     from facezoo.data.feeding import pad_to_square
     from facezoo.evaluate import evaluate_landmarks
 
-    shipped = facezoo.load("adc_landmarks_300w", compile=False)
+    shipped = facezoo.load(args.model, compile=False)
     faces = Landmarks300W(args.data, "train")
     faces.records = faces.records[-VALIDATION:]
     size = tuple(shipped.input_size)
@@ -125,7 +127,7 @@ def main(argv=None):
 
     names = args.only or list(SETTINGS)
     rows = []
-    print(f"helen68 validation ({len(faces)} faces) at {size[0]}x{size[1]}, adc_landmarks_300w weights; CPU ms per face "
+    print(f"helen68 validation ({len(faces)} faces) at {size[0]}x{size[1]}, {args.model} weights; CPU ms per face "
           f"(batch 1, {args.threads or 'default'} thread(s), median of {len(timed)} faces)", flush=True)
     for name in names:
         flip, passes, crop, global_size = SETTINGS[name]

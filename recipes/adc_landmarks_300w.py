@@ -32,7 +32,9 @@
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     # 8. deeper: two residual blocks after the global network, one after the regional one,
     #    starting as the identity (so from step 7's function), six epochs on the same faces (the
-    #    shipped adc_landmarks_300w; runs/adc_step7.keras = step 7 saved as .keras)
+    #    shipped adc_landmarks_300w; runs/adc_step7.keras = step 7 as it shipped:
+    #    git show dfe59fe:weights/adc_landmarks_300w.npz > step7.npz, then
+    #    python -c "import facezoo; facezoo.load('step7.npz').save('runs/adc_step7.keras')")
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_deep \
         --init runs/adc_step7.keras --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 \
         --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
@@ -94,10 +96,10 @@ def main(argv=None):
     parser.add_argument("--halve-every", type=int, default=HALVE_EVERY)
     parser.add_argument("--extra", action="append", default=[], metavar="ROOT=LIST.json",
                         help="more training faces: a PointList file and the folder its photos are under")
-    parser.add_argument("--global-blocks", type=int, default=0,
-                        help="ADC: residual blocks after the global network's layers (with --init from a model "
-                             "with fewer, it starts computing what that model does)")
-    parser.add_argument("--regional-blocks", type=int, default=0, help="ADC: the same for the regional network")
+    parser.add_argument("--global-blocks", type=int, default=None,
+                        help="ADC: residual blocks after the global network's layers (default: those of --init, "
+                             "else 0; with --init from a model with fewer, it starts computing what that model does)")
+    parser.add_argument("--regional-blocks", type=int, default=None, help="ADC: the same for the regional network")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -113,10 +115,18 @@ def main(argv=None):
             parser.error(f"{flag}: no file {path}")
     if args.init and args.init_global:
         parser.error("--init and --init-global exclude each other")
-    if args.global_blocks or args.regional_blocks:
+    blocks = {"global_blocks": args.global_blocks, "regional_blocks": args.regional_blocks}
+    if any(v is not None for v in blocks.values()):
         if args.model != "adc":
             parser.error("--global-blocks and --regional-blocks are for --model adc")
-        config.update(global_blocks=args.global_blocks, regional_blocks=args.regional_blocks)
+        if args.init_global:
+            parser.error("--global-blocks/--regional-blocks deepen a trained ADC model (--init), not a holistic one")
+    if args.init and args.model == "adc":  # the blocks --init has, unless deepened further
+        trained = keras.models.load_model(args.init)
+        for key, value in blocks.items():
+            blocks[key] = getattr(trained, key, 0) if value is None else value
+        del trained
+    config.update({k: v for k, v in blocks.items() if v})
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1

@@ -20,7 +20,7 @@ PARSERS = {"icnn_lfw": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_lfw_student": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_celebamask": ("celebamask", "celebamask_subset", "test", 16, 0.919),
            "rtparser_celebamask_student": ("celebamask", "celebamask_subset", "test", 16, 0.914)}
-# NME % on the first 24 test faces at 512x512 when shipped: ADC 4.30 (recipe step 7; 4.87 after
+# NME % on the first 24 test faces at 512x512 when shipped: ADC 4.30 (recipe step 8, and step 7; 4.87 after
 # step 6, 5.06 before semi-supervision), holistic 7.75
 LANDMARKS = {"adc_landmarks_300w": 4.7, "holistic_landmarks_300w": 8.3}
 

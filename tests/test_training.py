@@ -295,6 +295,16 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
     assert "training faces: 4 HELEN + 2 " in again.stdout  # the smoke run keeps 4 + 2
     deeper = keras.models.load_model(tmp_path / "adc2" / "final.keras")
     assert (deeper.global_blocks, deeper.regional_blocks) == (1, 1)
+    # a further stage from the deeper model keeps its blocks without repeating the flags
+    further = subprocess.run(base + ["--out", str(tmp_path / "adc6"), "--init", str(tmp_path / "adc2" / "final.keras")],
+                             env=env, capture_output=True, text=True, timeout=900)
+    assert further.returncode == 0, further.stdout[-2000:] + further.stderr[-3000:]
+    kept = keras.models.load_model(tmp_path / "adc6" / "final.keras")
+    assert (kept.global_blocks, kept.regional_blocks) == (1, 1)
+    holistic_deeper = subprocess.run(base + ["--out", str(tmp_path / "adc7"), "--global-blocks", "1", "--init-global",
+                                             str(tmp_path / "holistic" / "final.keras")],
+                                     env=env, capture_output=True, text=True, timeout=300)
+    assert holistic_deeper.returncode != 0 and "deepen a trained ADC model (--init)" in holistic_deeper.stderr
     bad = subprocess.run(base + ["--out", str(tmp_path / "adc4"), "--extra", str(listing)],
                          env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "expected ROOT=LIST.json" in bad.stderr

@@ -35,7 +35,7 @@ from keras import layers, ops
 from facezoo.classmaps import FLIP_68
 from facezoo.layers.soft_argmax import soft_argmax
 from facezoo.layers.spatial_crop import affine_sample
-from facezoo.models.base import FaceModel
+from facezoo.models.base import INFO_KEY, FaceModel
 
 
 def heatmap_network(size, channels, points, name, strides, dilations, residual_blocks=0):
@@ -218,11 +218,11 @@ class ADCLandmarks(FaceModel, keras.Model):
         Returns ``self``.
 
         Example:
-            >>> deep = ADCLandmarks(global_blocks=2)
-            >>> deep.copy_deepened_from(facezoo.load("adc_landmarks_300w"))
+            >>> shallow = ADCLandmarks()                 # trained, no residual blocks
+            >>> deep = ADCLandmarks(global_blocks=2, regional_blocks=1).copy_deepened_from(shallow)
         """
         # what shapes no weight (inference settings, names) may differ too
-        ignored = {"name", "trainable", "dtype", "facezoo_info", "global_blocks", "regional_blocks", "flip_test",
+        ignored = {"name", "trainable", "dtype", INFO_KEY, "global_blocks", "regional_blocks", "flip_test",
                    "mirror", "refine_passes", "source_size", "input_size"}
         mine, theirs = self.get_config(), shallow.get_config()
         differing = sorted(k for k in set(mine) | set(theirs) if k not in ignored and mine.get(k) != theirs.get(k))
