@@ -42,8 +42,8 @@ register_presets(
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
-               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2; and "
-               "deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
+               "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2; "
+               "and deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
                "--halve-every 2); "
                "2 regional passes and the flip average are "
                "inference settings chosen on validation",
