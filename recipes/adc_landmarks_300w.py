@@ -121,11 +121,10 @@ def main(argv=None):
             parser.error("--global-blocks and --regional-blocks are for --model adc")
         if args.init_global:
             parser.error("--global-blocks/--regional-blocks deepen a trained ADC model (--init), not a holistic one")
-    if args.init and args.model == "adc":  # the blocks --init has, unless deepened further
-        trained = keras.models.load_model(args.init)
+    trained = keras.models.load_model(args.init) if args.init else None
+    if trained is not None and args.model == "adc":  # the blocks --init has, unless deepened further
         for key, value in blocks.items():
             blocks[key] = getattr(trained, key, 0) if value is None else value
-        del trained
     config.update({k: v for k, v in blocks.items() if v})
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
@@ -160,8 +159,7 @@ def main(argv=None):
             holistic = keras.models.load_model(args.init_global)
             model(np.zeros((1, size, size, 3), "float32"))
             model.global_network.set_weights(holistic.network.get_weights())
-        if args.init:
-            trained = keras.models.load_model(args.init)
+        if trained is not None:
             if type(trained) is not type(model):
                 raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
                                  f"this run trains {type(model).__name__}")

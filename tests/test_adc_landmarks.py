@@ -217,5 +217,8 @@ def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_
     assert "global_blocks" not in shallow.get_config()  # published configs are unchanged
     with pytest.raises(ValueError, match="must differ only by more residual blocks"):
         shallow.copy_deepened_from(deep)
+    # inference settings shape no weight: a preset-style shallow model deepens all the same
+    settings = ADCLandmarks(**{**TINY_ADC, "input_size": (32, 32)}, refine_passes=2, source_size=256)
+    ADCLandmarks(**TINY_ADC, global_blocks=1).copy_deepened_from(settings)
     with pytest.raises(ValueError, match=r"differing: \['regional_channels'\]"):
         ADCLandmarks(**{**TINY_ADC, "regional_channels": (4, 4, 4)}, global_blocks=1).copy_deepened_from(shallow)

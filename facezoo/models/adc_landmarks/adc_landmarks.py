@@ -35,7 +35,7 @@ from keras import layers, ops
 from facezoo.classmaps import FLIP_68
 from facezoo.layers.soft_argmax import soft_argmax
 from facezoo.layers.spatial_crop import affine_sample
-from facezoo.models.base import INFO_KEY, FaceModel
+from facezoo.models.base import FaceModel
 
 
 def heatmap_network(size, channels, points, name, strides, dilations, residual_blocks=0):
@@ -221,10 +221,8 @@ class ADCLandmarks(FaceModel, keras.Model):
             >>> shallow = ADCLandmarks()                 # trained, no residual blocks
             >>> deep = ADCLandmarks(global_blocks=2, regional_blocks=1).copy_deepened_from(shallow)
         """
-        # what shapes no weight (inference settings, names) may differ too
-        ignored = {"name", "trainable", "dtype", INFO_KEY, "global_blocks", "regional_blocks", "flip_test",
-                   "mirror", "refine_passes", "source_size", "input_size"}
-        mine, theirs = self.get_config(), shallow.get_config()
+        ignored = ("name", "global_blocks", "regional_blocks")
+        mine, theirs = self.weights_config(), shallow.weights_config()
         differing = sorted(k for k in set(mine) | set(theirs) if k not in ignored and mine.get(k) != theirs.get(k))
         fewer = (shallow.global_blocks <= self.global_blocks and shallow.regional_blocks <= self.regional_blocks)
         if differing or not fewer:
@@ -238,6 +236,14 @@ class ADCLandmarks(FaceModel, keras.Model):
                 if layer.weights:
                     target.get_layer(layer.name).set_weights(layer.get_weights())
         return self
+
+    def weights_config(self):
+        """Without the inference settings (flip average, regional passes, source size, nominal
+        input size), which shape no weight: a checkpoint saved with others fits the same preset."""
+        config = super().weights_config()
+        for key in ("flip_test", "mirror", "refine_passes", "source_size", "input_size"):
+            config.pop(key, None)
+        return config
 
     def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
