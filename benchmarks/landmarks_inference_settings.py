@@ -12,7 +12,8 @@ them out); faces padded to a square and given at the model's nominal 512x512, as
 - ``flip``: average with the mirrored face (the preset: on), ``passes``: regional passes
   (the preset: 2);
 - ``crop``: the regional crop's side in samples *at the same sampling density* (its
-  region shrinks with it: ``region_fraction = 0.1 * crop / 48``), so the regional network
+  region shrinks with it: ``region_fraction = the model's * crop / its crop_size``; the
+  model's own where a setting names none), so the regional network
   sees features at the scale it was trained on, in a smaller window (its receptive field
   is 27 samples); the regional work goes with ``crop**2``;
 - ``global``: the global network's input side (trained at 256; the network is fully
@@ -39,12 +40,15 @@ import numpy as np  # noqa: E402
 
 VALIDATION = 70  # recipes/adc_landmarks_300w.py holds out the last 70 training faces
 
-#: name -> (flip_test, refine_passes, crop_size, global_size); the first is the shipped preset
+#: name -> (flip_test, refine_passes, crop_size, global_size); None: the model's own. The first
+#: is adc_landmarks_300w's preset, "no flip, 1 pass" adc_landmarks_300w_fast's
 SETTINGS = {
-    "shipped": (True, 2, 48, 256),
-    "flip, 1 pass": (True, 1, 48, 256),
-    "no flip, 2 passes": (False, 2, 48, 256),
-    "no flip, 1 pass": (False, 1, 48, 256),
+    "shipped": (True, 2, None, None),
+    "flip, 1 pass": (True, 1, None, None),
+    "no flip, 2 passes": (False, 2, None, None),
+    "no flip, 1 pass": (False, 1, None, None),
+    "crop 48": (True, 2, 48, 256),
+    "crop 48, no flip, 1 pass": (False, 1, 48, 256),
     "crop 40": (True, 2, 40, 256),
     "crop 32": (True, 2, 32, 256),
     "crop 40, no flip, 1 pass": (False, 1, 40, 256),
@@ -63,6 +67,7 @@ def build(shipped, flip, passes, crop, global_size):
     from facezoo.models.base import INFO_KEY
 
     config = shipped.get_config()
+    crop, global_size = crop or shipped.crop_size, global_size or shipped.global_size
     config.update(flip_test=flip, refine_passes=passes, crop_size=crop, global_size=global_size,
                   region_fraction=shipped.region_fraction * crop / shipped.crop_size)
     config.pop("trainable", None), config.pop("dtype", None)
@@ -135,8 +140,8 @@ def main(argv=None):
         scores = evaluate_landmarks(Compiled(model), faces, batch_size=1, progress=False)
         eager = lambda x: keras.ops.convert_to_numpy(model(x, training=False))  # noqa: E731
         agree = max(float(np.abs(eager(x) - model.predict_on_batch(x)).max()) for x in timed[:3])
-        row = {"setting": name, "flip_test": flip, "refine_passes": passes, "crop_size": crop,
-               "global_size": global_size, "region_fraction": model.region_fraction,
+        row = {"setting": name, "flip_test": flip, "refine_passes": passes, "crop_size": model.crop_size,
+               "global_size": model.global_size, "region_fraction": model.region_fraction,
                "nme": scores["nme_inter_ocular"], "failure_rate_8": scores["failure_rate_8"],
                "faces": scores["faces"], "max_px_eager_vs_compiled": agree,
                "ms_eager": cpu_ms(eager, timed), "ms_compiled": cpu_ms(model.predict_on_batch, timed)}

@@ -20,6 +20,7 @@ Example:
 """
 
 import difflib
+import json
 import os
 
 import facezoo.models  # noqa: F401  (registers every family's architectures and presets, by name: no Keras)
@@ -143,6 +144,14 @@ def _load_published(url):
     return model
 
 
+def _with_preset_settings(model, preset):
+    """The published checkpoint under its preset's config: presets may share a file and
+    differ in settings that shape no weight (``FaceModel.with_settings``)."""
+    stored = json.loads(json.dumps(model.get_config()))  # tuples as lists, as the file stores them
+    differing = {k: v for k, v in json.loads(json.dumps(preset.config)).items() if stored.get(k) != v}
+    return model.with_settings(**differing) if differing else model
+
+
 def load(name, weights="default", compile=True, num_classes=None, class_names=None, class_colors=None, **config):
     """A ready Keras model: a preset, a model file or a published repository.
 
@@ -172,7 +181,7 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
         if weights is None:
             model = build(preset)
         elif weights == "default":
-            model = read_model_file(resolve_weights(preset))
+            model = _with_preset_settings(read_model_file(resolve_weights(preset)), preset)
         elif isinstance(weights, (str, os.PathLike)):
             path = os.fspath(weights)
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)

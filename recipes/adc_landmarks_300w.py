@@ -31,13 +31,20 @@
         --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     # 8. deeper: two residual blocks after the global network, one after the regional one,
-    #    starting as the identity (so from step 7's function), six epochs on the same faces (the
-    #    shipped adc_landmarks_300w; runs/adc_step7.keras = step 7 as it shipped:
+    #    starting as the identity (so from step 7's function), six epochs on the same faces
+    #    (shipped until step 9; runs/adc_step7.keras = step 7 as it shipped:
     #    git show dfe59fe:weights/adc_landmarks_300w.npz > step7.npz, then
     #    python -c "import facezoo; facezoo.load('step7.npz').save('runs/adc_step7.keras')")
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_deep \
         --init runs/adc_step7.keras --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 \
         --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    # 9. smaller crops: 32 samples over a fifteenth of the side (the same density as 48 over a
+    #    tenth; no weight depends on it), six epochs on the same faces (the shipped
+    #    adc_landmarks_300w and, with other inference settings, adc_landmarks_300w_fast)
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_fast32 \
+        --init runs/adc_deep/final.keras --crop-size 32 --region-fraction 0.0666667 --epochs 6 \
+        --learning-rate 5e-4 --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
@@ -100,6 +107,16 @@ def main(argv=None):
                         help="ADC: residual blocks after the global network's layers (default: those of --init, "
                              "else 0; with --init from a model with fewer, it starts computing what that model does)")
     parser.add_argument("--regional-blocks", type=int, default=None, help="ADC: the same for the regional network")
+    parser.add_argument("--crop-size", type=int, default=None,
+                        help="ADC: pixels per side of each landmark's crop (default: that of --init, else 48); no "
+                             "weight depends on it, so a trained model can be fine-tuned at another crop size")
+    parser.add_argument("--region-fraction", type=float, default=None,
+                        help="ADC: side of each crop as a fraction of the image side (default: that of --init, else "
+                             "0.1); with --crop-size, crop_size / 480 keeps the pixels per crop pixel of 48 / 0.1")
+    parser.add_argument("--regional-channels", type=int, nargs="+", default=None,
+                        help="ADC: widths of the regional network's layers (default: those of --init, else 32 48 64 "
+                             "64); with --init from other widths, only its global network is copied and the regional "
+                             "network starts fresh (a cheaper regional stage)")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -116,21 +133,34 @@ def main(argv=None):
     if args.init and args.init_global:
         parser.error("--init and --init-global exclude each other")
     blocks = {"global_blocks": args.global_blocks, "regional_blocks": args.regional_blocks}
+    crops = {"crop_size": args.crop_size, "region_fraction": args.region_fraction,
+             "regional_channels": None if args.regional_channels is None else tuple(args.regional_channels)}
+    if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values())):
+        parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction and --regional-channels are "
+                     "for --model adc")
     if any(v is not None for v in blocks.values()):
-        if args.model != "adc":
-            parser.error("--global-blocks and --regional-blocks are for --model adc")
         if args.init_global:
             parser.error("--global-blocks/--regional-blocks deepen a trained ADC model (--init), not a holistic one")
     trained = keras.models.load_model(args.init) if args.init else None
+    if trained is not None and type(trained) is not MODELS[args.model]:
+        raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
+                         f"this run trains {MODELS[args.model].__name__}")
+    fresh_regional = False
     if trained is not None and args.model == "adc":  # the blocks --init has, unless deepened further
         for key, value in blocks.items():
             blocks[key] = getattr(trained, key, 0) if value is None else value
+        for key, value in crops.items():
+            crops[key] = getattr(trained, key) if value is None else value
+        fresh_regional = tuple(crops["regional_channels"]) != tuple(trained.regional_channels)
+        if fresh_regional and blocks["global_blocks"] != trained.global_blocks:
+            parser.error("--regional-channels keeps --init's global network: give no other --global-blocks")
     config.update({k: v for k, v in blocks.items() if v})
+    config.update({k: v for k, v in crops.items() if v is not None})
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1
-        config.update({"global_size": 32, "global_channels": (4, 4, 8), "crop_size": 16, "regional_channels": (4, 4, 8)}
-                      if args.model == "adc" else {"network_size": 32, "channels": (4, 4, 8)})
+        config = {**({"global_size": 32, "global_channels": (4, 4, 8), "crop_size": 16, "regional_channels": (4, 4, 8)}
+                     if args.model == "adc" else {"network_size": 32, "channels": (4, 4, 8)}), **config}
     extras = []
     for spec in args.extra:
         root, sep, listing = spec.partition("=")
@@ -160,11 +190,12 @@ def main(argv=None):
             model(np.zeros((1, size, size, 3), "float32"))
             model.global_network.set_weights(holistic.network.get_weights())
         if trained is not None:
-            if type(trained) is not type(model):
-                raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
-                                 f"this run trains {type(model).__name__}")
             model(np.zeros((1, size, size, 3), "float32"))
-            if isinstance(model, ADCLandmarks) and (trained.global_blocks, trained.regional_blocks) != (
+            if isinstance(model, ADCLandmarks) and fresh_regional:  # another regional network: global only
+                model.global_network.set_weights(trained.global_network.get_weights())
+                print(f"--init: the global network from {args.init}; the regional network "
+                      f"{model.regional_channels} starts fresh")
+            elif isinstance(model, ADCLandmarks) and (trained.global_blocks, trained.regional_blocks) != (
                     model.global_blocks, model.regional_blocks):
                 model.copy_deepened_from(trained)  # the new blocks start as the identity
             else:

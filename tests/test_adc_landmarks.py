@@ -222,3 +222,21 @@ def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_
     ADCLandmarks(**TINY_ADC, global_blocks=1).copy_deepened_from(settings)
     with pytest.raises(ValueError, match=r"differing: \['regional_channels'\]"):
         ADCLandmarks(**{**TINY_ADC, "regional_channels": (4, 4, 4)}, global_blocks=1).copy_deepened_from(shallow)
+
+
+def test_with_settings_keeps_the_weights_under_other_inference_settings_and_refuses_a_new_network():
+    """What lets adc_landmarks_300w_fast share adc_landmarks_300w's checkpoint: the same
+    weights with one regional pass and no flip average compute what a model built that way
+    computes, and a setting that is part of the network is refused."""
+    from helpers import randomised
+
+    trained = randomised(ADCLandmarks(**TINY_ADC, flip_test=True, mirror=[4, 3, 2, 1, 0], refine_passes=2), seed=6)
+    fast = trained.with_settings(flip_test=False, refine_passes=1, name="fast")
+    built = ADCLandmarks(**TINY_ADC, name="built")
+    built.set_weights(trained.get_weights())
+    images = np.random.default_rng(7).uniform(size=(2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(fast(images)), np.asarray(built(images)), atol=1e-6)
+    assert (fast.flip_test, fast.refine_passes, fast.name) == (False, 1, "fast")
+    assert np.abs(np.asarray(fast(images)) - np.asarray(trained(images))).max() > 1e-3  # the settings did change
+    with pytest.raises(ValueError, match="regional_blocks belong to what"):
+        trained.with_settings(regional_blocks=1)

@@ -296,11 +296,20 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
     deeper = keras.models.load_model(tmp_path / "adc2" / "final.keras")
     assert (deeper.global_blocks, deeper.regional_blocks) == (1, 1)
     # a further stage from the deeper model keeps its blocks without repeating the flags
-    further = subprocess.run(base + ["--out", str(tmp_path / "adc6"), "--init", str(tmp_path / "adc2" / "final.keras")],
+    # (and, as no weight depends on it, at another crop size: step 9's fine-tuning; and with a
+    # narrower regional network, which starts fresh on the copied global network)
+    further = subprocess.run(base + ["--out", str(tmp_path / "adc6"), "--init", str(tmp_path / "adc2" / "final.keras"),
+                                     "--crop-size", "12", "--region-fraction", "0.125", "--regional-channels", "4", "4",
+                                     "4", "--global-multiplier", "0"],
                              env=env, capture_output=True, text=True, timeout=900)
     assert further.returncode == 0, further.stdout[-2000:] + further.stderr[-3000:]
+    assert "the regional network (4, 4, 4) starts fresh" in further.stdout
     kept = keras.models.load_model(tmp_path / "adc6" / "final.keras")
     assert (kept.global_blocks, kept.regional_blocks) == (1, 1)
+    assert (kept.crop_size, kept.region_fraction, kept.regional_channels) == (12, 0.125, (4, 4, 4))
+    assert deeper.crop_size == 16
+    for ours, theirs in zip(kept.global_network.trainable_weights, deeper.global_network.trainable_weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # copied, then frozen (multiplier 0)
     holistic_deeper = subprocess.run(base + ["--out", str(tmp_path / "adc7"), "--global-blocks", "1", "--init-global",
                                              str(tmp_path / "holistic" / "final.keras")],
                                      env=env, capture_output=True, text=True, timeout=300)

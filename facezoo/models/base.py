@@ -121,6 +121,27 @@ class FaceModel:
     def get_config(self):
         return {**super().get_config(), **self.info_config()}
 
+    def with_settings(self, **settings):
+        """The same weights under other settings that shape none of them (ADC's flip
+        average, regional passes, the name...): a new model. Presets that share a checkpoint
+        differ only so (``adc_landmarks_300w`` and its fast variant).
+
+        Raises:
+            ValueError: a setting that would change the weights (see :meth:`weights_config`).
+
+        Example:
+            >>> fast = facezoo.load("adc_landmarks_300w").with_settings(flip_test=False, refine_passes=1)
+        """
+        new = type(self).from_config({**self.get_config(), **settings})
+        mine, theirs = ({k: v for k, v in model.weights_config().items() if k != "name"} for model in (self, new))
+        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if changed:
+            raise ValueError(f"{', '.join(changed)} belong to what {self.name}'s weights fit (weights_config); "
+                             "with_settings changes only the settings outside it (another architecture: "
+                             "facezoo.load(name, weights=None))")
+        new.set_weights(self.get_weights())
+        return new
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)
