@@ -2,7 +2,8 @@
 
     pip install -e ".[peers]"     # dlib-bin + face-recognition-models (dlib's 68-point predictor)
     python benchmarks/landmarks_peers.py --data ../shared/data/helen68 \\
-        [--limit N] [--fit-limit 200] [--no-holistic] [--threads 1] [--json benchmarks/results/landmarks_peers.json]
+        [--limit N] [--fit-limit 200] [--no-holistic] [--no-fast] [--threads 1] \\
+        [--json benchmarks/results/landmarks_peers.json]
 
 Methods, each in its own process (so its peak memory is its own), over the same photos of
 ``helen68/testset`` (330 HELEN test faces at full resolution, one annotated face each):
@@ -14,9 +15,10 @@ Methods, each in its own process (so its peak memory is its own), over the same 
 - ``facezoo``: ``facezoo.landmarks(photo)`` with ``adc_landmarks_300w``, i.e. MTCNN,
   alignment to the preset's template, the crop cut at the photo's resolution, the model,
   and the points mapped back to the photo;
-- ``facezoo/holistic``: the same with ``holistic_landmarks_300w``, fed the MTCNN
-  detections the ``facezoo`` worker found (replayed, so MTCNN is not run twice; its end
-  to end time adds that worker's detection time);
+- ``facezoo/holistic`` and ``facezoo/fast``: the same with ``holistic_landmarks_300w`` and
+  ``adc_landmarks_300w_fast``, fed the MTCNN detections the ``facezoo`` worker found
+  (replayed, so MTCNN is not run again; their end to end time adds that worker's detection
+  time);
 - ``.../box``: each model from a box derived from the ground truth, so that detection and
   localisation are told apart: the tight box around the 68 true points, mapped to the
   detector's own box convention by a scale and offset fitted on training photos (dlib's
@@ -59,6 +61,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 VALIDATION = 70  # recipes/adc_landmarks_300w.py holds out the last 70 training faces
+#: Other presets run on the detections of the ``facezoo`` worker: method -> (preset, worker file)
+REPLAYED = {"facezoo/holistic": ("holistic_landmarks_300w", "holistic.json"),
+            "facezoo/fast": ("adc_landmarks_300w_fast", "fast.json")}
 TRAINING = 800
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68)}
@@ -497,8 +502,9 @@ def print_tables(report):
                 f"{r['by_face_size'][t]['nme_mean']:10.2f}" if r['by_face_size'][t]['nme_mean'] else f"{'-':>10}"
                 for t in terciles))
     print("\nratios facezoo / dlib (NME mean, failure@8 %, landmark-step CPU ms, end-to-end CPU ms, peak MB):")
-    for ours, theirs in (("facezoo", "dlib"), ("facezoo/box", "dlib/box"), ("facezoo/holistic", "dlib"),
-                         ("facezoo/holistic/box", "dlib/box")):
+    pairs = [("facezoo", "dlib"), ("facezoo/box", "dlib/box")]
+    pairs += [(m + suffix, "dlib" + suffix) for m in REPLAYED for suffix in ("", "/box")]
+    for ours, theirs in pairs:
         if ours in rows and theirs in rows and "nme_mean" in rows[ours] and "nme_mean" in rows[theirs]:
             a, b = rows[ours], rows[theirs]
             ratio = lambda key: (f"{a[key] / b[key]:.2f}" if a.get(key) and b.get(key) else "-")  # noqa: E731
@@ -516,6 +522,7 @@ def main(argv=None):
     parser.add_argument("--match-iou", type=float, default=0.4)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (0: its default)")
     parser.add_argument("--no-holistic", action="store_true", help="leave out holistic_landmarks_300w")
+    parser.add_argument("--no-fast", action="store_true", help="leave out adc_landmarks_300w_fast")
     parser.add_argument("--work", default=None, help="folder for the workers' files (kept; default: temporary)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--report-partial", action="store_true",
@@ -543,13 +550,13 @@ def main(argv=None):
              ("dlib", ["--worker", "dlib", "--out", path("dlib.json")]),
              ("facezoo", ["--worker", "facezoo", "--preset", "adc_landmarks_300w", "--method", "facezoo",
                           "--out", path("facezoo.json"), "--save-detections", path("detections.json")])]
-    if not args.no_holistic:
-        steps.append(("facezoo/holistic", ["--worker", "facezoo", "--preset", "holistic_landmarks_300w",
-                                           "--method", "facezoo/holistic", "--out", path("holistic.json"),
-                                           "--replay", path("detections.json"),
-                                           "--replay-times", path("facezoo.json")]))
-    # dlib and facezoo run side by side (times are CPU time per process); the holistic worker
-    # replays facezoo's detections, so it waits for it
+    left_out = {"facezoo/holistic": args.no_holistic, "facezoo/fast": args.no_fast}
+    for method, (preset, file) in REPLAYED.items():
+        if not left_out[method]:
+            steps.append((method, ["--worker", "facezoo", "--preset", preset, "--method", method, "--out", path(file),
+                                   "--replay", path("detections.json"), "--replay-times", path("facezoo.json")]))
+    # dlib and facezoo run side by side (times are CPU time per process); the replaying
+    # workers use facezoo's detections, so they wait for it (and run side by side)
     groups = [steps[:1], steps[1:3], steps[3:]]
     for group in ([] if args.report_partial else groups):
         running = []
@@ -566,7 +573,8 @@ def main(argv=None):
 
     fit = json.load(open(path("fit.json")))
     faces, memory = {}, {}
-    for name, file in (("dlib", "dlib.json"), ("facezoo", "facezoo.json"), ("facezoo/holistic", "holistic.json")):
+    for name, file in (("dlib", "dlib.json"), ("facezoo", "facezoo.json"),
+                       *((method, file) for method, (_, file) in REPLAYED.items())):
         worker = None
         if os.path.exists(path(file)):
             worker = json.load(open(path(file)))
@@ -582,12 +590,13 @@ def main(argv=None):
             memory[name] = (worker["peak_rss_mb"], worker["peak_mb_above_loaded"])
     truth = {s.id: s.landmarks for s in _dataset(args.data, "test", range(args.limit or 10**9))}
     truth = {k: v for k, v in truth.items() if k in faces}
-    methods = [m for m in ("dlib", "facezoo", "facezoo/holistic", "dlib/box", "facezoo/box", "facezoo/holistic/box",
+    methods = [m for m in ("dlib", "facezoo", *REPLAYED, "dlib/box", "facezoo/box", *(m + "/box" for m in REPLAYED),
                            "dlib/tightbox") if any(m in f for f in faces.values())]
     detector_methods = [m for m in methods if m in ("dlib", "facezoo")]
     rows, common_ids = summarise(methods, faces, truth, detector_methods)
     for method, row in rows.items():
-        owner = "dlib" if method.startswith("dlib") else "facezoo/holistic" if "holistic" in method else "facezoo"
+        owner = "dlib" if method.startswith("dlib") else next(
+            (m for m in REPLAYED if method.startswith(m)), "facezoo")
         if owner in memory:
             row["peak_rss_mb"], row["peak_mb_above_loaded"] = memory[owner]
     missed = {a: sorted(i for i in truth if faces[i][a]["points"] is None and faces[i][b]["points"] is not None)

@@ -157,11 +157,14 @@ def test_a_runtime_failure_is_an_export_error_not_a_crash(tmp_path):
 
 def _one_preset_per_network():
     """Shipped presets, one per (architecture, config): two checkpoints of one network
-    (stn_icnn_celebamask and its HELEN fine-tune) export through the same graph."""
-    seen = {}
+    (stn_icnn_celebamask and its HELEN fine-tune) export through the same graph. And one per
+    checkpoint: adc_landmarks_300w_fast shares adc_landmarks_300w's, whose graph (flip
+    average, two regional passes) holds every op of the fast one's (no flip, one pass)."""
+    seen, files = {}, set()
     for preset in sorted(facezoo.registry.PRESETS.values(), key=lambda p: p.name):
-        if not preset.unavailable:
+        if not preset.unavailable and preset.weights_file not in files:
             seen.setdefault((preset.architecture, repr(sorted(preset.config.items()))), preset.name)
+            files.add(preset.weights_file)
     return sorted(seen.values())
 
 

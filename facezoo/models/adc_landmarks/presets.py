@@ -23,6 +23,15 @@ HELEN68_LANDMARKS = dict(
                "box": (0.2493, 0.1125, 0.7406, 0.7565), "source": "mean MTCNN keypoints of 859 training faces"},
 )
 
+#: The network both ADC presets share (one checkpoint; they differ in inference settings).
+ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 32, "region_fraction": 0.0666667}
+ADC_SHA256 = "bfc893e70542eb897fb7662b79852ceb9763a8b277dbd516f1a1b4ba31537e5f"
+#: The ADC presets' data: HELEN's 800 faces and dlib's points on photos of two other sets.
+ADC_TRAINING_DATA = (HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) on 1,989 "
+                     "LFW-PL train/validation and 988 CelebAMask-HQ train photos")
+ADC_LICENSE = (HELEN_300W_TERMS + "; dlib's predictor (iBUG 300-W: no commercial use) labelled the extra faces; "
+               + LFW_TERMS + "; " + CELEBAMASK_TERMS + ": non-commercial research use only")
+
 HELEN68_PROTOCOL = {
     "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
                 "given at R x R; NME = mean point error / outer-eye-corner distance (points 36, 45), percent, in "
@@ -34,32 +43,51 @@ register_presets(
         name="adc_landmarks_300w",
         architecture="adc_landmarks",
         config={"name": "adc_landmarks_300w", "input_size": (512, 512), "flip_test": True, "refine_passes": 2,
-                "global_blocks": 2, "regional_blocks": 1},
+                **ADC_NETWORK},
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the eight commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the nine commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
                "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2; "
                "and deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
-               "--halve-every 2); "
-               "2 regional passes and the flip average are "
+               "--halve-every 2; then smaller crops: --crop-size 32 --region-fraction 0.0666667 --epochs 6 "
+               "--learning-rate 5e-4 --halve-every 2); 2 regional passes and the flip average are "
                "inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
-        sha256="be5c810df5250b2d975e32e47202768635ae4d4e0578a361d1d102dad8e1aa20",
+        sha256=ADC_SHA256,
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
                  "test (330 faces), 512x512": {"nme": 4.02, "failure_rate_8": 3.0},
                  "test (330 faces), full resolution": {"nme": 4.06, "failure_rate_8": 3.0},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
+        **{**HELEN68_LANDMARKS, "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
+    ),
+    Preset(
+        name="adc_landmarks_300w_fast",
+        architecture="adc_landmarks",
+        config={"name": "adc_landmarks_300w_fast", "input_size": (512, 512), "flip_test": False, "refine_passes": 1,
+                **ADC_NETWORK},
+        description="adc_landmarks_300w's weights for video: one regional pass, no flip average (about 0.4x "
+                    "its time)",
+        paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
+              "Landmark Detection. CVPR 2020",
+        recipe="adc_landmarks_300w's (the same checkpoint; its preset's inference settings are the difference)",
+        weights_file="adc_landmarks_300w.npz",  # the same weights, other settings
+        sha256=ADC_SHA256,
+        hub_repo="facezoo/adc_landmarks_300w",
+        metrics={**HELEN68_PROTOCOL,
+                 "protocol": HELEN68_PROTOCOL["protocol"].replace("; predictions averaged with the mirrored "
+                                                                  "face's (flip_test)", "; no flip average"),
+                 "test (330 faces), 512x512": {"nme": None, "failure_rate_8": None},
+                 "test (330 faces), full resolution": {"nme": None, "failure_rate_8": None},
+                 "command": "facezoo eval adc_landmarks_300w_fast --dataset 300w --data HELEN68_ROOT --split test "
+                            "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
-           "training_data": HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) "
-                            "on 1,989 LFW-PL train/validation and 988 CelebAMask-HQ train photos",
-           "license": HELEN_300W_TERMS + "; dlib's predictor (iBUG 300-W: no commercial use) labelled the extra "
-                      "faces; " + LFW_TERMS + "; " + CELEBAMASK_TERMS + ": non-commercial research use only"},
+           "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
     ),
     Preset(
         name="holistic_landmarks_300w",
