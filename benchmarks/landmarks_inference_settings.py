@@ -31,6 +31,7 @@ warm-up, with TensorFlow on ``--threads`` threads (1: one core): eager, compiled
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -166,7 +167,7 @@ def main(argv=None):
         load = os.getloadavg()
         with open(args.json, "w") as handle:
             json.dump({"command": "python benchmarks/landmarks_inference_settings.py "
-                       + " ".join(argv if argv is not None else sys.argv[1:]),
+                       + shlex.join(argv if argv is not None else sys.argv[1:]),
                        "faces": len(faces), "threads": args.threads, "timed_faces": len(timed),
                        "machine": f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the end",
                        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},

@@ -174,15 +174,18 @@ def publish(model, repo_id, weights=None, token=None, private=False, commit_mess
     from huggingface_hub.errors import HfHubHTTPError
 
     from facezoo.checkpoints import save_checkpoint
-    from facezoo.registry import MODEL_FILES, read_model_file
+    from facezoo.registry import MODEL_FILES, differing_settings, load, read_model_file
 
     if isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(MODEL_FILES):
         model = read_model_file(model)  # a damaged file is refused here, before any upload
     with tempfile.TemporaryDirectory(prefix="facezoo-publish-") as staging:
         if isinstance(model, str):
             preset = get_preset(model)
+            shared = None
             if weights is None:
                 weights = resolve_weights(preset)  # verified against the registry's sha256
+                if differing_settings(read_model_file(weights), preset):  # another preset's file (settings aside)
+                    shared = load(model, compile=False)  # under this preset's settings
             else:
                 weights = os.fspath(weights)
                 if not weights.endswith(".npz") or not os.path.isfile(weights):
@@ -190,7 +193,10 @@ def publish(model, repo_id, weights=None, token=None, private=False, commit_mess
                 check_publishable(model, weights)
             info = preset.info
             weights_file = f"{preset.name}.npz"
-            shutil.copyfile(weights, os.path.join(staging, weights_file))
+            if shared is not None:
+                save_checkpoint(shared, os.path.join(staging, weights_file))
+            else:  # the very file given, or the one the registry's sha256 names
+                shutil.copyfile(weights, os.path.join(staging, weights_file))
         else:
             if weights is not None:
                 raise ValueError("weights= is for publishing a preset name with other weights; a model carries its own")

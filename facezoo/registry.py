@@ -144,11 +144,17 @@ def _load_published(url):
     return model
 
 
+def differing_settings(model, preset):
+    """The entries of the preset's config that ``model``'s config lacks or differs in
+    (tuples compared as the lists a checkpoint stores)."""
+    stored = json.loads(json.dumps(model.get_config()))
+    return {k: v for k, v in json.loads(json.dumps(preset.config)).items() if stored.get(k) != v}
+
+
 def _with_preset_settings(model, preset):
-    """The published checkpoint under its preset's config: presets may share a file and
-    differ in settings that shape no weight (``FaceModel.with_settings``)."""
-    stored = json.loads(json.dumps(model.get_config()))  # tuples as lists, as the file stores them
-    differing = {k: v for k, v in json.loads(json.dumps(preset.config)).items() if stored.get(k) != v}
+    """A checkpoint under its preset's config: presets may share a file and differ in
+    settings that shape no weight (``FaceModel.with_settings``)."""
+    differing = differing_settings(model, preset)
     return model.with_settings(**differing) if differing else model
 
 
@@ -186,8 +192,10 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
             path = os.fspath(weights)
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)
             expected = build(preset)
-            if type(model) is not type(expected) or model.weights_config() != expected.weights_config():
+            unnamed = lambda m: {k: v for k, v in m.weights_config().items() if k != "name"}  # noqa: E731
+            if type(model) is not type(expected) or unnamed(model) != unnamed(expected):
                 raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
+            # (it keeps its own inference settings: a fine-tune's choice, e.g. another paste size)
         else:
             raise ValueError(f"weights must be 'default', None, a path or hf://ORG/REPO, got {weights!r}")
         if "_facezoo_info" not in model.__dict__:  # shipped checkpoints: the preset describes them

@@ -109,7 +109,7 @@ def main(argv=None):
     parser.add_argument("--regional-blocks", type=int, default=None, help="ADC: the same for the regional network")
     parser.add_argument("--crop-size", type=int, default=None,
                         help="ADC: pixels per side of each landmark's crop (default: that of --init, else 48); no "
-                             "weight depends on it, so a trained model can be fine-tuned at another crop size")
+                             "weight's shape depends on it, so a trained model can be fine-tuned at another crop size")
     parser.add_argument("--region-fraction", type=float, default=None,
                         help="ADC: side of each crop as a fraction of the image side (default: that of --init, else "
                              "0.1); with --crop-size, crop_size / 480 keeps the pixels per crop pixel of 48 / 0.1")
@@ -154,6 +154,12 @@ def main(argv=None):
         fresh_regional = tuple(crops["regional_channels"]) != tuple(trained.regional_channels)
         if fresh_regional and blocks["global_blocks"] != trained.global_blocks:
             parser.error("--regional-channels keeps --init's global network: give no other --global-blocks")
+        deepened = (blocks["global_blocks"], blocks["regional_blocks"]) != (trained.global_blocks,
+                                                                             trained.regional_blocks)
+        if deepened and not fresh_regional and (crops["crop_size"], crops["region_fraction"]) != (
+                trained.crop_size, trained.region_fraction):
+            parser.error("deepening starts from --init's exact function: give --crop-size/--region-fraction in a "
+                         "further run")
     config.update({k: v for k, v in blocks.items() if v})
     config.update({k: v for k, v in crops.items() if v is not None})
     if args.smoke:

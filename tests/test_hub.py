@@ -157,3 +157,22 @@ def test_card_validator_catches_bad_metadata():
     assert validate_card("---\nlicense: other\ntags: [a]\n---\n") != []  # license_name missing
     assert validate_card("---\nlicense: other\nlicense_name: x\ntags: a\n---\n") != []  # tags not a list
     assert validate_card("---\nlicense: apache-2.0\ntags: [a]\n---\n") == []
+
+
+def test_a_preset_that_shares_a_checkpoint_publishes_and_loads_with_its_own_settings(hub_env):
+    """adc_landmarks_300w_fast is adc_landmarks_300w's file under other inference settings:
+    publishing it must not hand out the slow model under the fast name."""
+    hub.publish("adc_landmarks_300w_fast", "me/fast")
+    fast = facezoo.load("hf://me/fast", compile=False)
+    assert (fast.flip_test, fast.refine_passes, fast.info.name) == (False, 1, "adc_landmarks_300w_fast")
+    hub.publish("adc_landmarks_300w", "me/slow")  # files that match their preset go up unchanged
+    config = json.loads(hub_env.repos["me/slow"]["files"]["config.json"])
+    assert config["sha256"] == registry.PRESETS["adc_landmarks_300w"].sha256
+    # either file fits either preset as its weights=, keeping the file's own settings (as for
+    # any checkpoint given so); their names differ, which does not make them other models
+    mixed = facezoo.load("adc_landmarks_300w", weights="hf://me/fast", compile=False)
+    assert (mixed.flip_test, mixed.refine_passes) == (False, 1)
+    slow = facezoo.load("adc_landmarks_300w_fast", weights="hf://me/slow", compile=False)
+    assert (slow.flip_test, slow.refine_passes) == (True, 2)
+    for a, b in zip(slow.get_weights(), fast.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -18,8 +18,8 @@ from facezoo.registry import UnknownModelError, WeightsUnavailableError
 def test_list_models():
     assert facezoo.list_models() == ["adc_landmarks_300w", "adc_landmarks_300w_fast", "holistic_landmarks_300w",
                                      "icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_helen",
-                                     "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask", "stn_icnn_celebamask_lite",
-                                     "stn_icnn_helen", "stn_icnn_helen_lite"]
+                                     "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask",
+                                     "stn_icnn_celebamask_lite", "stn_icnn_helen", "stn_icnn_helen_lite"]
     assert facezoo.list_models(task="landmarks") == ["adc_landmarks_300w", "adc_landmarks_300w_fast",
                                                      "holistic_landmarks_300w"]
     assert facezoo.list_models(task="parsing") == ["icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student",
@@ -110,6 +110,9 @@ def test_shipped_weights_match_the_registry(name):
         pytest.skip(f"{preset.weights_file} is not shipped yet")
     assert preset.sha256 and registry.sha256_of(path) == preset.sha256
     assert preset.metrics, f"{name} ships weights but publishes no metrics"
+    leaves = lambda d: [x for v in d.values() for x in (leaves(v) if isinstance(v, dict) else [v])]  # noqa: E731
+    scores = [v for group in preset.metrics.values() if isinstance(group, dict) for v in leaves(group)]
+    assert scores and all(isinstance(v, (int, float)) for v in scores), f"{name}: a metric without a number"
 
 
 @pytest.mark.parametrize("name", [n for n, p in registry.PRESETS.items() if p.weights_file])

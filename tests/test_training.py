@@ -307,9 +307,19 @@ def test_landmark_recipe_smoke_holistic_then_adc_from_its_global_network(data_ro
     kept = keras.models.load_model(tmp_path / "adc6" / "final.keras")
     assert (kept.global_blocks, kept.regional_blocks) == (1, 1)
     assert (kept.crop_size, kept.region_fraction, kept.regional_channels) == (12, 0.125, (4, 4, 4))
-    assert deeper.crop_size == 16
     for ours, theirs in zip(kept.global_network.trainable_weights, deeper.global_network.trainable_weights):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # copied, then frozen (multiplier 0)
+    smaller = subprocess.run(base + ["--out", str(tmp_path / "adc8"), "--init", str(tmp_path / "adc2" / "final.keras"),
+                                     "--crop-size", "12", "--region-fraction", "0.125"],
+                             env=env, capture_output=True, text=True, timeout=900)
+    assert smaller.returncode == 0, smaller.stdout[-2000:] + smaller.stderr[-3000:]
+    assert "starts fresh" not in smaller.stdout  # every weight from --init (step 9's path)
+    fine_tuned = keras.models.load_model(tmp_path / "adc8" / "final.keras")
+    assert (fine_tuned.crop_size, fine_tuned.regional_channels) == (12, deeper.regional_channels)
+    both = subprocess.run(base + ["--out", str(tmp_path / "adc9"), "--init", str(tmp_path / "adc" / "final.keras"),
+                                  "--global-blocks", "1", "--crop-size", "12"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert both.returncode != 0 and "give --crop-size/--region-fraction in a further run" in both.stderr
     holistic_deeper = subprocess.run(base + ["--out", str(tmp_path / "adc7"), "--global-blocks", "1", "--init-global",
                                              str(tmp_path / "holistic" / "final.keras")],
                                      env=env, capture_output=True, text=True, timeout=300)

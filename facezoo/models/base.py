@@ -126,6 +126,8 @@ class FaceModel:
         average, regional passes, the name...): a new model. Presets that share a checkpoint
         differ only so (``adc_landmarks_300w`` and its fast variant).
 
+        Returns:
+            A new, uncompiled model (its info renamed with it).
         Raises:
             ValueError: a setting that would change the weights (see :meth:`weights_config`).
 
@@ -140,6 +142,8 @@ class FaceModel:
                              "with_settings changes only the settings outside it (another architecture: "
                              "facezoo.load(name, weights=None))")
         new.set_weights(self.get_weights())
+        if "_facezoo_info" in new.__dict__ and new.info.name != new.name:
+            new.info = new.info.replace(name=new.name)
         return new
 
     @classmethod

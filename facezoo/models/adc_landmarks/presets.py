@@ -60,8 +60,8 @@ register_presets(
         sha256=ADC_SHA256,
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 4.02, "failure_rate_8": 3.0},
-                 "test (330 faces), full resolution": {"nme": 4.06, "failure_rate_8": 3.0},
+                 "test (330 faces), 512x512": {"nme": 3.92, "failure_rate_8": 2.7},
+                 "test (330 faces), full resolution": {"nme": 3.96, "failure_rate_8": 2.7},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS, "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
@@ -82,8 +82,8 @@ register_presets(
         metrics={**HELEN68_PROTOCOL,
                  "protocol": HELEN68_PROTOCOL["protocol"].replace("; predictions averaged with the mirrored "
                                                                   "face's (flip_test)", "; no flip average"),
-                 "test (330 faces), 512x512": {"nme": None, "failure_rate_8": None},
-                 "test (330 faces), full resolution": {"nme": None, "failure_rate_8": None},
+                 "test (330 faces), 512x512": {"nme": 4.12, "failure_rate_8": 3.3},
+                 "test (330 faces), full resolution": {"nme": 4.13, "failure_rate_8": 3.3},
                  "command": "facezoo eval adc_landmarks_300w_fast --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
