@@ -174,7 +174,7 @@ def publish(model, repo_id, weights=None, token=None, private=False, commit_mess
     from huggingface_hub.errors import HfHubHTTPError
 
     from facezoo.checkpoints import save_checkpoint
-    from facezoo.registry import MODEL_FILES, differing_settings, load, read_model_file
+    from facezoo.registry import MODEL_FILES, differing_settings, read_model_file
 
     if isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(MODEL_FILES):
         model = read_model_file(model)  # a damaged file is refused here, before any upload
@@ -184,8 +184,10 @@ def publish(model, repo_id, weights=None, token=None, private=False, commit_mess
             shared = None
             if weights is None:
                 weights = resolve_weights(preset)  # verified against the registry's sha256
-                if differing_settings(read_model_file(weights), preset):  # another preset's file (settings aside)
-                    shared = load(model, compile=False)  # under this preset's settings
+                stored = read_model_file(weights)
+                differing = differing_settings(stored, preset)
+                if differing:  # another preset's file (settings aside): this preset's settings go into it
+                    shared = stored.with_settings(**differing)
             else:
                 weights = os.fspath(weights)
                 if not weights.endswith(".npz") or not os.path.isfile(weights):

@@ -192,8 +192,7 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
             path = os.fspath(weights)
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)
             expected = build(preset)
-            unnamed = lambda m: {k: v for k, v in m.weights_config().items() if k != "name"}  # noqa: E731
-            if type(model) is not type(expected) or unnamed(model) != unnamed(expected):
+            if type(model) is not type(expected) or model.weights_config_differences(expected):
                 raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
             # (it keeps its own inference settings: a fine-tune's choice, e.g. another paste size)
         else:

@@ -121,6 +121,13 @@ class FaceModel:
     def get_config(self):
         return {**super().get_config(), **self.info_config()}
 
+    def weights_config_differences(self, other, ignore=()):
+        """The keys of :meth:`weights_config` in which ``other`` differs from this model, the
+        name (and ``ignore``) aside: empty when their weights are interchangeable."""
+        mine, theirs = self.weights_config(), other.weights_config()
+        skip = {"name", *ignore}
+        return sorted(k for k in set(mine) | set(theirs) if k not in skip and mine.get(k) != theirs.get(k))
+
     def with_settings(self, **settings):
         """The same weights under other settings that shape none of them (ADC's flip
         average, regional passes, the name...): a new model. Presets that share a checkpoint
@@ -135,8 +142,7 @@ class FaceModel:
             >>> fast = facezoo.load("adc_landmarks_300w").with_settings(flip_test=False, refine_passes=1)
         """
         new = type(self).from_config({**self.get_config(), **settings})
-        mine, theirs = ({k: v for k, v in model.weights_config().items() if k != "name"} for model in (self, new))
-        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        changed = self.weights_config_differences(new)
         if changed:
             raise ValueError(f"{', '.join(changed)} belong to what {self.name}'s weights fit (weights_config); "
                              "with_settings changes only the settings outside it (another architecture: "

@@ -221,9 +221,7 @@ class ADCLandmarks(FaceModel, keras.Model):
             >>> shallow = ADCLandmarks()                 # trained, no residual blocks
             >>> deep = ADCLandmarks(global_blocks=2, regional_blocks=1).copy_deepened_from(shallow)
         """
-        ignored = ("name", "global_blocks", "regional_blocks")
-        mine, theirs = self.weights_config(), shallow.weights_config()
-        differing = sorted(k for k in set(mine) | set(theirs) if k not in ignored and mine.get(k) != theirs.get(k))
+        differing = self.weights_config_differences(shallow, ignore=("global_blocks", "regional_blocks"))
         fewer = (shallow.global_blocks <= self.global_blocks and shallow.regional_blocks <= self.regional_blocks)
         if differing or not fewer:
             raise ValueError(f"{self.name} cannot be deepened from {shallow.name}: they must differ only by more "
