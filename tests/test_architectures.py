@@ -150,7 +150,7 @@ def test_a_new_head_keeps_every_trained_layer(name):
             np.testing.assert_array_equal(np.asarray(target), np.asarray(source), err_msg=f"{source.path} not copied")
             kept += 1
     assert kept > fresh > 0
-    five.compile()
+    five.compile(run_eagerly=True)  # graph-mode training is test_compile_defaults_...'s (tracing: 30 s for STN-iCNN)
     assert np.isfinite(five.fit(inputs(name), targets(five), verbose=0).history["loss"][0])
 
 
@@ -190,7 +190,10 @@ JAX_SCRIPT = textwrap.dedent("""
     assert keras.backend.backend() == "jax", keras.backend.backend()
     import test_architectures as harness
     for name in harness.NAMES:
-        model = harness.with_info(harness.build(name))
+        # built by fit, symbolically: an eager call on JAX dispatches op by op (20 s for STN-iCNN)
+        keras.utils.set_random_seed(0)
+        cls, config, _ = harness.ARCHITECTURES[name]
+        model = harness.with_info(cls(**config))
         model.compile()
         x, y = harness.inputs(name), harness.targets(model)
         loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
@@ -198,8 +201,12 @@ JAX_SCRIPT = textwrap.dedent("""
         path = tempfile.mkdtemp() + "/m.keras"
         model.save(path)
         again = keras.models.load_model(path)
-        assert again.info == model.info
-        np.testing.assert_allclose(harness.outputs(again, x), harness.outputs(model, x), atol=1e-5)
+        # the same class, config, info and weights compute the same function (the TensorFlow
+        # round trip compares outputs)
+        assert type(again) is type(model) and again.get_config() == model.get_config(), name
+        assert again.info == model.info and len(again.weights) == len(model.weights) > 0, name
+        for a, b in zip(again.weights, model.weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
         print("JAX-OK", name, loss)
 """)
 

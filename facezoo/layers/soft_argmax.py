@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from facezoo.layers.spatial_crop import unit_grid
+
 
 def soft_argmax(heatmaps, beta=1.0):
     """Expected position of each heatmap under its spatial softmax.
@@ -17,7 +19,7 @@ def soft_argmax(heatmaps, beta=1.0):
     height, width, points = heatmaps.shape[1] or shape[1], heatmaps.shape[2] or shape[2], heatmaps.shape[3]
     flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, points, height * width))
     weights = ops.softmax(beta * flat, axis=-1)
-    ys, xs = ops.meshgrid(ops.linspace(-1.0, 1.0, height), ops.linspace(-1.0, 1.0, width), indexing="ij")
+    ys, xs = ops.meshgrid(unit_grid(height), unit_grid(width), indexing="ij")
     x = ops.sum(weights * ops.reshape(xs, (1, 1, -1)), axis=-1)
     y = ops.sum(weights * ops.reshape(ys, (1, 1, -1)), axis=-1)
     return ops.stack([x, y], axis=-1)

@@ -21,9 +21,20 @@ Example:
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 _INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def unit_grid(size, dtype="float32"):
+    """``size`` pixel centres in ``[-1, 1]`` coordinates (``align_corners=True``; one pixel is
+    at 0), as a constant: ``ops.linspace`` traces ops of its own, one of which the TFLite
+    converter's optimiser logs an error about (a same-type cast)."""
+    if size is None or not isinstance(size, int):  # a dynamic size: computed in the graph
+        return ops.linspace(-1.0, 1.0, size, dtype=dtype)
+    grid = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    return ops.convert_to_tensor(grid.astype(keras.backend.standardize_dtype(dtype)))
 
 
 def _pair(value, name):
@@ -178,7 +189,7 @@ def paste_planes(planes, theta, output_size):
     theta = ops.cast(theta, "float32")
     axes = []
     for n_out, n_in, row in ((out_w, crop_w, 0), (out_h, crop_h, 1)):
-        grid = ops.linspace(-1.0, 1.0, n_out, dtype="float32") if n_out > 1 else ops.zeros((1,), "float32")
+        grid = unit_grid(n_out)
         # The inverse of u = s v + t, per axis (no all-zero off-diagonal, see scale_translation_theta).
         inverse_scale = 1.0 / theta[:, :, row, row]
         source = ops.expand_dims(inverse_scale, -1) * (grid - ops.expand_dims(theta[:, :, row, 2], -1))
@@ -210,8 +221,7 @@ def affine_sample(image, theta, output_size, interpolation="bilinear"):
     theta = ops.cast(theta, dtype)
 
     # Normalised target grid, align_corners=True: -1 and 1 are pixel centres.
-    ys = ops.linspace(-1.0, 1.0, out_h, dtype=dtype) if out_h > 1 else ops.zeros((1,), dtype)
-    xs = ops.linspace(-1.0, 1.0, out_w, dtype=dtype) if out_w > 1 else ops.zeros((1,), dtype)
+    ys, xs = unit_grid(out_h, dtype), unit_grid(out_w, dtype)
     grid_y, grid_x = ops.meshgrid(ys, xs, indexing="ij")  # (h, w)
     grid = ops.stack(
         [ops.reshape(grid_x, (-1,)), ops.reshape(grid_y, (-1,)), ops.ones((out_h * out_w,), dtype)],

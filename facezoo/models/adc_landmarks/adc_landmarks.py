@@ -34,7 +34,7 @@ from keras import layers, ops
 
 from facezoo.classmaps import FLIP_68
 from facezoo.layers.soft_argmax import soft_argmax
-from facezoo.layers.spatial_crop import affine_sample
+from facezoo.layers.spatial_crop import affine_sample, unit_grid
 from facezoo.models.base import FaceModel
 
 
@@ -318,7 +318,7 @@ def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
     map are left out. It gives the soft-argmax a strong, early training signal."""
     height, width = heatmaps.shape[1], heatmaps.shape[2]
     points = heatmaps.shape[3]
-    xs, ys = ops.linspace(-1.0, 1.0, width), ops.linspace(-1.0, 1.0, height)
+    xs, ys = unit_grid(width), unit_grid(height)
     spread_x, spread_y = sigma * 2.0 / (width - 1), sigma * 2.0 / (height - 1)
     gx = ops.exp(-0.5 * ops.square((xs[None, None, :] - targets[..., 0:1]) / spread_x))  # (N, K, w)
     gy = ops.exp(-0.5 * ops.square((ys[None, None, :] - targets[..., 1:2]) / spread_y))  # (N, K, h)
