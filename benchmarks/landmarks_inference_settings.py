@@ -25,7 +25,8 @@ NME (inter-ocular, percent) and failure@8 % come from compiled inference
 the process's CPU time per call with batch 1, median over ``--time-faces`` faces after a
 warm-up, with TensorFlow on ``--threads`` threads (1: one core): eager, compiled
 (``predict_on_batch``) and XLA (``jit_compile=True``) for the settings named in
-``XLA_SETTINGS``.
+``XLA_SETTINGS``. ``--bfloat16`` adds each setting under Keras' ``mixed_bfloat16`` policy
+(convolutions in bfloat16, points in float32).
 """
 
 import argparse
@@ -62,8 +63,11 @@ SETTINGS = {
 XLA_SETTINGS = ("shipped", "no flip, 1 pass")
 
 
-def build(shipped, flip, passes, crop, global_size):
-    """The shipped weights in an ADCLandmarks with these inference settings."""
+def build(shipped, flip, passes, crop, global_size, policy="float32"):
+    """The shipped weights in an ADCLandmarks with these inference settings, its layers
+    under the Keras dtype ``policy`` (``mixed_bfloat16``: bfloat16 convolutions)."""
+    import keras
+
     from facezoo.models import ADCLandmarks
     from facezoo.models.base import INFO_KEY
 
@@ -73,8 +77,12 @@ def build(shipped, flip, passes, crop, global_size):
                   region_fraction=shipped.region_fraction * crop / shipped.crop_size)
     config.pop("trainable", None), config.pop("dtype", None)
     config.pop(INFO_KEY, None)  # facezoo.load gives the model its preset's info, saved in its config
-    model = ADCLandmarks(**{k: v for k, v in config.items() if k != "name"})
-    model(np.zeros((1, 64, 64, 3), np.float32))
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        model = ADCLandmarks(**{k: v for k, v in config.items() if k != "name"})
+        model(np.zeros((1, 64, 64, 3), np.float32))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
     model.set_weights(shipped.get_weights())  # convolutions do not depend on the input size
     return model
 
@@ -97,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", default=None, help="settings to run (names of SETTINGS)")
     parser.add_argument("--model", default="adc_landmarks_300w",
                         help="the ADC preset, or an ADC checkpoint (.npz or .keras) to score in its place")
+    parser.add_argument("--bfloat16", action="store_true",
+                        help="also run every setting under Keras' mixed_bfloat16 policy (bfloat16 convolutions, "
+                             "float32 points; fast on CPUs with AMX or AVX512-BF16, slow on others)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -135,19 +146,22 @@ def main(argv=None):
     rows = []
     print(f"helen68 validation ({len(faces)} faces) at {size[0]}x{size[1]}, {args.model} weights; CPU ms per face "
           f"(batch 1, {args.threads or 'default'} thread(s), median of {len(timed)} faces)", flush=True)
-    for name in names:
+    policies = ("float32", "mixed_bfloat16") if args.bfloat16 else ("float32",)
+    for name, policy in [(name, policy) for name in names for policy in policies]:
         flip, passes, crop, global_size = SETTINGS[name]
-        model = build(shipped, flip, passes, crop, global_size)
+        model = build(shipped, flip, passes, crop, global_size, policy)
+        name = name if policy == "float32" else f"{name}, bf16"
         scores = evaluate_landmarks(Compiled(model), faces, batch_size=1, progress=False)
         eager = lambda x: keras.ops.convert_to_numpy(model(x, training=False))  # noqa: E731
         agree = max(float(np.abs(eager(x) - model.predict_on_batch(x)).max()) for x in timed[:3])
-        row = {"setting": name, "flip_test": flip, "refine_passes": passes, "crop_size": model.crop_size,
+        row = {"setting": name, "policy": policy, "flip_test": flip, "refine_passes": passes,
+               "crop_size": model.crop_size,
                "global_size": model.global_size, "region_fraction": model.region_fraction,
                "nme": scores["nme_inter_ocular"], "failure_rate_8": scores["failure_rate_8"],
                "faces": scores["faces"], "max_px_eager_vs_compiled": agree,
                "ms_eager": cpu_ms(eager, timed), "ms_compiled": cpu_ms(model.predict_on_batch, timed)}
         if name in XLA_SETTINGS:
-            xla = build(shipped, flip, passes, crop, global_size)
+            xla = build(shipped, flip, passes, crop, global_size, policy)
             xla.jit_compile = True
             row["ms_xla"] = cpu_ms(xla.predict_on_batch, timed)
         rows.append(row)

@@ -57,6 +57,32 @@ def test_adc_round_trips_through_a_keras_file(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["adc", "holistic"])
+def test_a_mixed_bfloat16_model_trains_and_gives_float32_points_near_the_float32_ones(kind):
+    """Convolutions in bfloat16 (fast on CPUs with AMX), points and losses in float32."""
+    import keras
+
+    rng = np.random.default_rng(5)
+    images = rng.uniform(size=(2, 64, 64, 3)).astype("float32")
+    points = rng.uniform(10, 54, size=(2, 5, 2)).astype("float32")
+    cls, config = ((ADCLandmarks, TINY_ADC) if kind == "adc"
+                   else (HolisticLandmarks, dict(num_points=5, network_size=32, channels=(4, 4, 8))))
+    reference = cls(**config)
+    expected = np.asarray(reference(images))
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = cls(**config)
+        mixed(images)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    mixed.set_weights(reference.get_weights())
+    got = keras.ops.convert_to_numpy(mixed(images))
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    assert 0 < np.abs(got - expected).max() < 2.0  # bfloat16 moves the points by a fraction of a pixel or so
+    mixed.compile(optimizer="adam")
+    assert np.isfinite(mixed.fit(images, points, epochs=1, batch_size=2, verbose=0).history["loss"][0])
+
+
+@pytest.mark.parametrize("kind", ["adc", "holistic"])
 def test_flip_test_averages_with_the_mirrored_face(kind):
     """With flip_test the prediction is mirror-equivariant: flipping the face flips the points
     and swaps their indices; and it is the mean of the plain prediction and the mirrored one."""

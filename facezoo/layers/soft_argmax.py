@@ -15,6 +15,7 @@ def soft_argmax(heatmaps, beta=1.0):
 
         p_k(i, j) = softmax_ij(beta * H_k(i, j)),   x_k = sum_ij p_k(i, j) * (2 j / (w - 1) - 1)
     """
+    heatmaps = ops.cast(heatmaps, "float32")  # positions in float32, also under a mixed-precision policy
     shape = ops.shape(heatmaps)
     height, width, points = heatmaps.shape[1] or shape[1], heatmaps.shape[2] or shape[2], heatmaps.shape[3]
     flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, points, height * width))

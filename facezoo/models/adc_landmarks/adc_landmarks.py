@@ -293,7 +293,7 @@ class ADCLandmarks(FaceModel, keras.Model):
         on ``where`` (coordinates of ``source``), and its own heatmaps ``(B*K, h, w, 1)``."""
         crops = affine_sample(source, self.regions(where, scale), (self.crop_size, self.crop_size))
         crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, source.shape[-1]))
-        heatmaps = self.regional_network(crops, training=training)  # (B*K, h, w, K)
+        heatmaps = ops.cast(self.regional_network(crops, training=training), "float32")  # (B*K, h, w, K)
         own = ops.one_hot(ops.tile(ops.arange(self.num_points), [batch]), self.num_points)
         heatmaps = ops.sum(heatmaps * own[:, None, None, :], axis=-1, keepdims=True)  # landmark k's own map
         return ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2)), heatmaps
@@ -316,6 +316,7 @@ def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
     """Cross-entropy between each heatmap's spatial softmax and a Gaussian of ``sigma``
     heatmap pixels around its target (``(N, K, 2)`` in ``[-1, 1]``); targets outside the
     map are left out. It gives the soft-argmax a strong, early training signal."""
+    heatmaps = ops.cast(heatmaps, "float32")  # in float32 under a mixed-precision policy too
     height, width = heatmaps.shape[1], heatmaps.shape[2]
     points = heatmaps.shape[3]
     xs, ys = unit_grid(width), unit_grid(height)
