@@ -24,8 +24,8 @@ HELEN68_LANDMARKS = dict(
 )
 
 #: The network both ADC presets share (one checkpoint; they differ in inference settings).
-ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 32, "region_fraction": 0.0666667}
-ADC_SHA256 = "bfc893e70542eb897fb7662b79852ceb9763a8b277dbd516f1a1b4ba31537e5f"
+ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 24, "region_fraction": 0.05}
+ADC_SHA256 = "20e7e744512837098aa3c213c9778d0f25ae2d653882572d732cc8850fc64709"
 #: The ADC presets' data: HELEN's 800 faces and dlib's points on photos of two other sets.
 ADC_TRAINING_DATA = (HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) on 1,989 "
                      "LFW-PL train/validation and 988 CelebAMask-HQ train photos")
@@ -47,21 +47,22 @@ register_presets(
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the nine commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the ten commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
                "--epochs 2 --learning-rate 2.5e-4 --halve-every 1; --epochs 6 --learning-rate 5e-4 --halve-every 2; "
                "and deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
                "--halve-every 2; then smaller crops: --crop-size 32 --region-fraction 0.0666667 --epochs 6 "
-               "--learning-rate 5e-4 --halve-every 2); 2 regional passes and the flip average are "
+               "--learning-rate 5e-4 --halve-every 2; and again: --crop-size 24 --region-fraction 0.05, the same "
+               "schedule); 2 regional passes and the flip average are "
                "inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
         sha256=ADC_SHA256,
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 3.92, "failure_rate_8": 2.7},
-                 "test (330 faces), full resolution": {"nme": 3.96, "failure_rate_8": 2.7},
+                 "test (330 faces), 512x512": {"nme": 3.89, "failure_rate_8": 2.4},
+                 "test (330 faces), full resolution": {"nme": 3.94, "failure_rate_8": 2.4},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS, "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
@@ -71,8 +72,8 @@ register_presets(
         architecture="adc_landmarks",
         config={"name": "adc_landmarks_300w_fast", "input_size": (512, 512), "flip_test": False, "refine_passes": 1,
                 **ADC_NETWORK},
-        description="adc_landmarks_300w's weights for video: one regional pass, no flip average (about 0.4x "
-                    "its time)",
+        description="adc_landmarks_300w's weights for video: one regional pass, no flip average (about a third "
+                    "of its time)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
         recipe="adc_landmarks_300w's (the same checkpoint; its preset's inference settings are the difference)",
@@ -82,8 +83,8 @@ register_presets(
         metrics={**HELEN68_PROTOCOL,
                  "protocol": HELEN68_PROTOCOL["protocol"].replace("; predictions averaged with the mirrored "
                                                                   "face's (flip_test)", "; no flip average"),
-                 "test (330 faces), 512x512": {"nme": 4.12, "failure_rate_8": 3.3},
-                 "test (330 faces), full resolution": {"nme": 4.13, "failure_rate_8": 3.3},
+                 "test (330 faces), 512x512": {"nme": 4.11, "failure_rate_8": 3.6},
+                 "test (330 faces), full resolution": {"nme": 4.13, "failure_rate_8": 3.0},
                  "command": "facezoo eval adc_landmarks_300w_fast --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
