@@ -64,8 +64,10 @@ XLA_SETTINGS = ("shipped", "no flip, 1 pass")
 
 
 def build(shipped, flip, passes, crop, global_size, policy="float32"):
-    """The shipped weights in an ADCLandmarks with these inference settings, its layers
-    under the Keras dtype ``policy`` (``mixed_bfloat16``: bfloat16 convolutions)."""
+    """The shipped weights in an ADCLandmarks with these inference settings, built under the
+    Keras dtype ``policy`` as ``facezoo.load`` builds it after ``set_dtype_policy(policy)``:
+    its networks take the policy (``mixed_bfloat16``: bfloat16 convolutions), the model itself
+    stays float32 (a checkpoint's config says so), so crop positions and points are float32."""
     import keras
 
     from facezoo.models import ADCLandmarks
@@ -77,12 +79,13 @@ def build(shipped, flip, passes, crop, global_size, policy="float32"):
                   region_fraction=shipped.region_fraction * crop / shipped.crop_size)
     config.pop("trainable", None), config.pop("dtype", None)
     config.pop(INFO_KEY, None)  # facezoo.load gives the model its preset's info, saved in its config
+    previous = keras.config.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy)
     try:
-        model = ADCLandmarks(**{k: v for k, v in config.items() if k != "name"})
+        model = ADCLandmarks(**{k: v for k, v in config.items() if k != "name"}, dtype="float32")
         model(np.zeros((1, 64, 64, 3), np.float32))
     finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+        keras.mixed_precision.set_dtype_policy(previous)
     model.set_weights(shipped.get_weights())  # convolutions do not depend on the input size
     return model
 
@@ -161,7 +164,7 @@ def main(argv=None):
                "faces": scores["faces"], "max_px_eager_vs_compiled": agree,
                "ms_eager": cpu_ms(eager, timed), "ms_compiled": cpu_ms(model.predict_on_batch, timed)}
         if name in XLA_SETTINGS:
-            xla = build(shipped, flip, passes, crop, global_size, policy)
+            xla = build(shipped, flip, passes, crop, global_size)
             xla.jit_compile = True
             row["ms_xla"] = cpu_ms(xla.predict_on_batch, timed)
         rows.append(row)

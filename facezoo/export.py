@@ -205,7 +205,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
 
 
 def conversion_options(quantize=None, calibration=None):
-    """Keyword arguments for ``model.export(path, format="litert", ...)``: builtin ops only.
+    """Keyword arguments for :func:`write_tflite` (or ``model.export(path, format="litert", ...)``):
+    builtin ops only.
 
     ``quantize`` is ``None`` (float32), ``"fp16"``, ``"dynamic"`` or ``"int8"``; for int8, ``calibration``
     is a sequence of samples, each a batch-of-one array (one input) or a list of them (one
@@ -268,37 +269,48 @@ def default_sample_inputs(shape, batch=2, seed=0):
 
 
 def write_tflite(model, path, signature, **options):
-    """Convert ``model(x, training=False)`` to a ``.tflite`` file at ``path``, traced once for
-    ``signature`` (a list of ``keras.InputSpec``), with the converter settings ``options``
-    (:func:`conversion_options`). The same file as ``model.export(path, format="litert",
-    ...)``, which writes a SavedModel, reads it back and converts that, in less than half the time
-    (one trace of the model instead of several: 18 against 43 s for stn_icnn_celebamask on a
-    2-core CPU; the same LiteRT outputs).
+    """Convert ``model(x, training=False)`` to a ``.tflite`` file at ``path`` for ``signature``
+    (a list of one ``keras.InputSpec`` per input), with the converter settings ``options``
+    (:func:`conversion_options`). No parity check: :func:`export` runs the file against Keras.
+
+    The file ``model.export(path, format="litert", ...)`` writes (the same signature and input
+    names, the same LiteRT outputs), in less than half the time: Keras traces the model for a
+    SavedModel archive, saves it, loads it back and converts that; here the model is traced once
+    and the converter lowers that one function (18 against 43 s for stn_icnn_celebamask on a
+    2-core CPU).
 
     Example:
         >>> write_tflite(model, "m.tflite", [keras.InputSpec(shape=(None, 512, 512, 3))], **conversion_options())
     """
     import tensorflow as tf
 
-    specs = [tf.TensorSpec(spec.shape, spec.dtype or "float32") for spec in signature]
+    specs = [tf.TensorSpec(spec.shape, spec.dtype or "float32", name=spec.name) for spec in signature]
 
-    def serve(*inputs):
-        return model(*inputs, training=False)
+    def serve(*args):  # named as Keras' export names them: args_0, args_1, ...
+        return model(*args, training=False)
 
-    # The converter freezes the variables it finds on the trackable it is given; a Keras 3
-    # model is not one (its weights would be read uninitialised: NaN), so a module holds them.
     concrete = tf.function(serve, input_signature=specs, autograph=False).get_concrete_function()  # builds it
+    # The converter saves the function with the trackable it is given and freezes the variables
+    # it reaches from there; given the model itself, its weights were read uninitialised (NaN
+    # outputs), so a plain module holds the variables.
     holder = tf.Module()
     holder.weights = [variable.value for variable in model.variables]
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
     for name, value in options.items():
-        if name == "target_spec":
-            for key, setting in value.items():
-                setattr(converter.target_spec, key, setting)
-        else:
-            setattr(converter, name, value)
+        target, settings = (converter.target_spec, value) if name == "target_spec" else (converter, {name: value})
+        for key, setting in settings.items():
+            if not hasattr(target, key):
+                raise ValueError(f"unknown TFLite converter setting {key!r}")
+            setattr(target, key, setting)
     with open(path, "wb") as file:
         file.write(converter.convert())
+
+
+def _converter_error():
+    """The TFLite converter's exception class (an ``Exception``, not a ``RuntimeError``)."""
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    return ConverterError
 
 
 def _write(model, path, format, signature, quantize=None, calibration=None):
@@ -307,7 +319,7 @@ def _write(model, path, format, signature, quantize=None, calibration=None):
         options = conversion_options(quantize, samples)
         try:
             write_tflite(model, path, signature, **options)
-        except RuntimeError as error:  # the converter's own message went to stderr
+        except (RuntimeError, _converter_error()) as error:  # the converter's own message went to stderr
             raise ExportError(
                 f"the TFLite converter failed{' to quantize to ' + quantize if quantize else ''} "
                 f"({error or 'see the converter log above'})"

@@ -40,10 +40,16 @@
         --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     # 9. smaller crops: 32 samples over a fifteenth of the side (the same density as 48 over a
-    #    tenth; no weight depends on it), six epochs on the same faces (the shipped
-    #    adc_landmarks_300w and, with other inference settings, adc_landmarks_300w_fast)
+    #    tenth; no weight depends on it), six epochs on the same faces (shipped until step 10)
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_fast32 \
         --init runs/adc_deep/final.keras --crop-size 32 --region-fraction 0.0666667 --epochs 6 \
+        --learning-rate 5e-4 --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    # 10. and again: 24 samples over a twentieth, six epochs from step 9 (the shipped
+    #    adc_landmarks_300w and, with other inference settings, adc_landmarks_300w_fast; the run
+    #    started from step 9's float16 checkpoint: facezoo.load(...).save("runs/adc_step9.keras"))
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_crop24 \
+        --init runs/adc_step9.keras --crop-size 24 --region-fraction 0.05 --epochs 6 \
         --learning-rate 5e-4 --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke

@@ -201,12 +201,12 @@ JAX_SCRIPT = textwrap.dedent("""
         path = tempfile.mkdtemp() + "/m.keras"
         model.save(path)
         again = keras.models.load_model(path)
-        # the same class, config, info and weights compute the same function (the TensorFlow
-        # round trip compares outputs)
         assert type(again) is type(model) and again.get_config() == model.get_config(), name
         assert again.info == model.info and len(again.weights) == len(model.weights) > 0, name
         for a, b in zip(again.weights, model.weights):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+        # inference on JAX, compiled (jitted, not op by op), the same for the reloaded model
+        np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), atol=1e-5)
         print("JAX-OK", name, loss)
 """)
 

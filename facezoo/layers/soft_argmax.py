@@ -6,6 +6,14 @@ from keras import ops
 from facezoo.layers.spatial_crop import unit_grid
 
 
+def to_float32_if_half(x):
+    """``x`` in float32 if it is float16 or bfloat16 (a mixed-precision network's output), else
+    as it is (float32, or float64 under ``floatx="float64"``)."""
+    if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        return ops.cast(x, "float32")
+    return x
+
+
 def soft_argmax(heatmaps, beta=1.0):
     """Expected position of each heatmap under its spatial softmax.
 
@@ -15,7 +23,7 @@ def soft_argmax(heatmaps, beta=1.0):
 
         p_k(i, j) = softmax_ij(beta * H_k(i, j)),   x_k = sum_ij p_k(i, j) * (2 j / (w - 1) - 1)
     """
-    heatmaps = ops.cast(heatmaps, "float32")  # positions in float32, also under a mixed-precision policy
+    heatmaps = to_float32_if_half(heatmaps)  # positions in float32 under a mixed-precision policy
     shape = ops.shape(heatmaps)
     height, width, points = heatmaps.shape[1] or shape[1], heatmaps.shape[2] or shape[2], heatmaps.shape[3]
     flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, points, height * width))

@@ -27,11 +27,15 @@ from keras import ops
 _INTERPOLATIONS = ("bilinear", "nearest")
 
 
-def unit_grid(size, dtype="float32"):
+def unit_grid(size, dtype=None):
     """``size`` pixel centres in ``[-1, 1]`` coordinates (``align_corners=True``; one pixel is
     at 0), as a constant: ``ops.linspace`` traces ops of its own, one of which the TFLite
-    converter's optimiser logs an error about (a same-type cast)."""
-    if size is None or not isinstance(size, int):  # a dynamic size: computed in the graph
+    converter's optimiser logs an error about (a same-type cast). ``dtype`` defaults to Keras'
+    ``floatx``, as ``ops.linspace``'s."""
+    dtype = dtype or keras.config.floatx()
+    if size is None:
+        raise ValueError("unit_grid needs a size (an int, or a scalar tensor for a dynamic one)")
+    if not isinstance(size, (int, np.integer)):  # a dynamic size (a tensor): computed in the graph
         return ops.linspace(-1.0, 1.0, size, dtype=dtype)
     grid = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
     return ops.convert_to_tensor(grid.astype(keras.backend.standardize_dtype(dtype)))
@@ -189,7 +193,7 @@ def paste_planes(planes, theta, output_size):
     theta = ops.cast(theta, "float32")
     axes = []
     for n_out, n_in, row in ((out_w, crop_w, 0), (out_h, crop_h, 1)):
-        grid = unit_grid(n_out)
+        grid = unit_grid(n_out, "float32")
         # The inverse of u = s v + t, per axis (no all-zero off-diagonal, see scale_translation_theta).
         inverse_scale = 1.0 / theta[:, :, row, row]
         source = ops.expand_dims(inverse_scale, -1) * (grid - ops.expand_dims(theta[:, :, row, 2], -1))

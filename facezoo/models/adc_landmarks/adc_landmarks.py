@@ -33,7 +33,7 @@ import keras
 from keras import layers, ops
 
 from facezoo.classmaps import FLIP_68
-from facezoo.layers.soft_argmax import soft_argmax
+from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
 from facezoo.layers.spatial_crop import affine_sample, unit_grid
 from facezoo.models.base import FaceModel
 
@@ -293,7 +293,7 @@ class ADCLandmarks(FaceModel, keras.Model):
         on ``where`` (coordinates of ``source``), and its own heatmaps ``(B*K, h, w, 1)``."""
         crops = affine_sample(source, self.regions(where, scale), (self.crop_size, self.crop_size))
         crops = ops.reshape(crops, (-1, self.crop_size, self.crop_size, source.shape[-1]))
-        heatmaps = ops.cast(self.regional_network(crops, training=training), "float32")  # (B*K, h, w, K)
+        heatmaps = to_float32_if_half(self.regional_network(crops, training=training))  # (B*K, h, w, K)
         own = ops.one_hot(ops.tile(ops.arange(self.num_points), [batch]), self.num_points)
         heatmaps = ops.sum(heatmaps * own[:, None, None, :], axis=-1, keepdims=True)  # landmark k's own map
         return ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2)), heatmaps
@@ -316,7 +316,7 @@ def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
     """Cross-entropy between each heatmap's spatial softmax and a Gaussian of ``sigma``
     heatmap pixels around its target (``(N, K, 2)`` in ``[-1, 1]``); targets outside the
     map are left out. It gives the soft-argmax a strong, early training signal."""
-    heatmaps = ops.cast(heatmaps, "float32")  # in float32 under a mixed-precision policy too
+    heatmaps = to_float32_if_half(heatmaps)  # in float32 under a mixed-precision policy too
     height, width = heatmaps.shape[1], heatmaps.shape[2]
     points = heatmaps.shape[3]
     xs, ys = unit_grid(width), unit_grid(height)
