@@ -306,20 +306,15 @@ def write_tflite(model, path, signature, **options):
         file.write(converter.convert())
 
 
-def _converter_error():
-    """The TFLite converter's exception class (an ``Exception``, not a ``RuntimeError``)."""
-    from tensorflow.lite.python.convert_phase import ConverterError
-
-    return ConverterError
-
-
 def _write(model, path, format, signature, quantize=None, calibration=None):
     if format == "tflite":
+        from tensorflow.lite.python.convert_phase import ConverterError  # an Exception, not a RuntimeError
+
         samples = None if calibration is None else [sample[None] for sample in calibration]
         options = conversion_options(quantize, samples)
         try:
             write_tflite(model, path, signature, **options)
-        except (RuntimeError, _converter_error()) as error:  # the converter's own message went to stderr
+        except (RuntimeError, ConverterError) as error:  # the converter's own message went to stderr
             raise ExportError(
                 f"the TFLite converter failed{' to quantize to ' + quantize if quantize else ''} "
                 f"({error or 'see the converter log above'})"
