@@ -21,9 +21,9 @@ PARSERS = {"icnn_lfw": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_celebamask": ("celebamask", "celebamask_subset", "test", 16, 0.919),
            "rtparser_celebamask_student": ("celebamask", "celebamask_subset", "test", 16, 0.914)}
 # NME % on the first 24 test faces at 512x512 when shipped: ADC 4.12 (recipe step 10; 4.13 after step 9, 4.30
-# after steps 7 and 8, 4.87 after step 6, 5.06 before semi-supervision), its fast preset 4.43 (the same after step 9), holistic
-# 7.75. ADC's bounds sit closer than half a point, under what step 8's weights score, so that a fall back to them
-# fails
+# after steps 7 and 8, 4.87 after step 6, 5.06 before semi-supervision), its fast preset 4.43 (the same after
+# step 9), holistic 7.75. ADC's bounds sit closer than half a point, under what step 8's weights score, so that
+# a fall back to them fails
 LANDMARKS = {"adc_landmarks_300w": 4.25, "adc_landmarks_300w_fast": 4.55, "holistic_landmarks_300w": 8.3}
 
 
