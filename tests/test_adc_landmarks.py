@@ -273,3 +273,20 @@ def test_with_settings_keeps_the_weights_under_other_inference_settings_and_refu
     assert np.abs(np.asarray(fast(images)) - np.asarray(trained(images))).max() > 1e-3  # the settings did change
     with pytest.raises(ValueError, match="regional_blocks belong to what"):
         trained.with_settings(regional_blocks=1)
+
+
+def test_the_holistic_model_takes_its_flip_average_on_and_off_with_the_same_weights():
+    """holistic_landmarks_300w ships with the flip average on; turning it off (or the nominal
+    input size) changes no weight, so with_settings allows it and a new channel count does not."""
+    from helpers import randomised
+
+    tiny = dict(num_points=5, network_size=32, channels=(4, 4, 8))
+    trained = randomised(HolisticLandmarks(**tiny, flip_test=True, mirror=[4, 3, 2, 1, 0]), seed=8)
+    plain = trained.with_settings(flip_test=False, input_size=(256, 256))
+    built = HolisticLandmarks(**tiny)
+    built.set_weights(trained.get_weights())
+    images = np.random.default_rng(9).uniform(size=(2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(plain(images)), np.asarray(built(images)), atol=1e-6)
+    assert not plain.flip_test and plain.input_size == (256, 256)
+    with pytest.raises(ValueError, match="channels belong to what"):
+        trained.with_settings(channels=(4, 4, 4))

@@ -136,6 +136,14 @@ def _pixels_to_normalised(points, height, width):
     return points / scale - 1.0
 
 
+#: Settings of both landmark models that shape no weight: a checkpoint fits with any of them.
+INFERENCE_SETTINGS = ("flip_test", "mirror", "input_size")
+
+
+def _without(config, keys):
+    return {key: value for key, value in config.items() if key not in keys}
+
+
 @keras.saving.register_keras_serializable(package="facezoo")
 class HolisticLandmarks(FaceModel, keras.Model):
     """Baseline: the whole image resized to ``network_size``, heatmaps, soft-argmax.
@@ -166,6 +174,10 @@ class HolisticLandmarks(FaceModel, keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return landmark_loss(x, y, y_pred, self.beta)
+
+    def weights_config(self):
+        """Without the inference settings (flip average, nominal input size), which shape no weight."""
+        return _without(super().weights_config(), INFERENCE_SETTINGS)
 
     def get_config(self):
         return {**super().get_config(), "num_points": self.num_points, "network_size": self.network_size,
@@ -238,10 +250,7 @@ class ADCLandmarks(FaceModel, keras.Model):
     def weights_config(self):
         """Without the inference settings (flip average, regional passes, source size, nominal
         input size), which shape no weight: a checkpoint saved with others fits the same preset."""
-        config = super().weights_config()
-        for key in ("flip_test", "mirror", "refine_passes", "source_size", "input_size"):
-            config.pop(key, None)
-        return config
+        return _without(super().weights_config(), INFERENCE_SETTINGS + ("refine_passes", "source_size"))
 
     def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
