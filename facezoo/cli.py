@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 
 
 def _cmd_models(args):
@@ -48,8 +49,15 @@ def _cmd_export(args):
     calibration = None
     if args.calibration:
         calibration = _preprocessed_faces(model, args.calibration)
-    result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False,
-                    representative_data=calibration, sample_inputs=None if calibration is None else calibration[:4])
+        print(f"facezoo export: calibrating on {len(calibration)} face(s) from {args.calibration}", file=sys.stderr)
+    elif args.quantize == "int8":  # said here in the command line's terms, not as export()'s warning
+        print("facezoo export: note: int8 without --calibration DIR calibrates on noise; give a folder of "
+              "face crops for a useful file", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="int8 export calibrated on the sample inputs")
+        result = export(model, args.output, format=args.format, quantize=args.quantize, verbose=False,
+                        representative_data=calibration,
+                        sample_inputs=None if calibration is None else calibration[:4])
     print(result)
     return 0
 
@@ -348,10 +356,12 @@ def build_parser():
 
     p = add("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
     p.add_argument("model", help="model name (see `facezoo models`)")
-    p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite")
+    p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite",
+                   help="default: tflite")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
     p.add_argument("--quantize", choices=["fp16", "dynamic", "int8"], default=None,
-                   help="TFLite only: fp16 weights; dynamic = int8 weights, no calibration; int8 = calibrated")
+                   help="TFLite only: fp16 weights; dynamic = int8 weights, no calibration; int8 = calibrated "
+                        "(refused when the file loses classes, as STN-iCNN's does: use dynamic there)")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)

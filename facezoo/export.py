@@ -207,7 +207,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
                 raise ExportError(
                     f"{quantize} TFLite export loses class(es) {', '.join(named)}: under {LOST_CLASS_KEPT:.0%} "
                     f"of their pixels keep the Keras model's label (it agrees on {overall:.3f} of all labels)"
-                    + ("; try quantize='dynamic'" if quantize == "int8" else "")
+                    + ("; try dynamic quantization (quantize='dynamic', --quantize dynamic), which needs no "
+                       "calibration" if quantize == "int8" else "")
                 )
         elif not np.isfinite(diff) or diff > tolerance:
             raise ExportError(
