@@ -38,13 +38,14 @@ def faces_for(name, data):
     return np.stack([faces[i].image for i in range(CALIBRATION + CHECKED)])
 
 
-def agreement(actual, expected, share):
+def agreement(actual, expected):
     import numpy as np
+
+    from facezoo.export import class_agreement
 
     labels, expected_labels = np.argmax(actual, -1), np.argmax(expected, -1)
     same = labels == expected_labels
-    classes = {int(c): round(float(same[expected_labels == c].mean()), 3) for c in np.unique(expected_labels)
-               if np.mean(expected_labels == c) >= share}
+    classes = {label: round(kept, 3) for label, kept in class_agreement(actual, expected).items()}
     return {"all": round(float(same.mean()), 3), "non_background": round(float(same[expected_labels != 0].mean()), 3),
             "per_class": classes, "lowest_class": min(classes.values())}
 
@@ -59,7 +60,7 @@ def main(argv=None):
     import keras
 
     import facezoo
-    from facezoo.export import LOST_CLASS_SHARE, _run, _write, default_sample_inputs
+    from facezoo.export import _run, _write, default_sample_inputs
     from facezoo.registry import PRESETS
 
     names = args.models or sorted(name for name, p in PRESETS.items() if p.task == "parsing" and not p.unavailable
@@ -78,7 +79,7 @@ def main(argv=None):
                 _write(model, path, "tflite", signature, quantize, faces[:CALIBRATION] if quantize == "int8" else None)
                 for key, x in inputs.items():
                     row = {"model": name, "quantize": quantize, "inputs": key,
-                           **agreement(_run(path, "tflite", x)[0], expected[key], LOST_CLASS_SHARE)}
+                           **agreement(_run(path, "tflite", x)[0], expected[key])}
                     rows.append(row)
                     print(f"{name:28} {quantize:8} {key:10} all {row['all']:.3f}  non-background "
                           f"{row['non_background']:.3f}  lowest class {row['lowest_class']:.3f}  {row['per_class']}",

@@ -223,21 +223,27 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     return result
 
 
+def class_agreement(actual, expected, min_share=LOST_CLASS_SHARE):
+    """``{class: share of its pixels whose label the file keeps}`` for every class the Keras
+    model's arg-max gives at least ``min_share`` of the pixels. ``actual``, ``expected``:
+    ``(..., classes)`` scores of the exported file and of Keras."""
+    labels, expected_labels = np.argmax(actual, -1), np.argmax(expected, -1)
+    shares = {}
+    for label in np.unique(expected_labels):
+        pixels = expected_labels == label
+        if pixels.mean() >= min_share:
+            shares[int(label)] = float(np.mean(labels[pixels] == label))
+    return shares
+
+
 def lost_classes(actual, expected, min_share=LOST_CLASS_SHARE, min_kept=LOST_CLASS_KEPT):
-    """The classes a parser's exported file loses: of those the Keras model's arg-max gives at
-    least ``min_share`` of the pixels, the ones of whose pixels under ``min_kept`` keep that
-    label in the file. ``actual``, ``expected``: ``(..., classes)`` scores of the file and Keras.
+    """The classes a parser's exported file loses: those of :func:`class_agreement` of which
+    under ``min_kept`` of the pixels keep their label.
 
     Example:
         >>> lost_classes(file_probabilities, keras_probabilities)   # e.g. [2, 3, 4, 5]: brows and eyes
     """
-    labels, expected_labels = np.argmax(actual, -1), np.argmax(expected, -1)
-    lost = []
-    for label in np.unique(expected_labels):
-        pixels = expected_labels == label
-        if pixels.mean() >= min_share and np.mean(labels[pixels] == label) < min_kept:
-            lost.append(int(label))
-    return lost
+    return [label for label, kept in class_agreement(actual, expected, min_share).items() if kept < min_kept]
 
 
 def conversion_options(quantize=None, calibration=None):
