@@ -1,5 +1,6 @@
 """Where ADC's landmark error lies, on the validation faces: by region, at the coarse stage
-(the global network alone) and after the regional crops, and along or across the jaw line.
+(the global network alone), after the regional crops and, for a model with one, after its
+shape correction (its output), and along or across the jaw line.
 
     python benchmarks/landmarks_error_analysis.py --data ../shared/data/helen68 \\
         [--model adc_landmarks_300w | FILE.keras] [--no-flip-test] [--refine-passes 2] \\
@@ -111,11 +112,13 @@ def main(argv=None):
     faces = Landmarks300W(args.data, "train")
     faces.records = faces.records[-VALIDATION:]
     rows = {stage: analyse(*points_on(StageReader(model, stage), faces)) for stage in ("coarse", "refined")}
+    if getattr(model, "shape_correction", None) is not None:  # the model's own output: after its last stage
+        rows["corrected"] = analyse(*points_on(model, faces))
     print(f"helen68 validation ({len(faces)} faces), {args.model}, flip test {model.flip_test}, "
           f"{model.refine_passes} regional pass(es); NME % of the outer-eye-corner distance")
-    print(f"{'stage':>8} " + " ".join(f"{k:>6}" for k in ["all", *REGIONS]) + f" {'jaw along':>10} {'across':>7}")
+    print(f"{'stage':>9} " + " ".join(f"{k:>6}" for k in ["all", *REGIONS]) + f" {'jaw along':>10} {'across':>7}")
     for stage, r in rows.items():
-        print(f"{stage:>8} " + " ".join(f"{r[k]:6.2f}" for k in ["all", *REGIONS])
+        print(f"{stage:>9} " + " ".join(f"{r[k]:6.2f}" for k in ["all", *REGIONS])
               + f" {r['jaw_along']:10.2f} {r['jaw_across']:7.2f}")
     if args.json:
         with open(args.json, "w") as handle:

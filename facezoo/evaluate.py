@@ -156,6 +156,13 @@ def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, 
     Faces are padded to a centred square (as the landmark recipes train) and given to the
     model resized to its nominal input size (``resolution=None``), to ``R x R`` (an int),
     or at their own full resolution (``"full"``, one face per batch)."""
+    predicted, true = predict_landmarks(model, dataset, batch_size, limit, progress, resolution)
+    return landmark_scores(predicted, true, threshold=threshold)
+
+
+def predict_landmarks(model, dataset, batch_size=8, limit=None, progress=True, resolution=None):
+    """``(predicted, true)`` landmarks ``(N, K, 2)`` of ``dataset``'s faces in their own pixels,
+    given to the model as :func:`evaluate_landmarks` gives them."""
     if resolution == "full":
         batch_size = 1
     elif resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
@@ -163,7 +170,7 @@ def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, 
         raise ValueError(f"resolution must be None, 'full' or an int >= 16, got {resolution!r}")
     predicted, true = [], []
     total = sample_count(dataset, limit)
-    with tqdm(total=total, desc="evaluating landmarks", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc="predicting landmarks", disable=not progress, leave=False) as bar:
         for originals in _batches(dataset, batch_size, limit):
             padded = [pad_to_square(s) for s in originals]
             samples, offsets = [p[0] for p in padded], [p[1] for p in padded]
@@ -180,7 +187,7 @@ def evaluate_landmarks(model, dataset, batch_size=8, limit=None, threshold=8.0, 
                 predicted.append((p + 0.5) * scale - 0.5 - offset)  # back to the original pixels
                 true.append(original.landmarks)
             bar.update(len(samples))
-    return landmark_scores(np.stack(predicted), np.stack(true), threshold=threshold)
+    return np.stack(predicted), np.stack(true)
 
 
 #: HELEN classes its 194-point contours cannot label: scored as "not a component".

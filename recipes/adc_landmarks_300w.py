@@ -52,6 +52,27 @@
         --init runs/adc_step9.keras --crop-size 24 --region-fraction 0.05 --epochs 6 \
         --learning-rate 5e-4 --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    # 11. HELEN's faces alone, six epochs at 1e-4 from step 10 (runs/adc_step10.keras = step 10 as
+    #     it shipped: git show 337482b:weights/adc_landmarks_300w.npz > step10.npz, then
+    #     python -c "import facezoo; facezoo.load('step10.npz').save('runs/adc_step10.keras')")
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_helen_only \
+        --init runs/adc_step10.keras --epochs 6 --learning-rate 1e-4 --halve-every 2
+    # 12. the shape correction: a last, linear stage on the whole shape, fitted in closed form on
+    #     the 800 training faces' predictions under both ADC presets' settings (the ridge chosen
+    #     by 5-fold cross-validation on them); no network weight changes
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_helen_only_corrected \
+        --init runs/adc_helen_only/final.keras --fit-shape-correction
+    # 13. and 14. the networks trained six epochs under that (fixed) correction, then it is refitted
+    #     (the shipped adc_landmarks_300w and adc_landmarks_300w_fast)
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_joint \
+        --init runs/adc_helen_only_corrected/final.keras --epochs 6 --learning-rate 1e-4 --halve-every 2
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_step14 \
+        --init runs/adc_joint/final.keras --fit-shape-correction
+    # the holistic baseline's correction (holistic_landmarks_300w: step 1's networks, unchanged; a
+    #     model that has a correction is refitted from scratch, so the shipped file serves as --init:
+    #     python -c "import facezoo; facezoo.load('holistic_landmarks_300w').save('runs/holistic.keras')")
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --model holistic \
+        --out runs/holistic_corrected --init runs/holistic.keras --fit-shape-correction
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
@@ -66,6 +87,7 @@ learning rate is 0.1x (ScaledAdam). Writes ``final.keras``. Resumable: rerun to 
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -77,11 +99,18 @@ import numpy as np  # noqa: E402
 from facezoo.data import Augmenter, ConcatDataset, Landmarks300W, ParsingSequence, PointList  # noqa: E402
 from facezoo.data.feeding import pad_to_square  # noqa: E402
 from facezoo.data.io import DataError  # noqa: E402
+from facezoo.evaluate import predict_landmarks  # noqa: E402
+from facezoo.layers.shape_correction import ShapeCorrection  # noqa: E402
+from facezoo.metrics import landmark_scores  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
 from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
 from facezoo.training import ScaledAdam, train  # noqa: E402
 
 MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
+#: Inference settings a shape correction is fitted under, jointly: those of each model's presets.
+CORRECTED_SETTINGS = {"adc": ({"flip_test": True, "refine_passes": 2}, {"flip_test": False, "refine_passes": 1}),
+                      "holistic": ({"flip_test": True}, {"flip_test": False})}
+RIDGES, FOLDS = (0.1, 0.3, 1.0, 3.0), 5
 
 
 def square(sample):
@@ -123,6 +152,9 @@ def main(argv=None):
                         help="ADC: widths of the regional network's layers (default: those of --init, else 32 48 64 "
                              "64); with --init from other widths, only its global network is copied and the regional "
                              "network starts fresh (a cheaper regional stage)")
+    parser.add_argument("--fit-shape-correction", action="store_true",
+                        help="no training: fit --init's shape correction (a linear stage on the whole shape) in "
+                             "closed form on the training faces' predictions; writes final.keras and correction.json")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
@@ -151,6 +183,15 @@ def main(argv=None):
     if trained is not None and type(trained) is not MODELS[args.model]:
         raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
                          f"this run trains {MODELS[args.model].__name__}")
+    if args.fit_shape_correction:
+        if trained is None or args.extra:
+            parser.error("--fit-shape-correction fits --init's correction on HELEN's training faces (no --extra)")
+        if args.smoke:
+            faces.records, val_set.records = faces.records[:8], val_set.records[:2]
+        fit_shape_correction(trained, faces, val_set, CORRECTED_SETTINGS[args.model], args.out)
+        return 0
+    if trained is not None and trained.shape_correction is not None:
+        config["shape_correction"] = True  # trained on with the rest
     fresh_regional = False
     if trained is not None and args.model == "adc":  # the blocks --init has, unless deepened further
         for key, value in blocks.items():
@@ -224,6 +265,58 @@ def main(argv=None):
           halve_every=args.halve_every, monitor=("val_loss", "min"), optimizer=optimizer, run_eagerly=args.smoke)
     keras.models.load_model(os.path.join(args.out, "best.keras")).save(os.path.join(args.out, "final.keras"))
     return 0
+
+
+def fit_shape_correction(trained, faces, val_set, settings, out):
+    """``trained`` with its :class:`ShapeCorrection` fitted on ``faces``' predictions under every
+    one of ``settings`` at once (one correction serves the presets that share the weights);
+    the ridge is chosen by cross-validation over the training faces. Writes ``out/final.keras``
+    and ``out/correction.json`` (the table it prints)."""
+    model = type(trained).from_config({**trained.get_config(), "shape_correction": True})
+    model(np.zeros((1, *model.input_size, 3), "float32"))
+    for layer in trained.layers:  # every network as trained; the correction starts as the identity
+        if layer.name != "shape_correction":
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    predictions = {}
+    for setting in settings:
+        variant = model.with_settings(**setting)
+        predictions[str(setting)] = (predict_landmarks(variant, faces), predict_landmarks(variant, val_set))
+    train_true = next(iter(predictions.values()))[0][1]
+    folds = np.array_split(np.arange(len(train_true)), min(FOLDS, len(train_true)))
+
+    def nme(layer, predicted, true):
+        return landmark_scores(keras.ops.convert_to_numpy(layer(predicted)), true)["nme_inter_ocular"]
+
+    table = {"training_faces": len(train_true), "validation_faces": len(val_set), "cross_validation": {}}
+    print(f"{FOLDS}-fold cross-validation on {len(train_true)} training faces, NME % (settings pooled)")
+    for ridge in RIDGES:
+        scores = []
+        for fold in folds:
+            rest = np.setdiff1d(np.arange(len(train_true)), fold)
+            layer = ShapeCorrection(model.num_points)
+            layer.fit(np.concatenate([p[0][0][rest] for p in predictions.values()]),
+                      np.concatenate([train_true[rest]] * len(predictions)), ridge)
+            scores += [nme(layer, p[0][0][fold], train_true[fold]) * len(fold) for p in predictions.values()]
+        table["cross_validation"][ridge] = float(sum(scores) / (len(train_true) * len(predictions)))
+        print(f"  ridge {ridge:g}: {table['cross_validation'][ridge]:.3f}")
+    uncorrected = [landmark_scores(p[0][0], train_true)["nme_inter_ocular"] for p in predictions.values()]
+    table["uncorrected_training"] = float(np.mean(uncorrected))
+    ridge = min(RIDGES, key=table["cross_validation"].get)
+    model.shape_correction.fit(np.concatenate([p[0][0] for p in predictions.values()]),
+                               np.concatenate([train_true] * len(predictions)), ridge)
+    table["ridge"], table["validation"] = ridge, {}
+    print(f"uncorrected on the training faces {table['uncorrected_training']:.3f}; ridge {ridge:g}; validation:")
+    for setting, (_, (predicted, true)) in predictions.items():
+        before = landmark_scores(predicted, true)
+        after = landmark_scores(keras.ops.convert_to_numpy(model.shape_correction(predicted)), true)
+        table["validation"][setting] = {"before": before, "after": after}
+        print(f"  {setting}: NME {before['nme_inter_ocular']:.3f} -> {after['nme_inter_ocular']:.3f} %, "
+              f"failures {before['failure_rate_8']:.2f} -> {after['failure_rate_8']:.2f} %")
+    os.makedirs(out, exist_ok=True)
+    model.save(os.path.join(out, "final.keras"))
+    with open(os.path.join(out, "correction.json"), "w") as handle:
+        json.dump(table, handle, indent=1)
+    return model
 
 
 if __name__ == "__main__":

@@ -290,3 +290,81 @@ def test_the_holistic_model_takes_its_flip_average_on_and_off_with_the_same_weig
     assert not plain.flip_test and plain.input_size == (256, 256)
     with pytest.raises(ValueError, match="channels belong to what"):
         trained.with_settings(channels=(4, 4, 4))
+
+
+def _similar(points, scale, angle, shift):
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return scale * points @ rotation.T + shift
+
+
+def test_shape_correction_starts_as_the_identity_and_removes_a_systematic_error_wherever_the_face_is():
+    from facezoo.layers.shape_correction import ShapeCorrection
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(-1, 1, (12, 2))
+    bias = rng.normal(0, 0.08, (12, 2))  # the "convention" error, in the face's own frame
+
+    def faces(count):
+        true = base + rng.normal(0, 0.05, (count, 12, 2))
+        predicted = true + bias + rng.normal(0, 0.005, true.shape)
+        poses = [(rng.uniform(20, 200), rng.uniform(-0.5, 0.5), rng.uniform(0, 500, 2)) for _ in range(count)]
+        return (np.stack([_similar(p, *pose) for p, pose in zip(predicted, poses)]),
+                np.stack([_similar(t, *pose) for t, pose in zip(true, poses)]), np.array([s for s, _, _ in poses]))
+
+    layer = ShapeCorrection(12)
+    predicted, true, scales = faces(200)
+    np.testing.assert_allclose(np.asarray(layer(predicted.astype("float32"))), predicted, atol=1e-3)  # identity
+    before, after = layer.fit(predicted, true, ridge=0.1)
+    assert after < 0.3 * before
+    held_out, held_true, held_scales = faces(50)
+    corrected = np.asarray(layer(held_out.astype("float32")))
+    error_before = (np.linalg.norm(held_out - held_true, axis=-1).mean(1) / held_scales).mean()
+    error_after = (np.linalg.norm(corrected - held_true, axis=-1).mean(1) / held_scales).mean()
+    assert error_after < 0.3 * error_before, (error_before, error_after)
+    # equivariant: moving, scaling and turning the face moves the corrected points with it
+    moved = np.asarray(layer(_similar(held_out, 1.7, 0.3, np.array([40.0, -9.0])).astype("float32")))
+    np.testing.assert_allclose(moved, _similar(corrected, 1.7, 0.3, np.array([40.0, -9.0])), rtol=1e-4, atol=1e-2)
+    with pytest.raises(ValueError, match=r"\(N, 12, 2\)"):
+        layer.fit(predicted[:, :10], true[:, :10])
+
+
+@pytest.mark.parametrize("kind", ["adc", "holistic"])
+def test_a_models_shape_correction_is_its_last_stage_in_inference_training_files_and_checkpoints(kind, tmp_path):
+    import keras
+
+    from facezoo.checkpoints import load_checkpoint, save_checkpoint
+
+    config = TINY_ADC if kind == "adc" else dict(num_points=5, network_size=32, channels=(4, 4, 8))
+    cls = ADCLandmarks if kind == "adc" else HolisticLandmarks
+    keras.utils.set_random_seed(1)
+    plain, corrected = cls(**config), cls(**config, shape_correction=True)
+    images = np.random.default_rng(2).uniform(size=(2, 48, 48, 3)).astype("float32")
+    plain(images), corrected(images)
+    for layer in plain.layers:
+        corrected.get_layer(layer.name).set_weights(layer.get_weights())
+    raw = np.asarray(plain(images))
+    np.testing.assert_allclose(np.asarray(corrected(images)), raw, atol=1e-4)  # not fitted yet: the identity
+    rng = np.random.default_rng(3)
+    shapes = raw[0] + rng.normal(0, 0.3, (40, 5, 2))
+    widened = lambda p: 1.2 * p - 0.2 * p.mean(-2, keepdims=True)  # noqa: E731  1.2x about the centre
+    corrected.shape_correction.fit(shapes, widened(shapes), ridge=1e-3)
+    out = np.asarray(corrected(images))
+    np.testing.assert_allclose(out, np.asarray(corrected.shape_correction(raw)), atol=1e-4)
+    np.testing.assert_allclose(out, widened(raw), atol=0.05)  # it learnt the widening
+    assert corrected.get_config()["shape_correction"] and "shape_correction" not in plain.get_config()
+    corrected.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(tmp_path / "m.keras")(images)), out, atol=1e-4)
+    save_checkpoint(corrected, tmp_path / "m.npz", dtype="float32")
+    np.testing.assert_allclose(np.asarray(load_checkpoint(tmp_path / "m.npz")(images)), out, atol=1e-4)
+    # fine-tuning trains the networks under the fitted correction (the loss is on the corrected
+    # points) and leaves the correction as fitted
+    corrected.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = [np.array(w) for w in corrected.weights]
+    corrected.fit(images, out + 3.0, epochs=1, batch_size=2, verbose=0)
+    moved = {w.path.split("/")[0] for w, b in zip(corrected.weights, before) if not np.allclose(w, b)}
+    assert moved and "shape_correction" not in moved, moved
+    training = corrected(images, training=True)
+    final = training["refined"] if kind == "adc" else training["coarse"]
+    raw_stage = corrected.stages(images)["refined"] if kind == "adc" else None
+    if raw_stage is not None:  # ADC's last stage in training is the corrected one, its coarse stage is not
+        assert not np.allclose(np.asarray(final), np.asarray(raw_stage), atol=1e-3)

@@ -506,3 +506,28 @@ def test_centroid_crops_jitter_shifts_only_the_training_crops_translation():
     with pytest.raises(TrainingSetupError, match="jitter"):
         train_stn_icnn(config, Faces(), None, "/nonexistent/run", run_name="unit",
                        schedule=(Phase("stage1", 1, 1e-3), Phase("parts", 1, 1e-3)), crop_jitter=-2)
+
+
+def test_landmark_recipe_fits_a_shape_correction_without_training(data_root, tmp_path):
+    from facezoo.models import ADCLandmarks
+
+    if not (data_root / "helen68" / "trainset").is_dir():
+        pytest.skip("helen68 is not in the data folder")
+    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
+    model(np.zeros((1, 512, 512, 3), "float32"))
+    model.save(tmp_path / "tiny.keras")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
+         "--out", str(tmp_path / "run"), "--init", str(tmp_path / "tiny.keras"), "--fit-shape-correction",
+         "--smoke"], env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    fitted = keras.models.load_model(tmp_path / "run" / "final.keras")
+    assert np.abs(np.array(fitted.shape_correction.matrix)).max() > 0
+    for network in ("global_network", "regional_network"):  # no network weight changed
+        for a, b in zip(getattr(fitted, network).get_weights(), getattr(model, network).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    table = json.loads((tmp_path / "run" / "correction.json").read_text())
+    assert table["training_faces"] == 8 and str(table["ridge"]) in table["cross_validation"]
+    assert len(table["validation"]) == 2  # both presets' settings, one correction

@@ -13,7 +13,10 @@ and the holistic baseline it is compared with.
 4. a regional network (shared by all landmarks) predicts a heatmap per landmark in its
    crop; its soft-argmax refines the coarse point. With ``refine_passes=N`` this runs N
    times, each pass on crops re-centred on the previous points, and the N estimates are
-   averaged.
+   averaged;
+5. with ``shape_correction=True``, a last linear stage on the whole shape
+   (:class:`~facezoo.layers.ShapeCorrection`, fitted in closed form on the training faces'
+   predictions) removes the networks' systematic error (both models take it).
 
 Outputs are landmarks ``(B, K, 2)`` in the input image's pixels (x, y; pixel centres at
 integers). In training (``model(x, training=True)``) a dict of the coarse and refined
@@ -33,6 +36,7 @@ import keras
 from keras import layers, ops
 
 from facezoo.classmaps import FLIP_68
+from facezoo.layers.shape_correction import ShapeCorrection
 from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
 from facezoo.layers.spatial_crop import affine_sample, unit_grid
 from facezoo.models.base import FaceModel
@@ -144,6 +148,20 @@ def _without(config, keys):
     return {key: value for key, value in config.items() if key not in keys}
 
 
+def _in_pixels(correction, points, height, width):
+    """``points`` (``[-1, 1]``) in pixels, through a model's :class:`ShapeCorrection` if it has
+    one. The correction works in pixels, where a similarity of the face is one in the points too."""
+    pixels = _normalised_to_pixels(points, height, width)
+    return pixels if correction is None else correction(pixels)
+
+
+def _corrected(correction, points, height, width):
+    """``points`` (``[-1, 1]``) through the correction, back in ``[-1, 1]`` (for the loss)."""
+    if correction is None:
+        return points
+    return _pixels_to_normalised(_in_pixels(correction, points, height, width), height, width)
+
+
 @keras.saving.register_keras_serializable(package="facezoo")
 class HolisticLandmarks(FaceModel, keras.Model):
     """Baseline: the whole image resized to ``network_size``, heatmaps, soft-argmax.
@@ -154,9 +172,10 @@ class HolisticLandmarks(FaceModel, keras.Model):
     TASK, OUTPUT = "landmarks", "points"
 
     def __init__(self, num_points=68, network_size=256, channels=(32, 48, 64, 80, 80, 80, 80), beta=10.0,
-                 input_size=(512, 512), flip_test=False, mirror=None, **kwargs):
+                 input_size=(512, 512), flip_test=False, mirror=None, shape_correction=False, **kwargs):
         super().__init__(**kwargs)
         self.num_points, self.network_size, self.channels, self.beta = num_points, network_size, tuple(channels), beta
+        self.shape_correction = ShapeCorrection(num_points, name="shape_correction") if shape_correction else None
         self.input_size = tuple(input_size)
         self.flip_test, self.mirror = bool(flip_test), mirror
         self._mirror = mirror_indices(num_points, mirror) if flip_test else None
@@ -167,10 +186,11 @@ class HolisticLandmarks(FaceModel, keras.Model):
         height, width = ops.shape(images)[1], ops.shape(images)[2]
         if training:
             heatmaps = self.network(downsample(images, self.network_size), training=True)
-            return {"coarse": soft_argmax(heatmaps, self.beta), "coarse_heatmaps": heatmaps}
+            points = _corrected(self.shape_correction, soft_argmax(heatmaps, self.beta), height, width)
+            return {"coarse": points, "coarse_heatmaps": heatmaps}
         points_of = lambda x: soft_argmax(self.network(downsample(x, self.network_size)), self.beta)  # noqa: E731
         points = flip_averaged(points_of, images, self._mirror) if self.flip_test else points_of(images)
-        return _normalised_to_pixels(points, height, width)
+        return _in_pixels(self.shape_correction, points, height, width)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return landmark_loss(x, y, y_pred, self.beta)
@@ -182,7 +202,8 @@ class HolisticLandmarks(FaceModel, keras.Model):
     def get_config(self):
         return {**super().get_config(), "num_points": self.num_points, "network_size": self.network_size,
                 "channels": list(self.channels), "beta": self.beta, "input_size": list(self.input_size),
-                "flip_test": self.flip_test, "mirror": self.mirror}
+                "flip_test": self.flip_test, "mirror": self.mirror,
+                **({"shape_correction": True} if self.shape_correction is not None else {})}
 
 
 @keras.saving.register_keras_serializable(package="facezoo")
@@ -194,7 +215,7 @@ class ADCLandmarks(FaceModel, keras.Model):
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
                  source_size=None, flip_test=False, mirror=None, refine_passes=1, global_blocks=0, regional_blocks=0,
-                 **kwargs):
+                 shape_correction=False, **kwargs):
         super().__init__(**kwargs)
         # refine_passes=N: the regional stage runs N times, each time on crops re-centred on
         # the previous pass's points; the output is the mean of the N refined estimates
@@ -222,6 +243,9 @@ class ADCLandmarks(FaceModel, keras.Model):
                                               GLOBAL_STRIDES, GLOBAL_DILATIONS, self.global_blocks)
         self.regional_network = heatmap_network(crop_size, self.regional_channels, num_points, "regional",
                                                 REGIONAL_STRIDES, REGIONAL_DILATIONS, self.regional_blocks)
+        # shape_correction: a last, linear stage on the whole shape (ShapeCorrection), fitted in
+        # closed form on the training faces' predictions; it removes the networks' systematic error
+        self.shape_correction = ShapeCorrection(num_points, name="shape_correction") if shape_correction else None
 
     def copy_deepened_from(self, shallow):
         """Set this model's weights so that it computes what ``shallow`` does: an ADC model
@@ -265,10 +289,11 @@ class ADCLandmarks(FaceModel, keras.Model):
     def call(self, images, training=False):
         shape = ops.shape(images)
         if training:
-            return self.stages(images, training=True)
+            stages = self.stages(images, training=True)
+            return {**stages, "refined": _corrected(self.shape_correction, stages["refined"], shape[1], shape[2])}
         points_of = lambda x: self.stages(x)["refined"]  # noqa: E731
         points = flip_averaged(points_of, images, self._mirror) if self.flip_test else points_of(images)
-        return _normalised_to_pixels(points, shape[1], shape[2])
+        return _in_pixels(self.shape_correction, points, shape[1], shape[2])
 
     def stages(self, images, training=False):
         """Coarse and refined points (``[-1, 1]``), heatmaps and crop centres."""
@@ -317,8 +342,8 @@ class ADCLandmarks(FaceModel, keras.Model):
                 "beta": self.beta, "input_size": list(self.input_size), "source_size": self.source_size,
                 "flip_test": self.flip_test, "mirror": self.mirror, "refine_passes": self.refine_passes,
                 # only when set, so the published configs stay as they were
-                **{k: v for k, v in (("global_blocks", self.global_blocks), ("regional_blocks", self.regional_blocks))
-                   if v}}
+                **{k: v for k, v in (("global_blocks", self.global_blocks), ("regional_blocks", self.regional_blocks),
+                                     ("shape_correction", self.shape_correction is not None)) if v}}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
