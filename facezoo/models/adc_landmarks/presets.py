@@ -24,8 +24,9 @@ HELEN68_LANDMARKS = dict(
 )
 
 #: The network both ADC presets share (one checkpoint; they differ in inference settings).
-ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 24, "region_fraction": 0.05}
-ADC_SHA256 = "20e7e744512837098aa3c213c9778d0f25ae2d653882572d732cc8850fc64709"
+ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 24, "region_fraction": 0.05,
+               "shape_correction": True}
+ADC_SHA256 = "386ce63a7126ba095793f925da8df4f91fe9f7958a8cce78d7faa3dc47a91f98"
 #: The ADC presets' data: HELEN's 800 faces and dlib's points on photos of two other sets.
 ADC_TRAINING_DATA = (HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) on 1,989 "
                      "LFW-PL train/validation and 988 CelebAMask-HQ train photos")
@@ -47,7 +48,7 @@ register_presets(
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the ten commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the fourteen commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
@@ -55,14 +56,15 @@ register_presets(
                "and deeper from there: --global-blocks 2 --regional-blocks 1 --epochs 6 --learning-rate 5e-4 "
                "--halve-every 2; then smaller crops: --crop-size 32 --region-fraction 0.0666667 --epochs 6 "
                "--learning-rate 5e-4 --halve-every 2; and again: --crop-size 24 --region-fraction 0.05, the same "
-               "schedule); 2 regional passes and the flip average are "
-               "inference settings chosen on validation",
+               "schedule); then HELEN's faces alone (--epochs 6 --learning-rate 1e-4 --halve-every 2), the "
+               "shape correction fitted (--fit-shape-correction), six more epochs under it, and it refitted; 2 "
+               "regional passes and the flip average are inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
         sha256=ADC_SHA256,
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 3.89, "failure_rate_8": 2.4},
-                 "test (330 faces), full resolution": {"nme": 3.94, "failure_rate_8": 2.4},
+                 "test (330 faces), 512x512": {"nme": 3.50, "failure_rate_8": 1.5},
+                 "test (330 faces), full resolution": {"nme": 3.53, "failure_rate_8": 1.8},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS, "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
@@ -83,8 +85,8 @@ register_presets(
         metrics={**HELEN68_PROTOCOL,
                  "protocol": HELEN68_PROTOCOL["protocol"].replace("; predictions averaged with the mirrored "
                                                                   "face's (flip_test)", "; no flip average"),
-                 "test (330 faces), 512x512": {"nme": 4.11, "failure_rate_8": 3.6},
-                 "test (330 faces), full resolution": {"nme": 4.13, "failure_rate_8": 3.0},
+                 "test (330 faces), 512x512": {"nme": 3.68, "failure_rate_8": 1.8},
+                 "test (330 faces), full resolution": {"nme": 3.72, "failure_rate_8": 2.1},
                  "command": "facezoo eval adc_landmarks_300w_fast --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
@@ -93,17 +95,18 @@ register_presets(
     Preset(
         name="holistic_landmarks_300w",
         architecture="holistic_landmarks",
-        config={"name": "holistic_landmarks_300w", "input_size": (512, 512), "flip_test": True},
+        config={"name": "holistic_landmarks_300w", "input_size": (512, 512), "flip_test": True,
+                "shape_correction": True},
         description="68 landmarks from the whole face resized to 256x256 (the baseline of adc_landmarks_300w)",
         paper="the holistic baseline of Chandran et al. 2020",
         recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/holistic_landmarks_300w "
-               "--model holistic",
+               "--model holistic, then --model holistic --init its final.keras --fit-shape-correction",
         weights_file="holistic_landmarks_300w.npz",
-        sha256="c5ac66b8d885528b6f35f26fa345b52a1db374849e43cda0c412c300c9474a18",
+        sha256="6e637f8bac3467a943476ed2a4bd479b4b9126de8b54c4e29500d64843fa89a0",
         hub_repo="facezoo/holistic_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 7.53, "failure_rate_8": 30.3},
-                 "test (330 faces), full resolution": {"nme": 7.60, "failure_rate_8": 30.6},
+                 "test (330 faces), 512x512": {"nme": 6.92, "failure_rate_8": 24.2},
+                 "test (330 faces), full resolution": {"nme": 6.97, "failure_rate_8": 25.2},
                  "command": "facezoo eval holistic_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test"},
         **HELEN68_LANDMARKS,
     ),

@@ -139,13 +139,15 @@ register_presets(
         sha256="8a4494ca3dea9c5650d05d513a89348803c8309ddaf8c33f598eb997c059571c",
         hub_repo="facezoo/rtparser_helen",
         metrics={
-            "protocol": HELEN_CONTOURS_PROTOCOL + "; the heatmap from adc_landmarks_300w on the face the "
-                                                  "template puts in the crop",
-            "test (330 faces)": {"overall": 0.7833, "strict": 0.7849, "brows": 0.7413, "eyes": 0.7979,
-                                 "nose": 0.8627, "u_lip": 0.6942, "i_mouth": 0.7655, "l_lip": 0.7542,
-                                 "mouth": 0.8572},
-            "validation (70 faces)": {"overall": 0.7775, "strict": 0.7833},
-            "test photos through facezoo parse (330)": {"overall": 0.7930, "strict": 0.7916},
+            "protocol": HELEN_CONTOURS_PROTOCOL + "; the heatmap from adc_landmarks_300w (its weights of "
+                                                  "2026-12-07, recipe step 14) on the face the template puts in "
+                                                  "the crop",
+            "test (330 faces)": {"overall": 0.8244, "strict": 0.8207, "brows": 0.7783, "eyes": 0.8397,
+                                 "nose": 0.8786, "u_lip": 0.7559, "i_mouth": 0.8178, "l_lip": 0.7996,
+                                 "mouth": 0.8966},
+            "validation (70 faces)": {"overall": 0.8144, "strict": 0.8176},
+            "test photos through facezoo parse (330), with adc_landmarks_300w's first weights": {
+                "overall": 0.7930, "strict": 0.7916},
             "command": "facezoo eval rtparser_helen --dataset helen_contours --data HELEN68_ROOT --split test",
         },
         **HELEN_CONTOUR_FACES,
