@@ -38,7 +38,7 @@ from keras import layers, ops
 from facezoo.classmaps import FLIP_68
 from facezoo.layers.shape_correction import ShapeCorrection
 from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
-from facezoo.layers.spatial_crop import affine_sample, unit_grid
+from facezoo.layers.spatial_crop import affine_sample, scale_translation_theta, unit_grid
 from facezoo.models.base import FaceModel
 
 
@@ -281,10 +281,8 @@ class ADCLandmarks(FaceModel, keras.Model):
         centred on ``centres`` ``(B, K, 2)`` (``[-1, 1]`` coordinates); ``scale`` maps the
         half-width into the coordinates of a downsampled source."""
         half = ops.full_like(centres[..., 0], self.region_fraction)  # side r of the image = half-width r
-        zero = ops.zeros_like(half)
-        rows = [ops.stack([half * scale[0], zero, centres[..., 0]], -1),
-                ops.stack([zero, half * scale[1], centres[..., 1]], -1)]
-        return ops.stack(rows, axis=-2)
+        # no all-zero tensor for the off-diagonals: int8 LiteRT crashes on one (scale_translation_theta)
+        return scale_translation_theta(half * scale[0], half * scale[1], centres[..., 0], centres[..., 1])
 
     def call(self, images, training=False):
         shape = ops.shape(images)
