@@ -362,7 +362,7 @@ def build_parser():
     p.add_argument("--quantize", choices=["fp16", "dynamic", "int8"], default=None,
                    help="TFLite only: fp16 weights; dynamic = int8 weights, no calibration; int8 = calibrated "
                         "(refused when the file loses classes, as STN-iCNN's does, or moves a landmark model's "
-                        "points, as ADC's does: use dynamic there)")
+                        "points, as the landmark models' do: use dynamic there)")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
     p.set_defaults(func=_cmd_export)

@@ -47,7 +47,7 @@ MIN_AGREEMENT = {"fp16": 0.99, "dynamic": 0.90, "int8": 0.90}
 LOST_CLASS_SHARE, LOST_CLASS_KEPT = 0.001, 0.5
 #: A landmark model's quantized file (its outputs are points, which have no label to agree on)
 #: may move them by at most this fraction of the input's longer side on average: 2 px at 512.
-#: Dynamic int8 ADC files move them 0.57 px on real faces (validation NME 3.574 -> 3.586 %) and
+#: Dynamic int8 ADC files move them 0.57 px on real faces (validation NME 3.574 -> 3.588 %) and
 #: 0.78 px on the default noise; calibrated int8 ones by tens to hundreds of pixels (the crops'
 #: positions and the soft-argmax do not survive 8 bits).
 MAX_POINT_SHIFT = 0.004
@@ -147,7 +147,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
             gives 0.1 % of them (:func:`lost_classes`: a file that lost the thin facial parts
             still agrees on most pixels); a landmark model's file must keep its points within
             ``MAX_POINT_SHIFT`` of the input side of Keras's on average (calibrated int8 ADC
-            does not: use ``"dynamic"``).
+            and holistic files do not: use ``"dynamic"``).
     Returns:
         :class:`ExportResult` with the measured difference.
     Raises:

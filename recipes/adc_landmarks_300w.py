@@ -45,8 +45,8 @@
         --init runs/adc_deep/final.keras --crop-size 32 --region-fraction 0.0666667 --epochs 6 \
         --learning-rate 5e-4 --halve-every 2 --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
         --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
-    # 10. and again: 24 samples over a twentieth, six epochs from step 9 (the shipped
-    #    adc_landmarks_300w and, with other inference settings, adc_landmarks_300w_fast; the run
+    # 10. and again: 24 samples over a twentieth, six epochs from step 9 (shipped as
+    #    adc_landmarks_300w and, with other inference settings, adc_landmarks_300w_fast until step 14; the run
     #    started from step 9's float16 checkpoint: facezoo.load(...).save("runs/adc_step9.keras"))
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_crop24 \
         --init runs/adc_step9.keras --crop-size 24 --region-fraction 0.05 --epochs 6 \
@@ -59,7 +59,9 @@
         --init runs/adc_step10.keras --epochs 6 --learning-rate 1e-4 --halve-every 2
     # 12. the shape correction: a last, linear stage on the whole shape, fitted in closed form on
     #     the 800 training faces' predictions under both ADC presets' settings (the ridge chosen
-    #     by 5-fold cross-validation on them); no network weight changes
+    #     by 5-fold cross-validation on them: the faces the networks were trained on, whose points
+    #     are a little better than unseen faces', so the validation faces judge the result); no
+    #     network weight changes
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_helen_only_corrected \
         --init runs/adc_helen_only/final.keras --fit-shape-correction
     # 13. and 14. the networks trained six epochs under that (fixed) correction, then it is refitted
@@ -190,9 +192,7 @@ def main(argv=None):
             faces.records, val_set.records = faces.records[:8], val_set.records[:2]
         fit_shape_correction(trained, faces, val_set, CORRECTED_SETTINGS[args.model], args.out)
         return 0
-    if trained is not None and trained.shape_correction is not None:
-        config["shape_correction"] = True  # trained on with the rest
-    fresh_regional = False
+    fresh_regional = deepened = False
     if trained is not None and args.model == "adc":  # the blocks --init has, unless deepened further
         for key, value in blocks.items():
             blocks[key] = getattr(trained, key, 0) if value is None else value
@@ -207,6 +207,11 @@ def main(argv=None):
                 trained.crop_size, trained.region_fraction):
             parser.error("deepening starts from --init's exact function: give --crop-size/--region-fraction in a "
                          "further run")
+    if trained is not None and trained.shape_correction is not None:
+        if args.model == "adc" and (fresh_regional or deepened):  # they copy the networks only
+            parser.error("--init has a shape correction: deepen or change its regional network from the model "
+                         "before its correction, then fit one (--fit-shape-correction)")
+        config["shape_correction"] = True  # the networks train under it (the recipe refits it after)
     config.update({k: v for k, v in blocks.items() if v})
     config.update({k: v for k, v in crops.items() if v is not None})
     if args.smoke:

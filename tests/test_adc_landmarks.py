@@ -324,8 +324,13 @@ def test_shape_correction_starts_as_the_identity_and_removes_a_systematic_error_
     # equivariant: moving, scaling and turning the face moves the corrected points with it
     moved = np.asarray(layer(_similar(held_out, 1.7, 0.3, np.array([40.0, -9.0])).astype("float32")))
     np.testing.assert_allclose(moved, _similar(corrected, 1.7, 0.3, np.array([40.0, -9.0])), rtol=1e-4, atol=1e-2)
+    # a shape nothing like the faces it was fitted on (noise, a mirrored face) is left alone
+    odd = np.stack([rng.normal(0, 100, (12, 2)), _similar(base * [-1, 1], 100, 0, 50)]).astype("float32")
+    np.testing.assert_allclose(np.asarray(layer(odd)), odd, atol=1e-3)
     with pytest.raises(ValueError, match=r"\(N, 12, 2\)"):
         layer.fit(predicted[:, :10], true[:, :10])
+    layer.reset()
+    np.testing.assert_allclose(np.asarray(layer(held_out.astype("float32"))), held_out, atol=1e-3)
 
 
 @pytest.mark.parametrize("kind", ["adc", "holistic"])
@@ -345,17 +350,36 @@ def test_a_models_shape_correction_is_its_last_stage_in_inference_training_files
     raw = np.asarray(plain(images))
     np.testing.assert_allclose(np.asarray(corrected(images)), raw, atol=1e-4)  # not fitted yet: the identity
     rng = np.random.default_rng(3)
-    shapes = raw[0] + rng.normal(0, 0.3, (40, 5, 2))
+    shapes = raw[np.arange(40) % 2] + rng.normal(0, 0.05, (40, 5, 2))  # shapes like both faces'
     widened = lambda p: 1.2 * p - 0.2 * p.mean(-2, keepdims=True)  # noqa: E731  1.2x about the centre
     corrected.shape_correction.fit(shapes, widened(shapes), ridge=1e-3)
     out = np.asarray(corrected(images))
     np.testing.assert_allclose(out, np.asarray(corrected.shape_correction(raw)), atol=1e-4)
-    np.testing.assert_allclose(out, widened(raw), atol=0.05)  # it learnt the widening
+    effect = np.abs(widened(raw) - raw).mean()  # it learnt the widening
+    assert np.abs(out - widened(raw)).mean() < 0.25 * effect, (np.abs(out - widened(raw)).mean(), effect)
     assert corrected.get_config()["shape_correction"] and "shape_correction" not in plain.get_config()
     corrected.save(tmp_path / "m.keras")
     np.testing.assert_allclose(np.asarray(keras.models.load_model(tmp_path / "m.keras")(images)), out, atol=1e-4)
     save_checkpoint(corrected, tmp_path / "m.npz", dtype="float32")
     np.testing.assert_allclose(np.asarray(load_checkpoint(tmp_path / "m.npz")(images)), out, atol=1e-4)
+    # in training the last stage (ADC's refined points, the holistic model's only ones) is corrected
+    from facezoo.models.adc_landmarks.adc_landmarks import _corrected
+
+    training = corrected(images, training=True)
+    stage = "refined" if kind == "adc" else "coarse"
+    if kind == "adc":
+        raw = corrected.stages(images, training=True)["refined"]
+    else:
+        from facezoo.models.adc_landmarks.adc_landmarks import downsample
+
+        raw = soft_argmax(corrected.network(downsample(images, corrected.network_size), training=True), corrected.beta)
+    # (refitted on shapes like these: BatchNorm's batch statistics move an untrained model's points)
+    shapes = (np.asarray(raw)[np.arange(40) % 2] + 1.0) * 23.5 + rng.normal(0, 0.05, (40, 5, 2))
+    corrected.shape_correction.fit(shapes, widened(shapes), ridge=1e-3)
+    training = corrected(images, training=True)
+    np.testing.assert_allclose(np.asarray(training[stage]),
+                               np.asarray(_corrected(corrected.shape_correction, raw, 48, 48)), atol=1e-4)
+    assert not np.allclose(np.asarray(training[stage]), np.asarray(raw), atol=1e-3)
     # fine-tuning trains the networks under the fitted correction (the loss is on the corrected
     # points) and leaves the correction as fitted
     corrected.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -363,8 +387,10 @@ def test_a_models_shape_correction_is_its_last_stage_in_inference_training_files
     corrected.fit(images, out + 3.0, epochs=1, batch_size=2, verbose=0)
     moved = {w.path.split("/")[0] for w, b in zip(corrected.weights, before) if not np.allclose(w, b)}
     assert moved and "shape_correction" not in moved, moved
-    training = corrected(images, training=True)
-    final = training["refined"] if kind == "adc" else training["coarse"]
-    raw_stage = corrected.stages(images)["refined"] if kind == "adc" else None
-    if raw_stage is not None:  # ADC's last stage in training is the corrected one, its coarse stage is not
-        assert not np.allclose(np.asarray(final), np.asarray(raw_stage), atol=1e-3)
+    # a shape correction computes in float32 under a mixed-precision policy (pixels survive)
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        again = cls(**config, shape_correction=True)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert again.shape_correction.compute_dtype == "float32"

@@ -366,8 +366,7 @@ def test_a_landmark_models_quantized_files_are_checked_by_their_points(data_root
         facezoo.export(model, refused, quantize="int8", representative_data=batch, verbose=False)
     assert not refused.exists()
     path = tmp_path / "dynamic.tflite"
-    result = facezoo.export(model, path, quantize="dynamic", sample_inputs=batch[:2], verbose=False)
-    assert result.point_shift < 2.0 and result.agreement is None
+    facezoo.export(model, path, quantize="dynamic", sample_inputs=batch[:2], verbose=False)
     expected = keras.ops.convert_to_numpy(model(batch[2:], training=False))
     shift = np.linalg.norm(_run_file(path, "tflite", batch[2:]) - expected, axis=-1)
     assert shift.mean() < 2.0, shift.mean()

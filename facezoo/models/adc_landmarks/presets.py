@@ -100,7 +100,8 @@ register_presets(
         description="68 landmarks from the whole face resized to 256x256 (the baseline of adc_landmarks_300w)",
         paper="the holistic baseline of Chandran et al. 2020",
         recipe="python recipes/adc_landmarks_300w.py --data HELEN68_ROOT --out runs/holistic_landmarks_300w "
-               "--model holistic, then --model holistic --init its final.keras --fit-shape-correction",
+               "--model holistic, then the same with --out runs/holistic_corrected --init "
+               "runs/holistic_landmarks_300w/final.keras --fit-shape-correction",
         weights_file="holistic_landmarks_300w.npz",
         sha256="6e637f8bac3467a943476ed2a4bd479b4b9126de8b54c4e29500d64843fa89a0",
         hub_repo="facezoo/holistic_landmarks_300w",
