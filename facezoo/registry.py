@@ -193,7 +193,10 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)
             expected = build(preset)
             if type(model) is not type(expected) or model.weights_config_differences(expected):
-                raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__})")
+                differing = ("" if type(model) is not type(expected) else
+                             f"; differing: {', '.join(model.weights_config_differences(expected))}")
+                raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__}"
+                                 f"{differing}); load the file itself: facezoo.load({path!r})")
             # (it keeps its own inference settings: a fine-tune's choice, e.g. another paste size)
         else:
             raise ValueError(f"weights must be 'default', None, a path or hf://ORG/REPO, got {weights!r}")
