@@ -75,7 +75,7 @@ class ExportResult:
         if self.quantize and self.point_shift is not None:
             return (
                 f"exported {self.format} ({self.quantize}) to {self.path}: points {self.point_shift:.2f} px from "
-                f"keras's on average (at most {MAX_POINT_SHIFT:.1%} of the input side), max |diff| "
+                f"keras's on average (tolerance {MAX_POINT_SHIFT:.1%} of the input side), max |diff| "
                 f"{self.max_abs_diff:.2e}"
             )
         if self.quantize:
