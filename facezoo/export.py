@@ -51,6 +51,9 @@ LOST_CLASS_SHARE, LOST_CLASS_KEPT = 0.001, 0.5
 #: 0.78 px on the default noise; calibrated int8 ones by tens to hundreds of pixels (the crops'
 #: positions and the soft-argmax do not survive 8 bits).
 MAX_POINT_SHIFT = 0.004
+#: What a refused int8 file's error suggests instead.
+DYNAMIC_HINT = ("; try dynamic quantization (quantize='dynamic', --quantize dynamic), which needs no calibration "
+                "and keeps activations in float")
 METADATA_NAME = "facezoo"
 #: What a SavedModel export puts in its folder: TensorFlow's entries and the metadata.
 SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "fingerprint.pb", "variables", "assets", "facezoo.json"})
@@ -209,8 +212,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
                 raise ExportError(
                     f"{quantize} TFLite export moves the points {point_shift:.1f} px from the Keras model's on "
                     f"average, over {limit:.1f} px ({MAX_POINT_SHIFT:.1%} of the input side)"
-                    + ("; try dynamic quantization (quantize='dynamic', --quantize dynamic), which needs no "
-                       "calibration and keeps activations in float" if quantize == "int8" else "")
+                    + (DYNAMIC_HINT if quantize == "int8" else "")
                 )
         elif quantize:
             same = np.argmax(actual, -1) == np.argmax(expected, -1)
@@ -232,8 +234,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
                 raise ExportError(
                     f"{quantize} TFLite export loses class(es) {', '.join(named)}: under {LOST_CLASS_KEPT:.0%} "
                     f"of their pixels keep the Keras model's label (it agrees on {overall:.3f} of all labels)"
-                    + ("; try dynamic quantization (quantize='dynamic', --quantize dynamic), which needs no "
-                       "calibration" if quantize == "int8" else "")
+                    + (DYNAMIC_HINT if quantize == "int8" else "")
                 )
         elif not np.isfinite(diff) or diff > tolerance:
             raise ExportError(

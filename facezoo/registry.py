@@ -192,9 +192,9 @@ def load(name, weights="default", compile=True, num_classes=None, class_names=No
             path = os.fspath(weights)
             model = _load_published(path) if path.startswith("hf://") else read_model_file(path)
             expected = build(preset)
-            if type(model) is not type(expected) or model.weights_config_differences(expected):
-                differing = ("" if type(model) is not type(expected) else
-                             f"; differing: {', '.join(model.weights_config_differences(expected))}")
+            differing = type(model) is not type(expected) or model.weights_config_differences(expected)
+            if differing:
+                differing = "" if differing is True else f"; differing: {', '.join(differing)}"
                 raise ValueError(f"{path} holds a different model than {name!r} ({type(model).__name__}"
                                  f"{differing}); load the file itself: facezoo.load({path!r})")
             # (it keeps its own inference settings: a fine-tune's choice, e.g. another paste size)

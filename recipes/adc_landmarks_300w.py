@@ -309,8 +309,11 @@ def fit_shape_correction(trained, faces, val_set, settings, out):
     ridge = min(RIDGES, key=table["cross_validation"].get)
     model.shape_correction.fit(np.concatenate([p[0][0] for p in predictions.values()]),
                                np.concatenate([train_true] * len(predictions)), ridge)
-    table["ridge"], table["validation"] = ridge, {}
-    print(f"uncorrected on the training faces {table['uncorrected_training']:.3f}; ridge {ridge:g}; validation:")
+    likeness = np.concatenate([keras.ops.convert_to_numpy(model.shape_correction.face_likeness(p[0][0]))
+                               for p in predictions.values()])
+    table["ridge"], table["validation"], table["training_face_likeness_min"] = ridge, {}, float(likeness.min())
+    print(f"uncorrected on the training faces {table['uncorrected_training']:.3f}; ridge {ridge:g}; their "
+          f"face likeness (R^2) {likeness.min():.3f} or more; validation:")
     for setting, (_, (predicted, true)) in predictions.items():
         before = landmark_scores(predicted, true)
         after = landmark_scores(keras.ops.convert_to_numpy(model.shape_correction(predicted)), true)

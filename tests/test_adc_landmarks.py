@@ -327,6 +327,7 @@ def test_shape_correction_starts_as_the_identity_and_removes_a_systematic_error_
     # a shape nothing like the faces it was fitted on (noise, a mirrored face) is left alone
     odd = np.stack([rng.normal(0, 100, (12, 2)), _similar(base * [-1, 1], 100, 0, 50)]).astype("float32")
     np.testing.assert_allclose(np.asarray(layer(odd)), odd, atol=1e-3)
+    assert np.asarray(layer.face_likeness(held_out)).min() > 0.9 and np.asarray(layer.face_likeness(odd)).max() < 0.5
     with pytest.raises(ValueError, match=r"\(N, 12, 2\)"):
         layer.fit(predicted[:, :10], true[:, :10])
     layer.reset()
