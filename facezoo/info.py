@@ -143,6 +143,14 @@ class ModelInfo:
             raise ValueError(f"unknown model info keys {sorted(unknown)}; known: {sorted(known)}")
         return cls(**data)
 
+    def input_range(self):
+        """``(low, high)``, each ``(3,)``: where :meth:`preprocess` puts 8-bit pixels 0 and 255
+        in each channel (the model's normalised input lies between them)."""
+        p = self.preprocessing
+        ends = [(value * float(p["scale"]) - np.asarray(p["mean"], np.float64)) / np.asarray(p["std"], np.float64)
+                for value in (0.0, 255.0)]
+        return np.minimum(*ends), np.maximum(*ends)
+
     def preprocess(self, images, resize=True):
         """Image(s) ``(H, W, 3)`` or ``(B, H, W, 3)`` -> the float32 model input batch.
 

@@ -208,7 +208,7 @@ def test_a_box_filtered_source_crops_the_same_region():
     """With source_size, a 4x larger image is averaged down before cropping; the crop
     covers the same part of the image as cropping the full image directly."""
     yy, xx = np.mgrid[0:256, 0:256].astype("float32")
-    smooth = np.stack([np.sin(xx / 23.0), np.cos(yy / 17.0), np.sin((xx + yy) / 31.0)], -1)[None]
+    smooth = 0.5 + 0.5 * np.stack([np.sin(xx / 23.0), np.cos(yy / 17.0), np.sin((xx + yy) / 31.0)], -1)[None]
     config = {**TINY_ADC, "crop_size": 16}
     direct, filtered = ADCLandmarks(**config), ADCLandmarks(**config, source_size=64)
     direct(smooth)

@@ -128,6 +128,25 @@ def test_compile_defaults_train_one_step_and_refuse_targets_that_do_not_fit(name
             model.fit(x, np.zeros((2, model.num_points + 1, 2), "float32"), verbose=0)
 
 
+
+@pytest.mark.parametrize("name", NAMES)
+def test_raw_pixels_are_refused_with_the_way_to_preprocess_them(name):
+    model = build(name)
+    model.compile()
+    good = inputs(name)
+    pixels = np.round(good * 255)
+    calls = {"predict": lambda x: model.predict(x, verbose=0), "call": model,
+             "fit": lambda x: model.fit(x, targets(model), epochs=1, verbose=0)}
+    for call_name, call in calls.items():
+        for bad, says in ((pixels.astype("uint8"), "got uint8 pixels"), (pixels.astype("float32"), "raw 0..255")):
+            with pytest.raises(ValueError, match=says) as caught:
+                call(bad)
+            assert "model.preprocess" in str(caught.value), call_name
+    # what model.preprocess makes of those pixels is accepted, and predicts as the float input does
+    preprocessed = model.preprocess(pixels.astype("uint8"), resize=False)
+    np.testing.assert_allclose(model.predict(preprocessed, verbose=0), model.predict(good, verbose=0), atol=1e-3,
+                               rtol=1e-3)
+
 @pytest.mark.parametrize("name", NAMES)
 def test_a_new_head_keeps_every_trained_layer(name):
     model = build(name)

@@ -103,6 +103,51 @@ class FaceModel:
         """uint8 or [0, 1] float image(s) -> this model's input batch (see ModelInfo.preprocess)."""
         return self.info.preprocess(images, resize=resize)
 
+    # === Inputs ===
+    def check_inputs(self, images):
+        """Raise ValueError when a numpy batch ``images`` is plainly not this model's
+        normalised input: 8-bit (integer) pixels, or floats beyond the range
+        :meth:`preprocess` maps 0..255 to by more than half its width (0..255 floats given to
+        a model that takes [0, 1]). Tensors and datasets pass unchecked (this runs eagerly, on
+        what users hand to ``predict``, ``fit``, ``evaluate`` and ``model(x)``)."""
+        if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[-1] < 3 or not images.size:
+            return
+        hint = ("give model.preprocess(images) (uint8 RGB, or floats in [0, 1] -> its normalised input), or use "
+                "facezoo.parse / facezoo.landmarks on photos")
+        if images.dtype.kind in "uib":
+            raise ValueError(f"{self.name} takes normalised float images, got {images.dtype} pixels: {hint}")
+        if images.dtype.kind != "f":
+            return
+        low, high = self.info.input_range()
+        slack = (high - low) / 2
+        pixels = images[..., :3]  # an RTParser's fourth channel is its landmark heatmap
+        seen_low, seen_high = pixels.min(axis=(0, 1, 2)), pixels.max(axis=(0, 1, 2))
+        if not (np.isfinite(seen_low).all() and np.isfinite(seen_high).all()):
+            raise ValueError(f"{self.name}: the images hold NaN or infinite values")
+        if (seen_low < low - slack).any() or (seen_high > high + slack).any():
+            raise ValueError(
+                f"{self.name}: these images range over [{seen_low.min():.3g}, {seen_high.max():.3g}], but its "
+                f"normalised input lies in [{low.min():.3g}, {high.max():.3g}] (raw 0..255 pixels?): {hint}")
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            self.check_inputs(args[0])
+        return super().__call__(*args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras ``predict``, after :meth:`check_inputs`."""
+        self.check_inputs(x)
+        return super().predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        self.check_inputs(x)
+        return super().predict_on_batch(x)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """Keras ``evaluate``, after :meth:`check_inputs`."""
+        self.check_inputs(x)
+        return super().evaluate(x, *args, **kwargs)
+
     # === Config ===
     def info_config(self):
         """``{"facezoo_info": ...}`` when the model carries an info of its own, else ``{}``."""
@@ -216,6 +261,7 @@ class FaceModel:
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras ``fit``, after checking array targets, or each batch of a PyDataset as it
         is read (other dataset objects are passed through unchecked)."""
+        self.check_inputs(x)
         if y is not None:
             self.check_targets(y)
         elif isinstance(x, keras.utils.PyDataset):
@@ -224,6 +270,7 @@ class FaceModel:
         return super().fit(x, y, *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
+        self.check_inputs(x)
         if y is not None:
             self.check_targets(y)
         self._build_optimizer()
