@@ -8,7 +8,7 @@
     facezoo --version                                (python -m facezoo works too)
     facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8] [--json] [--quiet]
     facezoo parse more_photos/ -o parsed/ --skip-existing    resume: photos already done are left
-    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95]
+    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95] [--overlay]
 
 Start-up is light: nothing imports Keras or TensorFlow until a command needs a model
 (``facezoo --help``, ``--version`` and ``facezoo models`` never do: the presets name their
@@ -63,7 +63,7 @@ def _cmd_export(args):
 
 
 def _preprocessed_faces(model, folder, limit=64):
-    """Up to ``limit`` face crops from ``folder``, preprocessed for ``model``."""
+    """Up to ``limit`` faces from the photos or face crops in ``folder``, as ``model``'s inputs."""
     import numpy as np
     from PIL import Image
 
@@ -82,12 +82,25 @@ def _preprocessed_faces(model, folder, limit=64):
     if not faces:
         raise ValueError(f"--calibration: no readable image in {folder}")
     if getattr(model, "info", None) is not None:
-        from facezoo.pipeline import FaceParser, takes_landmark_heatmap
+        from facezoo.data.base import Sample
+        from facezoo.data.feeding import pad_to_square
+        from facezoo.pipeline import FaceParser, LandmarkDetector
 
-        if takes_landmark_heatmap(model):  # and their landmark heatmaps, as `parse --aligned` draws them
-            parser = FaceParser(model, aligned=True)
-            return np.concatenate([parser.aligned_input(face) for face in faces])
-        return np.concatenate([model.preprocess(face) for face in faces])
+        # faces in photos: found and aligned as `facezoo parse` / `landmarks` give them to the model;
+        # an image with no face found is taken as a face crop (as `parse --aligned` takes one)
+        parsing = model.info.task == "parsing"
+        finder = FaceParser(model) if parsing else LandmarkDetector(model)
+        as_crop = FaceParser(model, aligned=True).aligned_input if parsing else (
+            lambda image: model.preprocess(pad_to_square(Sample("crop", image))[0].image))
+        inputs, counts = [], [0, 0]
+        for face in faces:
+            found = finder.face_inputs(face)
+            counts[not len(found)] += 1
+            inputs.append(found if len(found) else as_crop(face))
+        print(f"--calibration: {counts[0]} image(s) with faces found and aligned as `facezoo "
+              f"{'parse' if parsing else 'landmarks'}` does, {counts[1]} with none found taken as face crops",
+              file=sys.stderr)
+        return np.concatenate(inputs)[:limit]
     height, width = model.input_shape[1:3]  # a bare architecture: RGB in [0, 1]
     return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in faces]) / 255.0
 
@@ -263,7 +276,7 @@ def _cmd_parse(args):
 
 
 def _cmd_landmarks(args):
-    from facezoo.outputs import LANDMARK_FILES
+    from facezoo.outputs import LANDMARK_FILES, LANDMARK_OVERLAY
     from facezoo.pipeline import LandmarkDetector
 
     _check_task(args.model, "landmarks")
@@ -274,9 +287,9 @@ def _cmd_landmarks(args):
     def work(path, photo, stem, notes):
         result = detect(photo)
         result.source, result.notes = path, notes + result.notes
-        return result, result.save(args.output, stem)
+        return result, result.save(args.output, stem, overlay=args.overlay)
 
-    return _for_each_photo(args, work, LANDMARK_FILES)
+    return _for_each_photo(args, work, LANDMARK_FILES + ((LANDMARK_OVERLAY,) if args.overlay else ()))
 
 
 def _whole(minimum):
@@ -364,7 +377,7 @@ def build_parser():
                         "(refused when the file loses classes, as STN-iCNN's does, or moves a landmark model's "
                         "points, as the landmark models' do: use dynamic there)")
     p.add_argument("--calibration", default=None, metavar="DIR",
-                   help="folder of face crops for int8 calibration and the parity check (up to 64 used)")
+                   help="folder of photos or face crops for int8 calibration and the parity check (up to 64 faces: those found are aligned as parse/landmarks do, an image with none found is taken as a crop)")
     p.set_defaults(func=_cmd_export)
 
     p = add("eval", help="evaluate a model on a dataset with the paper's protocol")
@@ -400,6 +413,9 @@ def build_parser():
     p = add("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
     _add_photo_options(p, "at most this many faces per photo")
     p.add_argument("--model", default="adc_landmarks_300w", help="landmark preset (see `facezoo models`)")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write <stem>.overlay.png: the photo with the points drawn (PNG: about a second "
+                        "more per 12-megapixel photo)")
     p.set_defaults(func=_cmd_landmarks)
     return parser
 

@@ -25,6 +25,8 @@ import tempfile
 PARSE_FILES = ("{stem}.labels.png", "{stem}.overlay.png", "{stem}.json")
 #: Files ``facezoo landmarks`` writes for a photo ``<stem>`` (plus ``<stem>_face<i>.pts``).
 LANDMARK_FILES = ("{stem}.json",)
+#: ... and with ``--overlay``.
+LANDMARK_OVERLAY = "{stem}.overlay.png"
 #: Image outputs of ``facezoo parse``: ``<stem>`` + one of these.
 _OWN_IMAGE_SUFFIXES = (".labels.png", ".overlay.png")
 #: Prefix of facezoo's temporary files; export folders use :data:`EXPORT_PREFIX`.

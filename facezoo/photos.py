@@ -300,14 +300,57 @@ class FaceLandmarks:
         return data
 
 
+#: The iBUG 68-point scheme's contours, as (first, last, closed): jaw, brows, nose bridge,
+#: nostrils, eyes, outer and inner lips (what :meth:`LandmarkResult.overlay` joins).
+IBUG68_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
+                   (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
+
+
 @dataclass
 class LandmarkResult:
+    """The landmarks of one photo's faces (:func:`landmarks`, :class:`~facezoo.LandmarkDetector`).
+
+    Example:
+        >>> result = facezoo.landmarks("photo.jpg")
+        >>> result.faces[0].landmarks             # (68, 2) x, y in the photo's pixels, 0-based
+        >>> Image.fromarray(result.overlay())     # the photo with the points drawn
+        >>> result.save("out/", "photo", overlay=True)   # JSON, a .pts per face, the overlay PNG
+    """
+
     faces: list
     model: str
     width: int
     height: int
     source: str = ""
     notes: list = field(default_factory=list)
+    #: the photo (uint8 RGB), for :meth:`overlay`; not in the JSON
+    image: np.ndarray = field(default=None, repr=False, compare=False)
+
+    def overlay(self, image=None, boxes=True):
+        """The photo (``image``, by default the one searched) with each face's points drawn,
+        joined along the iBUG 68 contours when the model gives 68, and its box (``boxes``):
+        uint8 RGB ``(H, W, 3)``. Dots and lines scale with each face's size."""
+        image = self.image if image is None else np.asarray(image, np.uint8)
+        if image is None or image.shape[:2] != (self.height, self.width) or image.ndim != 3:
+            raise ValueError(f"overlay needs the {self.width}x{self.height} RGB photo the landmarks were found in; "
+                             f"got {None if image is None else image.shape}")
+        canvas = Image.fromarray(image)
+        draw = ImageDraw.Draw(canvas)
+        for face in self.faces:
+            points = np.asarray(face.landmarks, np.float64)
+            x0, y0, x1, y1 = face.detection.box
+            unit = max(1.0, min(x1 - x0, y1 - y0) / 100)  # a 100-pixel face: 1-pixel lines
+            if boxes:
+                draw.rectangle([round(v) for v in face.detection.box], outline=(255, 255, 255),
+                               width=max(1, round(unit)))
+            if len(points) == 68:
+                for first, last, closed in IBUG68_CONTOURS:
+                    line = [tuple(p) for p in points[first:last + 1]]
+                    draw.line(line + line[:1] if closed else line, fill=(0, 220, 0), width=max(1, round(unit)))
+            radius = unit
+            for x, y in points:
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(255, 40, 40))
+        return np.asarray(canvas)
 
     def to_json(self):
         import facezoo
@@ -316,17 +359,22 @@ class LandmarkResult:
                 "facezoo_version": facezoo.__version__, "points": "iBUG 68, 0-based, (x, y) in photo pixels",
                 "faces": [face.to_json() for face in self.faces], "notes": self.notes}
 
-    def save(self, folder, stem):
-        """Write ``<stem>.json`` and one 300-W ``<stem>_face<i>.pts`` per face, renamed
-        only when all are complete; the ``.pts`` of faces an earlier run of this photo
-        found beyond these are removed. Returns the paths."""
+    def save(self, folder, stem, overlay=False):
+        """Write ``<stem>.json``, one 300-W ``<stem>_face<i>.pts`` per face and, with
+        ``overlay``, ``<stem>.overlay.png`` (:meth:`overlay`), renamed only when all are
+        complete; the ``.pts`` of faces an earlier run of this photo found beyond these are
+        removed. Returns the paths."""
         from facezoo.data.io import format_pts
         from facezoo.outputs import stale_face_files
 
         stale = stale_face_files(folder, stem, len(self.faces))  # before the JSON that lists them is replaced
         paths = {"json": os.path.join(folder, f"{stem}.json")}
         paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
+        if overlay:
+            paths["overlay"] = os.path.join(folder, f"{stem}.overlay.png")
         with atomic_outputs(paths) as temps:
+            if overlay:
+                Image.fromarray(self.overlay()).save(temps["overlay"], format="PNG")
             with open(temps["json"], "w", encoding="utf-8") as handle:
                 json.dump(self.to_json(), handle, indent=2)
             for i, face in enumerate(self.faces):

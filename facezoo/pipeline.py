@@ -242,6 +242,22 @@ class FaceParser(_Pipeline):
         crop, _, heatmaps, _ = self._aligned_parts(read_photo(image)[0])
         return self._inputs(crop[None], heatmaps)
 
+    def face_inputs(self, image):
+        """The model inputs ``(N, H, W, C)`` float32 of the faces found in one photo (path,
+        PIL image or array), detected, aligned and preprocessed as :meth:`parse` gives them
+        to the model, with a heatmap parser's fourth channel; ``N = 0`` when none is found
+        (``facezoo export --calibration`` uses these)."""
+        photo = read_photo(image)[0]
+        found = self._detect(photo)
+        transforms = [face_transform(d, self.info) for d in found]
+        crops = np.stack([warp_to_crop(photo, t, self.info.input_size) for t in transforms]) if found else np.zeros(
+            (0, *self.info.input_size, 3), np.uint8)
+        heatmaps = None
+        if self.landmarker is not None:
+            heatmaps = self._heatmaps(self._crop_points(photo, found, transforms, [])) if found else np.zeros(
+                (0, *self.info.input_size), np.float32)
+        return self._inputs(crops, heatmaps)
+
     def _result(self, photo, source):
         p = self.info
         height, width = photo.shape[:2]
@@ -437,7 +453,7 @@ class LandmarkDetector(_Pipeline):
     def _landmarks(self, photo, detections, smoother=None, source=""):
         from facezoo.registry import preprocess
 
-        result = LandmarkResult([], self.info.name, int(photo.shape[1]), int(photo.shape[0]), source)
+        result = LandmarkResult([], self.info.name, int(photo.shape[1]), int(photo.shape[0]), source, image=photo)
         if not detections:
             result.notes.append("no face found")
         nominal = self.info.input_size[0]
@@ -457,6 +473,17 @@ class LandmarkDetector(_Pipeline):
         if smoother is not None and smoother.weight:
             _smooth_points(result.faces, smoother)
         return result
+
+    def face_inputs(self, image):
+        """The model inputs ``(N, H, W, 3)`` float32 of the faces found in one photo (path,
+        PIL image or array), aligned as :meth:`detect` frames them, at the model's nominal
+        input size; ``N = 0`` when none is found (``facezoo export --calibration`` uses these)."""
+        from facezoo.registry import preprocess
+
+        photo = read_photo(image)[0]
+        crops = [warp_to_crop(photo, face_transform(d, self.info), self.info.input_size) for d in self._detect(photo)]
+        return preprocess(np.stack(crops) if crops else np.zeros((0, *self.info.input_size, 3), np.uint8), self.info,
+                          resize=False)
 
     def detect(self, image):
         """Landmarks of every face of one photo: a :class:`~facezoo.photos.LandmarkResult`;

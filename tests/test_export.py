@@ -1,6 +1,7 @@
 """Exports load in their own runtime, match Keras, use builtin TFLite ops, and fail cleanly."""
 
 import os
+import re
 import shutil
 
 import keras
@@ -191,7 +192,9 @@ def test_int8_icnn_lfw_on_real_faces_keeps_its_labels(data_root, tmp_path, capsy
     assert main(["export", "icnn_lfw", "--quantize", "int8", "--calibration", str(folder),
                  "-o", str(tmp_path / "cli.tflite")]) == 0
     assert (tmp_path / "cli.tflite").exists()
-    assert "calibrating on 6 face(s)" in capsys.readouterr().err  # the broken file skipped
+    said = capsys.readouterr().err  # the broken file skipped; every face of the 6 photos aligned
+    assert "6 image(s) with faces found and aligned as `facezoo parse` does, 0 with none" in said
+    assert re.search(r"calibrating on [6-9] face\(s\)", said), said
 
 
 @pytest.mark.parametrize("fmt, ext", FORMATS)
@@ -341,6 +344,32 @@ def test_calibration_faces_of_a_heatmap_parser_carry_their_landmark_heatmaps(tmp
     assert heat.max(axis=(1, 2)).min() > 0.9  # 68 points drawn on each face
     ys, xs = np.nonzero(heat[0] > 0.5)
     assert 60 < xs.mean() < 196 and 80 < ys.mean() < 220  # on the face, not on the border
+
+
+def test_calibration_photos_give_their_faces_aligned_and_faceless_images_are_taken_as_crops(tmp_path, capsys):
+    """Found by a newcomer: whole photos given to --calibration were squeezed to the input
+    size unaligned. The face of a photo now reaches calibration where the template puts it
+    (MTCNN, run again on the calibration input, finds its eyes at the template's keypoints)."""
+    from PIL import Image
+
+    from facezoo.cli import _preprocessed_faces
+    from facezoo.detect import MTCNNDetector
+
+    photo = Image.open(os.path.join(ROOT, "examples", "astronaut.jpg")).convert("RGB")
+    photo.save(tmp_path / "a.jpg")
+    Image.fromarray(np.full((300, 200, 3), 90, np.uint8)).save(tmp_path / "b.png")  # no face
+    model = facezoo.load("icnn_lfw", compile=False)
+    faces = _preprocessed_faces(model, str(tmp_path))
+    assert faces.shape == (2, *model.info.input_size, 3)
+    assert "1 image(s) with faces found and aligned as `facezoo parse` does, 1 with none found" in (
+        capsys.readouterr().err)
+    assert np.allclose(faces[1], faces[1].flat[0]), "the faceless image, whole"
+    pixels = np.round(faces[0] * 255).astype(np.uint8)  # icnn_lfw's preprocessing is a plain / 255
+    found = MTCNNDetector(min_score=0.8)(np.asarray(Image.fromarray(pixels).resize((320, 320))))
+    assert len(found) == 1
+    template = np.asarray(model.info.alignment["keypoints"]) * 320
+    eyes = np.linalg.norm(template[0] - template[1])
+    assert np.abs(found[0].keypoints[:2] - template[:2]).max() < 0.15 * eyes
 
 
 def test_a_landmark_models_quantized_files_are_checked_by_their_points(data_root, tmp_path):

@@ -265,7 +265,7 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
 
     Image.fromarray(photo).save(tmp_path / "face.png")
     out = tmp_path / "out"
-    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out)]) == 0
+    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out), "--overlay"]) == 0
     meta = json.loads((out / "face.json").read_text())
     assert meta["model"] == "adc_landmarks_300w" and len(meta["faces"]) == 1
     face = meta["faces"][0]
@@ -276,6 +276,41 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
     eyes = np.linalg.norm(right - left)
     assert np.linalg.norm(points[36:42].mean(0) - left) < 0.2 * eyes
     assert np.linalg.norm(points[42:48].mean(0) - right) < 0.2 * eyes
+    drawn = np.asarray(Image.open(out / "face.overlay.png"))
+    assert drawn.shape == photo.shape
+    for x, y in np.round(points[[8, 30, 36]]).astype(int):  # chin, nose tip, an eye corner: red dots
+        assert tuple(drawn[y, x]) == (255, 40, 40)
+    changed = np.abs(drawn.astype(int) - photo).sum(-1) > 0
+    corners = np.concatenate([np.reshape(face["box"], (2, 2)), points])  # MTCNN's box may cut the chin
+    (x0, y0), (x1, y1) = np.round(corners.min(0)).astype(int), np.round(corners.max(0)).astype(int)
+    changed[max(0, y0 - 4):y1 + 5, max(0, x0 - 4):x1 + 5] = False
+    assert not changed.any(), "nothing drawn away from the face's box and points"
+    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out), "--skip-existing"]) == 0
+    (out / "face.overlay.png").unlink()
+    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out), "--overlay", "--skip-existing"]) == 0
+    assert (out / "face.overlay.png").is_file(), "an output missing: the photo is not done"
+
+
+def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
+    from facezoo.detect import Detection
+    from facezoo.photos import IBUG68_CONTOURS, FaceLandmarks, LandmarkResult
+
+    photo = np.zeros((300, 400, 3), np.uint8)
+    points = np.stack([np.linspace(50, 350, 68), np.full(68, 150.0)], -1)  # one horizontal row
+    points[36:42] = [(100, 60), (120, 60), (140, 60), (140, 90), (120, 90), (100, 90)]  # an eye: a closed loop
+    face = FaceLandmarks(Detection((0, 0, 100, 100)), points, np.eye(2, 3), 64)  # 1-pixel lines and dots
+    result = LandmarkResult([face], "m", 400, 300, image=photo)
+    drawn = result.overlay(boxes=False)
+    green = (drawn[..., 1] > 150) & (drawn[..., 0] < 100)
+    assert green[75, 99:102].any(), "the eye's last point joined back to its first"
+    assert green[150, 200] and not green[150, 20], "the nostrils (points 33, 34 at x 197.8, 202.2) joined"
+    assert not green[150, 124], "contours stay apart: the jaw's end (x 121.6) is not joined to a brow (126.0)"
+    assert len(IBUG68_CONTOURS) == 9 and drawn[0, 50].sum() == 0
+    assert tuple(result.overlay()[0, 50]) == (255, 255, 255), "and the box when asked"
+    with pytest.raises(ValueError, match="400x300 RGB photo"):
+        result.overlay(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="400x300 RGB photo"):
+        LandmarkResult([face], "m", 400, 300).overlay()
 
 
 def test_cli_same_names_from_two_folders_do_not_overwrite(photo, tmp_path):
