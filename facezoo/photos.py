@@ -35,6 +35,10 @@ from facezoo.utils import atomic_outputs
 
 DEFAULT_MODEL = "stn_icnn_celebamask"
 
+#: What a result's JSON says of its detector keypoints' names (class names are the subject's sides).
+KEYPOINT_SIDES = ("MTCNN's five; left_/right_ name the image's left and right (left_eye is the subject's right "
+                  "eye), unlike class names, whose l_/r_ are the subject's own")
+
 
 @dataclass
 class FaceResult:
@@ -98,7 +102,7 @@ class ParseResult:
             "image": self.source, "width": int(self.labels.shape[1]), "height": int(self.labels.shape[0]),
             "model": self.model, "facezoo_version": facezoo.__version__,
             "class_names": list(self.class_names), "class_colors": [list(c) for c in self.class_colors],
-            "faces": [face.to_json() for face in self.faces], "notes": self.notes,
+            "keypoint_sides": KEYPOINT_SIDES, "faces": [face.to_json() for face in self.faces], "notes": self.notes,
         }
 
     def overlay(self, image=None, alpha=0.5, boxes=True, legend=True):
@@ -357,6 +361,7 @@ class LandmarkResult:
 
         return {"image": self.source, "width": self.width, "height": self.height, "model": self.model,
                 "facezoo_version": facezoo.__version__, "points": "iBUG 68, 0-based, (x, y) in photo pixels",
+                "keypoint_sides": KEYPOINT_SIDES,
                 "faces": [face.to_json() for face in self.faces], "notes": self.notes}
 
     def save(self, folder, stem, overlay=False):

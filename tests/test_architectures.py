@@ -142,6 +142,12 @@ def test_raw_pixels_are_refused_with_the_way_to_preprocess_them(name):
             with pytest.raises(ValueError, match=says) as caught:
                 call(bad)
             assert "model.preprocess" in str(caught.value), call_name
+    with pytest.raises(ValueError, match=r"got one image .*images\[None\]"):
+        model.predict(good[0], verbose=0)
+    # parsers' inputs are resized to their input size; landmark models take crops as they are
+    # (their points come back in the crop's own pixels)
+    expected = (40, 50) if model.info.task == "landmarks" else tuple(model.info.input_size)
+    assert model.preprocess(np.zeros((40, 50, 3), np.uint8)).shape == (1, *expected, 3)
     # what model.preprocess makes of those pixels is accepted, and predicts as the float input does
     preprocessed = model.preprocess(pixels.astype("uint8"), resize=False)
     np.testing.assert_allclose(model.predict(preprocessed, verbose=0), model.predict(good, verbose=0), atol=1e-3,

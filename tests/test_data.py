@@ -159,6 +159,20 @@ def test_read_image_converts_any_mode_to_rgb(tmp_path, mode):
     assert array.shape == (8, 9, 3) and array.dtype == np.uint8
 
 
+def test_a_transparent_photo_is_composited_on_white_and_says_so(tmp_path):
+    from facezoo.data.io import read_photo
+
+    rgba = np.zeros((6, 7, 4), np.uint8)
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "hole.png")
+    assert read_photo(tmp_path / "opaque.png")[1] == []
+    photo, notes = read_photo(tmp_path / "hole.png")
+    assert notes == ["transparent pixels were composited on white"]
+    assert photo[0, 0].tolist() == [255, 255, 255] and photo[1, 1].tolist() == [0, 0, 0]
+
+
 def test_read_image_applies_exif_rotation(tmp_path):
     img = Image.new("RGB", (30, 10), (255, 0, 0))
     exif = Image.Exif()

@@ -272,6 +272,7 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
     points = np.asarray(face["landmarks"])
     np.testing.assert_allclose(read_pts(out / "face_face0.pts"), points, atol=0.01)
     keypoints = face["detector_keypoints"]
+    assert "left_eye is the subject's right eye" in meta["keypoint_sides"]
     left, right = np.asarray(keypoints["left_eye"]), np.asarray(keypoints["right_eye"])
     eyes = np.linalg.norm(right - left)
     assert np.linalg.norm(points[36:42].mean(0) - left) < 0.2 * eyes

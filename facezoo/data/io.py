@@ -61,6 +61,9 @@ def read_photo(path):
                 if frames > 1:
                     notes.append(f"{frames} frames ({img.format}): only the first was read")
                 img = ImageOps.exif_transpose(img)
+                if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                    if img.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+                        notes.append("transparent pixels were composited on white")
                 return to_rgb_array(img, path), notes
     except Image.DecompressionBombError as error:  # PIL refuses far above MAX_PIXELS, at open
         found = re.search(r"\((\d+) pixels\)", str(error))

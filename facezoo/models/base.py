@@ -44,6 +44,9 @@ class FaceModel:
     OUTPUT = "logits"
     #: Layers a new head re-initialises (their weights depend on the class set).
     HEAD_LAYERS = ()
+    #: Whether :meth:`preprocess` resizes to the nominal input size by default (a model that
+    #: takes any size and answers in the given image's pixels, like the landmark models, does not).
+    RESIZES_INPUT = True
 
     # === Info ===
     @property
@@ -99,9 +102,11 @@ class FaceModel:
     def class_colors(self):
         return self.info.class_colors
 
-    def preprocess(self, images, resize=True):
-        """uint8 or [0, 1] float image(s) -> this model's input batch (see ModelInfo.preprocess)."""
-        return self.info.preprocess(images, resize=resize)
+    def preprocess(self, images, resize=None):
+        """uint8 or [0, 1] float image(s) -> this model's input batch (see ModelInfo.preprocess),
+        resized to its input size when ``resize`` (default: :data:`RESIZES_INPUT`: parsers yes,
+        the landmark models no, so their points come back in the given crop's own pixels)."""
+        return self.info.preprocess(images, resize=self.RESIZES_INPUT if resize is None else resize)
 
     # === Inputs ===
     def check_inputs(self, images):
@@ -110,7 +115,12 @@ class FaceModel:
         :meth:`preprocess` maps 0..255 to by more than half its width (0..255 floats given to
         a model that takes [0, 1]). Tensors and datasets pass unchecked (this runs eagerly, on
         what users hand to ``predict``, ``fit``, ``evaluate`` and ``model(x)``)."""
-        if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[-1] < 3 or not images.size:
+        if not isinstance(images, np.ndarray) or not images.size:
+            return
+        if images.ndim == 3 and images.shape[-1] in (3, 4):
+            raise ValueError(f"{self.name} takes a batch (B, H, W, C); got one image {images.shape}: give "
+                             "images[None] (model.preprocess adds the batch axis itself)")
+        if images.ndim != 4 or images.shape[-1] < 3:
             return
         hint = ("give model.preprocess(images) (uint8 RGB, or floats in [0, 1] -> its normalised input), or use "
                 "facezoo.parse / facezoo.landmarks on photos")
