@@ -97,12 +97,20 @@ def _preprocessed_faces(model, folder, limit=64):
         # faces in photos: found and aligned as `facezoo parse` / `landmarks` give them to the model;
         # an image with no face found is taken as a face crop (as `parse --aligned` takes one)
         parsing = model.info.task == "parsing"
-        finder = FaceParser(model) if parsing else LandmarkDetector(model)
-        as_crop = FaceParser(model, aligned=True).aligned_input if parsing else (
-            lambda image: model.preprocess(pad_to_square(Sample("crop", image))[0].image, resize=True))
+        # a model without an alignment template (a bare architecture) takes every image as a crop
+        finder = (FaceParser(model) if parsing else LandmarkDetector(model)) if model.info.alignment else None
+        aligned = []  # the parser for crops, built once if needed (a heatmap parser's with the finder's landmarks)
+
+        def as_crop(image):
+            if not parsing:
+                return model.preprocess(pad_to_square(Sample("crop", image))[0].image, resize=True)
+            if not aligned:
+                aligned.append(FaceParser(model, aligned=True, landmarks=getattr(finder, "landmarker", None)))
+            return aligned[0].aligned_input(image)
+
         inputs, counts = [], [0, 0]
         for face in faces:
-            found = finder.face_inputs(face)
+            found = finder.face_inputs(face) if finder is not None else []
             counts[not len(found)] += 1
             inputs.append(found if len(found) else as_crop(face))
         print(f"--calibration: {counts[0]} image(s) with faces found and aligned as `facezoo "

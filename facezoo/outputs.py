@@ -148,6 +148,14 @@ def finished(folder, stem, files, source, model):
     return record is not None and record.get("image") == os.fspath(source) and record.get("model") == model
 
 
+def stale_overlay(folder, stem):
+    """``[<stem>.overlay.png]`` when an earlier ``facezoo landmarks --overlay`` run wrote it, as
+    its ``<stem>.json`` says (call it before that JSON is replaced), else ``[]``."""
+    record = _facezoo_json(os.path.join(folder, f"{stem}.json"))
+    path = os.path.join(folder, f"{stem}.overlay.png")
+    return [path] if record and record.get("overlay") and os.path.isfile(path) else []
+
+
 def stale_face_files(folder, stem, count):
     """The ``<stem>_face<i>.pts`` (``i >= count``) that an earlier run of the same photo
     wrote for faces this run did not find, as its ``<stem>.json`` lists them. Call it

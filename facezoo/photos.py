@@ -334,10 +334,10 @@ class LandmarkResult:
         """The photo (``image``, by default the one searched) with each face's points drawn,
         joined along the iBUG 68 contours when the model gives 68, and its box (``boxes``):
         uint8 RGB ``(H, W, 3)``. Dots and lines scale with each face's size."""
-        image = self.image if image is None else np.asarray(image, np.uint8)
-        if image is None or image.shape[:2] != (self.height, self.width) or image.ndim != 3:
-            raise ValueError(f"overlay needs the {self.width}x{self.height} RGB photo the landmarks were found in; "
-                             f"got {None if image is None else image.shape}")
+        image = self.image if image is None else np.asarray(image)
+        if image is None or image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise ValueError(f"overlay needs the {self.width}x{self.height} uint8 RGB photo the landmarks were found "
+                             f"in; got {None if image is None else f'{image.dtype} {image.shape}'}")
         canvas = Image.fromarray(image)
         draw = ImageDraw.Draw(canvas)
         for face in self.faces:
@@ -367,12 +367,13 @@ class LandmarkResult:
     def save(self, folder, stem, overlay=False):
         """Write ``<stem>.json``, one 300-W ``<stem>_face<i>.pts`` per face and, with
         ``overlay``, ``<stem>.overlay.png`` (:meth:`overlay`), renamed only when all are
-        complete; the ``.pts`` of faces an earlier run of this photo found beyond these are
-        removed. Returns the paths."""
+        complete; the ``.pts`` of faces an earlier run of this photo found beyond these, and its
+        overlay when this run draws none, are removed. Returns the paths."""
         from facezoo.data.io import format_pts
-        from facezoo.outputs import stale_face_files
+        from facezoo.outputs import stale_face_files, stale_overlay
 
-        stale = stale_face_files(folder, stem, len(self.faces))  # before the JSON that lists them is replaced
+        # before the JSON that lists them is replaced
+        stale = stale_face_files(folder, stem, len(self.faces)) + ([] if overlay else stale_overlay(folder, stem))
         paths = {"json": os.path.join(folder, f"{stem}.json")}
         paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
         if overlay:
@@ -381,7 +382,8 @@ class LandmarkResult:
             if overlay:
                 Image.fromarray(self.overlay()).save(temps["overlay"], format="PNG")
             with open(temps["json"], "w", encoding="utf-8") as handle:
-                json.dump(self.to_json(), handle, indent=2)
+                extra = {"overlay": os.path.basename(paths["overlay"])} if overlay else {}
+                json.dump({**self.to_json(), **extra}, handle, indent=2)
             for i, face in enumerate(self.faces):
                 with open(temps[f"face{i}"], "w", encoding="utf-8") as handle:
                     handle.write(format_pts(face.landmarks))

@@ -128,7 +128,6 @@ def test_compile_defaults_train_one_step_and_refuse_targets_that_do_not_fit(name
             model.fit(x, np.zeros((2, model.num_points + 1, 2), "float32"), verbose=0)
 
 
-
 @pytest.mark.parametrize("name", NAMES)
 def test_raw_pixels_are_refused_with_the_way_to_preprocess_them(name):
     model = build(name)
@@ -152,6 +151,7 @@ def test_raw_pixels_are_refused_with_the_way_to_preprocess_them(name):
     preprocessed = model.preprocess(pixels.astype("uint8"), resize=False)
     np.testing.assert_allclose(model.predict(preprocessed, verbose=0), model.predict(good, verbose=0), atol=1e-3,
                                rtol=1e-3)
+
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_new_head_keeps_every_trained_layer(name):

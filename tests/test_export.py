@@ -195,7 +195,7 @@ def test_int8_icnn_lfw_on_real_faces_keeps_its_labels(data_root, tmp_path, capsy
     said = capsys.readouterr().err  # the broken file skipped; every face of the 10 photos aligned
     assert "10 image(s) with faces found and aligned as `facezoo parse` does, 0 with none" in said
     # the file is checked on faces it was not calibrated on
-    assert re.search(r"calibrating on ([6-9]|1\d) face\(s\) from .*, checking on 4 others", said), said
+    assert re.search(r"calibrating on \d+ face\(s\) from .*, checking on 4 others", said), said
 
 
 @pytest.mark.parametrize("fmt, ext", FORMATS)
@@ -323,8 +323,9 @@ def test_int8_stn_icnn_is_refused_until_it_keeps_its_parts(name, refusal, data_r
     assert not (tmp_path / "q.tflite").exists()  # (the float file's parity: the shipped-preset test above)
 
 def test_calibration_faces_of_a_heatmap_parser_carry_their_landmark_heatmaps(tmp_path):
-    """`facezoo export rtparser_helen --calibration DIR`: aligned crops get the fourth
-    channel as `parse --aligned` draws it, so int8 is calibrated on real heatmaps."""
+    """`facezoo export rtparser_helen --calibration DIR`: the faces of the crops (found by the
+    detector, or taken whole) get the fourth channel as `parse` draws it, so int8 is calibrated
+    on real heatmaps."""
     from PIL import Image
 
     from facezoo.cli import _preprocessed_faces
@@ -371,6 +372,8 @@ def test_calibration_photos_give_their_faces_aligned_and_faceless_images_are_tak
     template = np.asarray(model.info.alignment["keypoints"]) * 320
     eyes = np.linalg.norm(template[0] - template[1])
     assert np.abs(found[0].keypoints[:2] - template[:2]).max() < 0.15 * eyes
+    bare = ICNN(num_classes=3, input_shape=(32, 32, 3), channels=(4, 8, 8, 8))  # no template: images as crops
+    assert bare.info.alignment is None and _preprocessed_faces(bare, str(tmp_path)).shape == (2, 32, 32, 3)
 
 
 def test_a_landmark_models_quantized_files_are_checked_by_their_points(data_root, tmp_path):

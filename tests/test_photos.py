@@ -290,6 +290,8 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
     (out / "face.overlay.png").unlink()
     assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out), "--overlay", "--skip-existing"]) == 0
     assert (out / "face.overlay.png").is_file(), "an output missing: the photo is not done"
+    assert main(["landmarks", str(tmp_path / "face.png"), "-o", str(out)]) == 0
+    assert not (out / "face.overlay.png").exists(), "an overlay of earlier points is not left behind"
 
 
 def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
@@ -308,9 +310,10 @@ def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
     assert not green[150, 124], "contours stay apart: the jaw's end (x 121.6) is not joined to a brow (126.0)"
     assert len(IBUG68_CONTOURS) == 9 and drawn[0, 50].sum() == 0
     assert tuple(result.overlay()[0, 50]) == (255, 255, 255), "and the box when asked"
-    with pytest.raises(ValueError, match="400x300 RGB photo"):
-        result.overlay(np.zeros((10, 10, 3), np.uint8))
-    with pytest.raises(ValueError, match="400x300 RGB photo"):
+    for wrong in (np.zeros((10, 10, 3), np.uint8), photo / 255.0, np.zeros((300, 400, 4), np.uint8)):
+        with pytest.raises(ValueError, match="400x300 uint8 RGB photo"):
+            result.overlay(wrong)
+    with pytest.raises(ValueError, match="400x300 uint8 RGB photo"):
         LandmarkResult([face], "m", 400, 300).overlay()
 
 

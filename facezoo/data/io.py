@@ -92,7 +92,7 @@ def to_rgb_array(img, source="image"):
         array = np.asarray(img, dtype=np.float64)
         peak = 1.0 if array.max() <= 1.0 else 255.0
         img = Image.fromarray(np.clip(array * 255.0 / peak, 0, 255).astype(np.uint8))
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
