@@ -8,7 +8,7 @@
     facezoo --version                                (python -m facezoo works too)
     facezoo parse photo.jpg more_photos/ -o parsed/ [--model NAME] [--aligned] [--min-score 0.8] [--json] [--quiet]
     facezoo parse more_photos/ -o parsed/ --skip-existing    resume: photos already done are left
-    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95] [--overlay]
+    facezoo landmarks photo.jpg -o points/ [--model NAME] [--min-score 0.95] [--aligned] [--overlay]
 
 Start-up is light: nothing imports Keras or TensorFlow until a command needs a model
 (``facezoo --help``, ``--version`` and ``facezoo models`` never do: the presets name their
@@ -298,7 +298,9 @@ def _cmd_landmarks(args):
 
     _check_task(args.model, "landmarks")
     _prepare_output(args)
-    detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score)
+    if args.smoothing and args.aligned:
+        raise ValueError("--smoothing follows faces found by the detector; it cannot be used with --aligned")
+    detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
     detect = detector.tracker(args.smoothing) if args.smoothing else detector.detect
 
     def work(path, photo, stem, notes):
@@ -435,6 +437,9 @@ def build_parser():
     p.add_argument("--model", default="adc_landmarks_300w",
                    help="landmark preset (default adc_landmarks_300w; adc_landmarks_300w_fast takes a third of the "
                         "time; see `facezoo models`)")
+    p.add_argument("--aligned", action="store_true",
+                   help="inputs are face crops framed as the preset's are (a face with about half a face of margin): "
+                        "skip detection")
     p.add_argument("--overlay", action="store_true",
                    help="also write <stem>.overlay.png: the photo with the points drawn (PNG: about a second "
                         "more per 12-megapixel photo)")

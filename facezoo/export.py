@@ -103,15 +103,16 @@ def model_input_shape(model):
     return (None, *size, 3)
 
 
-def model_metadata(model):
+def model_metadata(model, quantize=None):
     """The metadata a file of ``model`` carries: its :class:`~facezoo.info.ModelInfo`
     (task, class names and colours, input size, normalisation, alignment template, side
-    convention, output) for any facezoo model, a fine-tuned one included."""
+    convention, output) for any facezoo model, a fine-tuned one included, and how the file
+    was quantized (``"none"``, ``"fp16"``, ``"dynamic"`` or ``"int8"``)."""
     import facezoo
 
     shape = model_input_shape(model)
     meta = {"facezoo_version": facezoo.__version__, "model": model.name, "input_shape": list(shape[1:]),
-            "input": "float32 RGB, batch first (B, H, W, 3)"}
+            "input": "float32 RGB, batch first (B, H, W, 3)", "quantization": quantize or "none"}
     info = getattr(model, "info", None)
     if info is not None:
         from facezoo.info import OUTPUTS
@@ -197,7 +198,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
             warnings.warn("int8 export calibrated on the sample inputs (noise unless given); pass "
                           "representative_data of real faces for a useful int8 model", stacklevel=2)
         _write(model, staged, format, signature, quantize, calibration)
-        _write_metadata(staged, format, model_metadata(model))
+        _write_metadata(staged, format, model_metadata(model, quantize))
         actual, ops = _run(staged, format, sample_inputs)
         if format == "tflite":
             flex = sorted({op for op in ops if op.startswith("Flex") or op == "DELEGATE"})

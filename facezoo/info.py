@@ -151,17 +151,21 @@ class ModelInfo:
                 for value in (0.0, 255.0)]
         return np.minimum(*ends), np.maximum(*ends)
 
-    def preprocess(self, images, resize=True):
+    def preprocess(self, images, resize=None):
         """Image(s) ``(H, W, 3)`` or ``(B, H, W, 3)`` -> the float32 model input batch.
 
         * ``uint8`` (and other integer arrays with values in 0..255) are 8-bit pixels;
         * floating-point arrays must hold intensities in [0, 1] (as ``image / 255``);
           anything outside [0, 1] is refused rather than guessed at;
-        * each image is resized (bilinear) to :attr:`input_size` unless ``resize=False``,
-          then normalised by :attr:`preprocessing`.
+        * each image is resized (bilinear) to :attr:`input_size` when ``resize``; by default
+          for parsers, whose labels come at their input size, but not for a model whose
+          :attr:`output` is ``"points"`` (a landmark model takes any size and answers in the
+          pixels of the crop it is given); then normalised by :attr:`preprocessing`.
         """
         from PIL import Image
 
+        if resize is None:
+            resize = self.output != "points"
         array = np.asarray(images)
         if array.ndim == 3:
             array = array[None]

@@ -425,23 +425,39 @@ class LandmarkDetector(_Pipeline):
     """68 landmarks of every face in photos, with one model and one detector, loaded once.
 
     Each face is aligned onto the preset's template and cut out at the photo's own
-    resolution (rounded up to a multiple of 128 pixels) up to ``max_crop`` pixels (by default :func:`landmark_crop_side`: what the
-    model can use), so memory and time do not grow with the photo; the points are mapped
-    back through the inverse transform.
+    resolution (rounded up to a multiple of 128 pixels) up to ``max_crop`` pixels (by
+    default :func:`landmark_crop_side`: what the model can use), so memory and time do not
+    grow with the photo; the points are mapped back through the inverse transform. With
+    ``aligned=True`` there is no detection: each image is one face framed as the preset's
+    crops are (``model.info.face_crop``), the face its template puts there.
 
     Example:
         >>> detector = LandmarkDetector()                   # adc_landmarks_300w
         >>> result = detector.detect("photo.jpg")           # facezoo.photos.LandmarkResult
         >>> for result in detector.detect_video(frames, smoothing=0.5): ...
+        >>> LandmarkDetector(aligned=True).detect("face_crop.png")   # no detection
     """
 
     task = "landmarks"
 
-    def __init__(self, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, min_score=None, max_crop=None):
-        super().__init__(model, detector, max_faces, min_score)
+    def __init__(self, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, min_score=None, max_crop=None,
+                 aligned=False):
+        super().__init__(model, (lambda image: []) if aligned else detector, max_faces, min_score)
+        if aligned:
+            if not self.info.alignment:
+                raise ValueError(f"{self.info.name} has no alignment template: aligned=True cannot place the face")
+            self.detector = self._template_face
+        self.aligned = bool(aligned)
         self.max_crop = landmark_crop_side(self.model) if max_crop is None else int(max_crop)
         if self.max_crop < 64:
             raise ValueError(f"max_crop must be >= 64 pixels, got {max_crop!r}")
+
+    def _template_face(self, photo):
+        """The face the preset's template puts in a crop of ``photo``'s size (``aligned``)."""
+        height, width = photo.shape[:2]
+        size_y, size_x = self.info.input_size
+        sx, sy = size_x / width, size_y / height  # photo -> model input, as a resize
+        return [aligned_detection(self.info, np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]]))]
 
     def locate(self, image, detections, smoother=None):
         """Landmarks of the faces ``detections`` (:class:`~facezoo.detect.Detection`, e.g.

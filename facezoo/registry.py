@@ -107,9 +107,10 @@ def resolve_weights(preset):
     )
 
 
-def preprocess(images, preset, resize=True):
+def preprocess(images, preset, resize=None):
     """Image(s) -> the float32 input batch of ``preset`` (a name, a Preset or a model's
-    ModelInfo): see :meth:`facezoo.info.ModelInfo.preprocess`."""
+    ModelInfo): see :meth:`facezoo.info.ModelInfo.preprocess` (resized by default for
+    parsers, not for landmark models)."""
     if isinstance(preset, str):
         preset = get_preset(preset)
     info = preset.info if isinstance(preset, Preset) else preset

@@ -205,7 +205,7 @@ def test_exported_files_run_in_their_own_runtime_and_carry_the_info(name, fmt, t
     np.testing.assert_allclose(got, expected, atol=1e-4 + 1e-5 * np.abs(expected).max())
     meta = facezoo.export.read_metadata(path)
     assert ModelInfo.from_dict({k: meta[k] for k in ModelInfo.__dataclass_fields__}) == model.info
-    assert meta["sides"].startswith("subject")
+    assert meta["sides"].startswith("subject") and meta["quantization"] == "none"
 
 
 JAX_SCRIPT = textwrap.dedent("""

@@ -204,6 +204,12 @@ def test_exports_carry_metadata(icnn, tmp_path, fmt, ext):
     facezoo.export(icnn, path, format=fmt, verbose=False)
     meta = facezoo.export.read_metadata(path)  # the documented spelling: facezoo.export is the module too
     assert meta["input_shape"] == [32, 32, 3] and meta["model"] == icnn.name and meta["class_names"][0] == "background"
+    assert meta["quantization"] == "none"
+
+
+def test_a_quantized_file_says_how_it_was_quantized(icnn, tmp_path):
+    facezoo.export(icnn, tmp_path / "q.tflite", quantize="fp16", verbose=False)
+    assert facezoo.export.read_metadata(tmp_path / "q.tflite")["quantization"] == "fp16"
 
 
 def test_quantize_only_for_tflite(icnn, tmp_path):

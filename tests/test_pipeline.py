@@ -331,3 +331,34 @@ def test_models_lists_every_dataset_whose_terms_bind_a_checkpoint(capsys):
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert lines["stn_icnn_helen"].endswith("[HELEN + CelebAMask-HQ terms]")
     assert lines["icnn_lfw"].endswith("[LFW Part Labels terms]")
+
+
+def test_aligned_landmarks_read_a_preset_framed_crop_without_detection(data_root, tmp_path, capsys):
+    """A HELEN crop (the framing adc_landmarks_300w was trained on): `landmarks --aligned`
+    gives the points the model gives for the whole image, with no detector involved (a
+    detector that would raise proves it is not called); a grey image still gets one face."""
+    from facezoo.cli import main
+    from facezoo.data import Landmarks300W
+    from facezoo.pipeline import LandmarkDetector
+
+    sample = Landmarks300W(data_root / "helen68", "train")[0]
+    image = np.asarray(Image.fromarray(sample.image).resize((512, 512)))  # square: the template is the resize
+    model = facezoo.load("adc_landmarks_300w_fast", compile=False)
+    whole = np.asarray(model(model.preprocess(image)))[0]
+
+    def no_detector(photo):
+        raise AssertionError("aligned: no detection")
+
+    found = LandmarkDetector(model, detector=no_detector, aligned=True).detect(image)
+    assert len(found.faces) == 1
+    assert np.abs(found.faces[0].landmarks - whole).max() < 1.0
+    eyes = np.linalg.norm(whole[36] - whole[45])
+    assert np.linalg.norm(whole - sample.landmarks * 512 / np.array(sample.image.shape[1::-1]), axis=-1).mean() < (
+        0.08 * eyes), "and they are the face's points"
+    Image.fromarray(np.full((300, 300, 3), 128, np.uint8)).save(tmp_path / "grey.png")
+    assert main(["landmarks", str(tmp_path / "grey.png"), "-o", str(tmp_path / "out"), "--aligned",
+                 "--model", "adc_landmarks_300w_fast", "--quiet"]) == 0
+    assert len(json.loads((tmp_path / "out" / "grey.json").read_text())["faces"]) == 1
+    assert main(["landmarks", str(tmp_path / "grey.png"), "-o", str(tmp_path / "out"), "--aligned",
+                 "--smoothing", "0.5"]) != 0
+    assert "cannot be used with --aligned" in capsys.readouterr().err

@@ -44,9 +44,6 @@ class FaceModel:
     OUTPUT = "logits"
     #: Layers a new head re-initialises (their weights depend on the class set).
     HEAD_LAYERS = ()
-    #: Whether :meth:`preprocess` resizes to the nominal input size by default (a model that
-    #: takes any size and answers in the given image's pixels, like the landmark models, does not).
-    RESIZES_INPUT = True
 
     # === Info ===
     @property
@@ -103,10 +100,10 @@ class FaceModel:
         return self.info.class_colors
 
     def preprocess(self, images, resize=None):
-        """uint8 or [0, 1] float image(s) -> this model's input batch (see ModelInfo.preprocess),
-        resized to its input size when ``resize`` (default: :data:`RESIZES_INPUT`: parsers yes,
-        the landmark models no, so their points come back in the given crop's own pixels)."""
-        return self.info.preprocess(images, resize=self.RESIZES_INPUT if resize is None else resize)
+        """uint8 or [0, 1] float image(s) -> this model's input batch (see ModelInfo.preprocess:
+        resized to its input size by default for parsers, not for the landmark models, whose
+        points come back in the given crop's own pixels)."""
+        return self.info.preprocess(images, resize=resize)
 
     # === Inputs ===
     def check_inputs(self, images):

@@ -170,7 +170,7 @@ class HolisticLandmarks(FaceModel, keras.Model):
     ``input_size`` is only the nominal face size (training, export, evaluation); any
     size is accepted."""
 
-    TASK, OUTPUT, RESIZES_INPUT = "landmarks", "points", False
+    TASK, OUTPUT = "landmarks", "points"
 
     def __init__(self, num_points=68, network_size=256, channels=(32, 48, 64, 80, 80, 80, 80), beta=10.0,
                  input_size=(512, 512), flip_test=False, mirror=None, shape_correction=False, **kwargs):
@@ -211,7 +211,7 @@ class HolisticLandmarks(FaceModel, keras.Model):
 class ADCLandmarks(FaceModel, keras.Model):
     """Global coarse network + attention-driven crops from the full-resolution image."""
 
-    TASK, OUTPUT, RESIZES_INPUT = "landmarks", "points", False
+    TASK, OUTPUT = "landmarks", "points"
 
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
