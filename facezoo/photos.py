@@ -392,7 +392,8 @@ class LandmarkResult:
         return paths
 
 
-def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=None, min_score=None):
+def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=None, min_score=None,
+              aligned=False):
     """68 landmarks of every face in ``image``, in the photo's pixels: the one-call form
     of :class:`facezoo.LandmarkDetector`.
 
@@ -400,7 +401,9 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     resolution, up to ``max_crop`` pixels (by default what the model can use, see
     :func:`facezoo.pipeline.landmark_crop_side`: 512 for the shipped presets; a larger
     face is box-filtered down to it), and the points are mapped back through the inverse
-    transform.
+    transform. With ``aligned=True`` the image is one face framed like the preset's crops:
+    no detection. A model name is loaded on every call: for many photos make one
+    :class:`facezoo.LandmarkDetector` and reuse it.
 
     Returns:
         :class:`LandmarkResult`; faces whose prediction is not finite are left out and
@@ -408,4 +411,5 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     """
     from facezoo.pipeline import LandmarkDetector
 
-    return LandmarkDetector(model, detector, max_faces=max_faces, min_score=min_score, max_crop=max_crop).detect(image)
+    return LandmarkDetector(model, detector, max_faces=max_faces, min_score=min_score, max_crop=max_crop,
+                            aligned=aligned).detect(image)

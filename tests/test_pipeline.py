@@ -352,6 +352,8 @@ def test_aligned_landmarks_read_a_preset_framed_crop_without_detection(data_root
     found = LandmarkDetector(model, detector=no_detector, aligned=True).detect(image)
     assert len(found.faces) == 1
     assert np.abs(found.faces[0].landmarks - whole).max() < 1.0
+    one_call = facezoo.landmarks(image, model=model, detector=no_detector, aligned=True)
+    np.testing.assert_allclose(one_call.faces[0].landmarks, found.faces[0].landmarks, atol=1e-3)
     eyes = np.linalg.norm(whole[36] - whole[45])
     assert np.linalg.norm(whole - sample.landmarks * 512 / np.array(sample.image.shape[1::-1]), axis=-1).mean() < (
         0.08 * eyes), "and they are the face's points"
