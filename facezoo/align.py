@@ -45,6 +45,13 @@ def box_transform(box, template_box, size):
     return np.array([[scale, 0.0, tcx - scale * cx], [0.0, scale, tcy - scale * cy]])
 
 
+def resize_transform(shape, size):
+    """The 2x3 transform of a resize from an image of ``shape`` ``(H, W, ...)`` to ``size``
+    ``(h, w)`` (pixel centres onto pixel centres, as PIL's resize maps them)."""
+    sy, sx = size[0] / shape[0], size[1] / shape[1]
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
+
+
 def invert(transform):
     """Inverse of a 2x3 affine transform."""
     full = np.vstack([np.asarray(transform, np.float64), [0.0, 0.0, 1.0]])

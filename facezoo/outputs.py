@@ -152,7 +152,7 @@ def stale_overlay(folder, stem):
     """``[<stem>.overlay.png]`` when an earlier ``facezoo landmarks --overlay`` run wrote it, as
     its ``<stem>.json`` says (call it before that JSON is replaced), else ``[]``."""
     record = _facezoo_json(os.path.join(folder, f"{stem}.json"))
-    path = os.path.join(folder, f"{stem}.overlay.png")
+    path = os.path.join(folder, LANDMARK_OVERLAY.format(stem=stem))
     return [path] if record and record.get("overlay") and os.path.isfile(path) else []
 
 

@@ -351,9 +351,8 @@ class LandmarkResult:
                 for first, last, closed in IBUG68_CONTOURS:
                     line = [tuple(p) for p in points[first:last + 1]]
                     draw.line(line + line[:1] if closed else line, fill=(0, 220, 0), width=max(1, round(unit)))
-            radius = unit
             for x, y in points:
-                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(255, 40, 40))
+                draw.ellipse([x - unit, y - unit, x + unit, y + unit], fill=(255, 40, 40))
         return np.asarray(canvas)
 
     def to_json(self):
@@ -370,14 +369,14 @@ class LandmarkResult:
         complete; the ``.pts`` of faces an earlier run of this photo found beyond these, and its
         overlay when this run draws none, are removed. Returns the paths."""
         from facezoo.data.io import format_pts
-        from facezoo.outputs import stale_face_files, stale_overlay
+        from facezoo.outputs import LANDMARK_OVERLAY, stale_face_files, stale_overlay
 
         # before the JSON that lists them is replaced
         stale = stale_face_files(folder, stem, len(self.faces)) + ([] if overlay else stale_overlay(folder, stem))
         paths = {"json": os.path.join(folder, f"{stem}.json")}
         paths.update({f"face{i}": os.path.join(folder, f"{stem}_face{i}.pts") for i in range(len(self.faces))})
         if overlay:
-            paths["overlay"] = os.path.join(folder, f"{stem}.overlay.png")
+            paths["overlay"] = os.path.join(folder, LANDMARK_OVERLAY.format(stem=stem))
         with atomic_outputs(paths) as temps:
             if overlay:
                 Image.fromarray(self.overlay()).save(temps["overlay"], format="PNG")

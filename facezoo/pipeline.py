@@ -20,7 +20,7 @@ the face is (:func:`facezoo.align.paste_faces`).
 
 import numpy as np
 
-from facezoo.align import apply, invert, paste_faces, warp_to_crop
+from facezoo.align import apply, invert, paste_faces, resize_transform, warp_to_crop
 from facezoo.detect import Detection, MTCNNDetector
 from facezoo.photos import (DEFAULT_LANDMARK_MODEL, DEFAULT_MODEL, FaceLandmarks, FaceResult, LandmarkResult,
                             ParseResult, check_max_faces, face_transform, load_model, read_photo, source_name)
@@ -268,11 +268,9 @@ class FaceParser(_Pipeline):
         """An aligned crop resized to the model: ``(crop, transform, heatmaps, notes)``."""
         from PIL import Image
 
-        height, width = photo.shape[:2]
         size = self.info.input_size
         crop = np.asarray(Image.fromarray(photo).resize((size[1], size[0]), Image.BILINEAR))
-        sy, sx = size[0] / height, size[1] / width
-        transform = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
+        transform = resize_transform(photo.shape, size)
         heatmaps, notes = None, []
         if self.landmarker is not None:
             points = aligned_face_points(self.landmarker, self.info, photo, transform)
@@ -447,17 +445,13 @@ class LandmarkDetector(_Pipeline):
             if not self.info.alignment:
                 raise ValueError(f"{self.info.name} has no alignment template: aligned=True cannot place the face")
             self.detector = self._template_face
-        self.aligned = bool(aligned)
         self.max_crop = landmark_crop_side(self.model) if max_crop is None else int(max_crop)
         if self.max_crop < 64:
             raise ValueError(f"max_crop must be >= 64 pixels, got {max_crop!r}")
 
     def _template_face(self, photo):
         """The face the preset's template puts in a crop of ``photo``'s size (``aligned``)."""
-        height, width = photo.shape[:2]
-        size_y, size_x = self.info.input_size
-        sx, sy = size_x / width, size_y / height  # photo -> model input, as a resize
-        return [aligned_detection(self.info, np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]]))]
+        return [aligned_detection(self.info, resize_transform(photo.shape, self.info.input_size))]
 
     def locate(self, image, detections, smoother=None):
         """Landmarks of the faces ``detections`` (:class:`~facezoo.detect.Detection`, e.g.

@@ -61,9 +61,8 @@ def read_photo(path):
                 if frames > 1:
                     notes.append(f"{frames} frames ({img.format}): only the first was read")
                 img = ImageOps.exif_transpose(img)
-                if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                    if img.convert("RGBA").getchannel("A").getextrema()[0] < 255:
-                        notes.append("transparent pixels were composited on white")
+                if _has_alpha(img) and img.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+                    notes.append("transparent pixels were composited on white")  # by to_rgb_array
                 return to_rgb_array(img, path), notes
     except Image.DecompressionBombError as error:  # PIL refuses far above MAX_PIXELS, at open
         found = re.search(r"\((\d+) pixels\)", str(error))
@@ -73,6 +72,11 @@ def read_photo(path):
         raise
     except Exception as error:  # PIL's decoders raise many types on damaged data; all mean "unreadable"
         raise DataError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+
+
+def _has_alpha(img):
+    """Whether a PIL image carries transparency (composited on white by :func:`to_rgb_array`)."""
+    return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
 
 
 def _check_size(width, height, source):
@@ -92,7 +96,7 @@ def to_rgb_array(img, source="image"):
         array = np.asarray(img, dtype=np.float64)
         peak = 1.0 if array.max() <= 1.0 else 255.0
         img = Image.fromarray(np.clip(array * 255.0 / peak, 0, 255).astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if _has_alpha(img):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
