@@ -65,11 +65,21 @@
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_helen_only_corrected \
         --init runs/adc_helen_only/final.keras --fit-shape-correction
     # 13. and 14. the networks trained six epochs under that (fixed) correction, then it is refitted
-    #     (the shipped adc_landmarks_300w and adc_landmarks_300w_fast)
+    #     (shipped until step 16)
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_joint \
         --init runs/adc_helen_only_corrected/final.keras --epochs 6 --learning-rate 1e-4 --halve-every 2
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_step14 \
         --init runs/adc_joint/final.keras --fit-shape-correction
+    # 15. and 16. 22 more epochs under step 14's (fixed) correction on HELEN's and the dlib-labelled faces,
+    #     then the correction refitted (the shipped adc_landmarks_300w and adc_landmarks_300w_fast; the run
+    #     started from step 14 as it shipped: git show 5e5c7d6:weights/adc_landmarks_300w.npz > step14.npz,
+    #     then python -c "import facezoo; facezoo.load('step14.npz').save('runs/adc_step14.keras')")
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_long \
+        --init runs/adc_step14.keras --epochs 22 --learning-rate 2.5e-4 --halve-every 6 \
+        --extra ../shared/data/lfw_pl=runs/pseudo/lfw_pl_dlib68.json \
+        --extra ../shared/data/celebamask_subset=runs/pseudo/celebamask_dlib68.json
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc_long_fit22 \
+        --init runs/adc_long/final.keras --fit-shape-correction
     # the holistic baseline's correction (holistic_landmarks_300w: step 1's networks, unchanged; a
     #     model that has a correction is refitted from scratch, so the shipped file serves as --init:
     #     python -c "import facezoo; facezoo.load('holistic_landmarks_300w').save('runs/holistic.keras')")

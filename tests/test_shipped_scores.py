@@ -20,10 +20,11 @@ PARSERS = {"icnn_lfw": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_lfw_student": ("lfw_pl", "lfw_pl", "val", 48, 0.955),
            "rtparser_celebamask": ("celebamask", "celebamask_subset", "test", 16, 0.919),
            "rtparser_celebamask_student": ("celebamask", "celebamask_subset", "test", 16, 0.914)}
-# NME % on the first 24 test faces at 512x512 when shipped: ADC 3.79 (recipe step 14; 4.12 after step 10, 4.13
-# after step 9, 4.30 after steps 7 and 8, 4.87 after step 6, 5.06 before semi-supervision), its fast preset 4.01
-# (4.43 after steps 9 and 10), holistic 7.01 with its shape correction (7.75 without). The bounds sit under what
-# the weights before the shape correction score, so that a fall back to them (or a correction left out) fails
+# NME % on the first 24 test faces at 512x512 when shipped: ADC 3.67 (recipe step 16; 3.79 after step 14, 4.12
+# after step 10, 4.13 after step 9, 4.30 after steps 7 and 8, 4.87 after step 6, 5.06 before semi-supervision), its
+# fast preset 3.86 (4.01 after step 14, 4.43 after steps 9 and 10), holistic 7.01 with its shape correction (7.75
+# without). The bounds sit under what the weights before the shape correction score, so that a fall back to them
+# (or a correction left out) fails
 LANDMARKS = {"adc_landmarks_300w": 3.95, "adc_landmarks_300w_fast": 4.2, "holistic_landmarks_300w": 7.4}
 
 
@@ -74,16 +75,15 @@ def test_shipped_stn_icnn_helen_presets_keep_their_f1_on_helens_contours(name, d
 
 
 def test_shipped_rtparser_helen_keeps_its_f1_and_uses_its_heatmap(data_root):
-    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.820 with the
-    heatmap from adc_landmarks_300w's current (step 14) weights (0.764, 0.783, 0.799, 0.807,
-    0.802, 0.796 with its earlier ones, step 10's the last), 0.855 with the ground-truth points.
-    Only the heatmap differs between the two scores, so a parser that ignored its fourth
-    channel would score both the same; the gap narrows as the landmark model improves. The
-    floor fails every landmark weight before step 14."""
+    """HELEN protocol overall F1 on the first 16 test faces at 256x256: 0.811 with the
+    heatmap from adc_landmarks_300w's current (step 16) weights (0.764, 0.783, 0.799, 0.807,
+    0.802, 0.796, 0.820 with its earlier ones, step 14's the last), 0.855 with the ground-truth
+    points. Only the heatmap differs between the two scores, so a parser that ignored its fourth
+    channel would score both the same. The floor fails every landmark weight before step 14."""
     model = facezoo.load("rtparser_helen", compile=False)
     faces = HelenContours(data_root / "helen68", "test", unknown=0, size=(256, 256),
                           align_to=alignment_keypoints(model, (256, 256)))
     scores = {points: evaluate_helen_contours(model, faces, limit=16, progress=False,
                                               heatmap_points=points)["overall"]
               for points in ("detected", "ground_truth")}
-    assert scores["detected"] >= 0.81 and scores["ground_truth"] >= scores["detected"] + 0.02, scores
+    assert scores["detected"] >= 0.808 and scores["ground_truth"] >= scores["detected"] + 0.02, scores

@@ -26,7 +26,7 @@ HELEN68_LANDMARKS = dict(
 #: The network both ADC presets share (one checkpoint; they differ in inference settings).
 ADC_NETWORK = {"global_blocks": 2, "regional_blocks": 1, "crop_size": 24, "region_fraction": 0.05,
                "shape_correction": True}
-ADC_SHA256 = "386ce63a7126ba095793f925da8df4f91fe9f7958a8cce78d7faa3dc47a91f98"
+ADC_SHA256 = "3cded22d2eb317576815313b1fd114c00bc007756ce554325c2a78c64207b1d6"
 #: The ADC presets' data: HELEN's 800 faces and dlib's points on photos of two other sets.
 ADC_TRAINING_DATA = (HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) on 1,989 "
                      "LFW-PL train/validation and 988 CelebAMask-HQ train photos")
@@ -48,7 +48,7 @@ register_presets(
         description="68 landmarks by attention-driven cropping, any resolution, trained on HELEN (300-W points)",
         paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
               "Landmark Detection. CVPR 2020",
-        recipe="the fourteen commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
+        recipe="the sixteen commands of recipes/adc_landmarks_300w.py (holistic network, then three ADC stages: "
                "--init-global HOLISTIC --epochs 12; --init ... --epochs 16 --learning-rate 5e-4 --halve-every 6; "
                "--init ... --epochs 12 --learning-rate 2.5e-4 --halve-every 4; then three semi-supervised ones "
                "with --extra point lists from recipes/dlib_pseudo_landmarks.py: --epochs 2 --learning-rate 5e-4, "
@@ -57,14 +57,16 @@ register_presets(
                "--halve-every 2; then smaller crops: --crop-size 32 --region-fraction 0.0666667 --epochs 6 "
                "--learning-rate 5e-4 --halve-every 2; and again: --crop-size 24 --region-fraction 0.05, the same "
                "schedule); then HELEN's faces alone (--epochs 6 --learning-rate 1e-4 --halve-every 2), the "
-               "shape correction fitted (--fit-shape-correction), six more epochs under it, and it refitted; 2 "
+               "shape correction fitted (--fit-shape-correction), six more epochs under it, and it refitted; "
+               "22 more epochs under it (--epochs 22 --learning-rate 2.5e-4 --halve-every 6, the same --extra "
+               "point lists) and it refitted again; 2 "
                "regional passes and the flip average are inference settings chosen on validation",
         weights_file="adc_landmarks_300w.npz",
         sha256=ADC_SHA256,
         hub_repo="facezoo/adc_landmarks_300w",
         metrics={**HELEN68_PROTOCOL,
-                 "test (330 faces), 512x512": {"nme": 3.50, "failure_rate_8": 1.5},
-                 "test (330 faces), full resolution": {"nme": 3.53, "failure_rate_8": 1.8},
+                 "test (330 faces), 512x512": {"nme": 3.42, "failure_rate_8": 1.5},
+                 "test (330 faces), full resolution": {"nme": 3.43, "failure_rate_8": 1.2},
                  "command": "facezoo eval adc_landmarks_300w --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS, "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
@@ -85,8 +87,8 @@ register_presets(
         metrics={**HELEN68_PROTOCOL,
                  "protocol": HELEN68_PROTOCOL["protocol"].replace("; predictions averaged with the mirrored "
                                                                   "face's (flip_test)", "; no flip average"),
-                 "test (330 faces), 512x512": {"nme": 3.68, "failure_rate_8": 1.8},
-                 "test (330 faces), full resolution": {"nme": 3.72, "failure_rate_8": 2.1},
+                 "test (330 faces), 512x512": {"nme": 3.55, "failure_rate_8": 1.5},
+                 "test (330 faces), full resolution": {"nme": 3.58, "failure_rate_8": 1.8},
                  "command": "facezoo eval adc_landmarks_300w_fast --dataset 300w --data HELEN68_ROOT --split test "
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,

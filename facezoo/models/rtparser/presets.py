@@ -140,12 +140,12 @@ register_presets(
         hub_repo="facezoo/rtparser_helen",
         metrics={
             "protocol": HELEN_CONTOURS_PROTOCOL + "; the heatmap from adc_landmarks_300w (its weights of "
-                                                  "2026-12-07, recipe step 14) on the face the template puts in "
+                                                  "2026-12-07, recipe step 16) on the face the template puts in "
                                                   "the crop",
-            "test (330 faces)": {"overall": 0.8244, "strict": 0.8207, "brows": 0.7783, "eyes": 0.8397,
-                                 "nose": 0.8786, "u_lip": 0.7559, "i_mouth": 0.8178, "l_lip": 0.7996,
-                                 "mouth": 0.8966},
-            "validation (70 faces)": {"overall": 0.8144, "strict": 0.8176},
+            "test (330 faces)": {"overall": 0.8231, "strict": 0.8199, "brows": 0.7784, "eyes": 0.8406,
+                                 "nose": 0.8795, "u_lip": 0.7540, "i_mouth": 0.8158, "l_lip": 0.7940,
+                                 "mouth": 0.8944},
+            "validation (70 faces)": {"overall": 0.8128, "strict": 0.8170},
             "test photos through facezoo parse (330), with adc_landmarks_300w's first weights": {
                 "overall": 0.7930, "strict": 0.7916},
             "command": "facezoo eval rtparser_helen --dataset helen_contours --data HELEN68_ROOT --split test",
