@@ -351,8 +351,9 @@ class LandmarkResult:
                 for first, last, closed in IBUG68_CONTOURS:
                     line = [tuple(p) for p in points[first:last + 1]]
                     draw.line(line + line[:1] if closed else line, fill=(0, 220, 0), width=max(1, round(unit)))
-            for x, y in points:
-                draw.ellipse([x - unit, y - unit, x + unit, y + unit], fill=(255, 40, 40))
+            radius = max(1, round(unit))
+            for x, y in np.round(points).astype(int):  # centred on the point's pixel: a float box can miss it
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(255, 40, 40))
         return np.asarray(canvas)
 
     def to_json(self):

@@ -310,6 +310,11 @@ def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
     assert not green[150, 124], "contours stay apart: the jaw's end (x 121.6) is not joined to a brow (126.0)"
     assert len(IBUG68_CONTOURS) == 9 and drawn[0, 50].sum() == 0
     assert tuple(result.overlay()[0, 50]) == (255, 255, 255), "and the box when asked"
+    off_grid = points + np.linspace(-0.5, 0.5, 68)[:, None] * (1, -1)  # fractions a float-centred dot can miss
+    face.landmarks = off_grid
+    drawn = result.overlay(boxes=False)
+    for x, y in np.round(off_grid).astype(int):
+        assert tuple(drawn[y, x]) == (255, 40, 40), "every point's own pixel is under its dot"
     for wrong in (np.zeros((10, 10, 3), np.uint8), photo / 255.0, np.zeros((300, 400, 4), np.uint8)):
         with pytest.raises(ValueError, match="400x300 uint8 RGB photo"):
             result.overlay(wrong)
