@@ -20,6 +20,7 @@ Where faces overlap, a pixel one face labels keeps that label, and a pixel two f
 label differently takes the face that is surer it is not background.
 """
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -262,8 +263,11 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
     Args:
         image: a path, PIL image or array (any size up to 100 MP; grey, RGBA and 16-bit
             are converted; EXIF rotation is applied to files).
-        model: a preset name or a model from :func:`facezoo.load`. A name loads the model
-            (seconds) on every call: for many photos make one ``FaceParser`` and reuse it.
+        model: a preset name or a model from :func:`facezoo.load`. The pipeline built for a
+            preset (the model loaded, its call compiled: seconds) is kept for the next call
+            with the same preset and settings, so a loop over photos runs at the model's
+            speed; a file or model object gets a new pipeline each call: make one
+            ``FaceParser`` and reuse it.
         detector: a callable ``image -> list[Detection]`` (default :class:`MTCNNDetector`).
         aligned: the image is already an aligned face crop: no detection, the whole image
             is resized to the model's input.
@@ -275,10 +279,31 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
         :class:`ParseResult`. A photo without a face gives all-background labels, no faces
         and a note saying so.
     """
-    from facezoo.pipeline import FaceParser
+    return _pipeline("FaceParser", model, detector, max_faces=max_faces, min_score=min_score, batch_size=batch_size,
+                     aligned=aligned, landmarks=landmarks).parse(image)
 
-    return FaceParser(model, detector, max_faces=max_faces, min_score=min_score, batch_size=batch_size,
-                      aligned=aligned, landmarks=landmarks).parse(image)
+
+def _pipeline(kind, model, detector, **settings):
+    """The one-call forms' ``FaceParser`` / ``LandmarkDetector``: kept for a preset name and
+    plain settings (the two most recent), built anew for files (they may be rewritten between
+    calls), model objects and detectors."""
+    from facezoo.presets import PRESETS
+
+    plain = (str, int, float, bool, type(None))
+    if model in PRESETS and detector is None and all(isinstance(v, plain) for v in settings.values()):
+        return _kept_pipeline(kind, model, tuple(sorted(settings.items())))
+    return _new_pipeline(kind, model, detector, settings)
+
+
+@functools.lru_cache(maxsize=2)
+def _kept_pipeline(kind, model, settings):
+    return _new_pipeline(kind, model, None, dict(settings))
+
+
+def _new_pipeline(kind, model, detector, settings):
+    import facezoo.pipeline
+
+    return getattr(facezoo.pipeline, kind)(model, detector, **settings)
 
 
 DEFAULT_LANDMARK_MODEL = "adc_landmarks_300w"
@@ -402,14 +427,13 @@ def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, 
     :func:`facezoo.pipeline.landmark_crop_side`: 512 for the shipped presets; a larger
     face is box-filtered down to it), and the points are mapped back through the inverse
     transform. With ``aligned=True`` the image is one face framed like the preset's crops:
-    no detection. A model name is loaded on every call: for many photos make one
+    no detection. The pipeline built for a preset is kept for the next call with the
+    same preset and settings (see :func:`parse`); for a file or model object make one
     :class:`facezoo.LandmarkDetector` and reuse it.
 
     Returns:
         :class:`LandmarkResult`; faces whose prediction is not finite are left out and
         named in ``notes``.
     """
-    from facezoo.pipeline import LandmarkDetector
-
-    return LandmarkDetector(model, detector, max_faces=max_faces, min_score=min_score, max_crop=max_crop,
-                            aligned=aligned).detect(image)
+    return _pipeline("LandmarkDetector", model, detector, max_faces=max_faces, min_score=min_score, max_crop=max_crop,
+                     aligned=aligned).detect(image)

@@ -367,3 +367,38 @@ def test_a_face_too_large_for_mtcnns_pyramid_is_found_at_half_size(data_root, ph
     assert 40 < x0 < 90 and 420 < x1 < 480 and y1 > 400  # in the photo's pixels, around the annotated face
     searches.clear()
     assert detector(photo) and searches == [1.0]
+
+
+def test_the_one_call_forms_keep_a_presets_pipeline_for_the_next_call(monkeypatch):
+    """A loop of facezoo.landmarks(photo) / facezoo.parse(photo) builds the pipeline once
+    (it was loaded and compiled again each call: 2.7 s against 0.27 s per HELEN photo, and
+    TensorFlow's retracing warning); other settings, files, model objects and detectors get
+    their own."""
+    import facezoo.pipeline
+    from facezoo import photos
+
+    built = []
+
+    class Counted:
+        def __init__(self, model, detector, **settings):
+            built.append((model, settings))
+
+        def detect(self, image):
+            return self
+
+        parse = detect
+
+    monkeypatch.setattr(facezoo.pipeline, "LandmarkDetector", Counted)
+    monkeypatch.setattr(facezoo.pipeline, "FaceParser", Counted)
+    photos._kept_pipeline.cache_clear()
+    try:
+        first = facezoo.landmarks("photo", "adc_landmarks_300w_fast")
+        assert facezoo.landmarks("photo", "adc_landmarks_300w_fast") is first and len(built) == 1
+        assert facezoo.landmarks("photo", "adc_landmarks_300w_fast", max_faces=1) is not first
+        assert facezoo.parse("photo", "icnn_lfw") is facezoo.parse("photo", "icnn_lfw") and len(built) == 3
+        for model, detector in (("weights/icnn_lfw.npz", None), (object(), None), ("icnn_lfw", lambda image: [])):
+            assert facezoo.parse("photo", model, detector=detector) is not facezoo.parse("photo", model,
+                                                                                        detector=detector)
+        assert len(built) == 9
+    finally:
+        photos._kept_pipeline.cache_clear()
