@@ -47,8 +47,8 @@ MIN_AGREEMENT = {"fp16": 0.99, "dynamic": 0.90, "int8": 0.90}
 LOST_CLASS_SHARE, LOST_CLASS_KEPT = 0.001, 0.5
 #: A landmark model's quantized file (its outputs are points, which have no label to agree on)
 #: may move them by at most this fraction of the input's longer side on average: 2 px at 512.
-#: Dynamic int8 ADC files move them 0.57 px on real faces (validation NME 3.574 -> 3.588 %) and
-#: 0.78 px on the default noise; calibrated int8 ones by tens to hundreds of pixels (the crops'
+#: Dynamic int8 ADC files move them 0.80 px on real faces (the fast preset's validation NME 3.427 ->
+#: 3.494 %) and 1.11 px on the default noise; calibrated int8 ones by tens to hundreds of pixels (the crops'
 #: positions and the soft-argmax do not survive 8 bits).
 MAX_POINT_SHIFT = 0.004
 #: What a refused int8 file's error suggests instead.

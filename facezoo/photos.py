@@ -267,7 +267,7 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
             preset (the model loaded, its call compiled: seconds) is kept for the next call
             with the same preset and settings, so a loop over photos runs at the model's
             speed; a file or model object gets a new pipeline each call: make one
-            ``FaceParser`` and reuse it.
+            ``FaceParser`` and reuse it (and one per thread).
         detector: a callable ``image -> list[Detection]`` (default :class:`MTCNNDetector`).
         aligned: the image is already an aligned face crop: no detection, the whole image
             is resized to the model's input.
@@ -286,11 +286,15 @@ def parse(image, model=DEFAULT_MODEL, detector=None, aligned=False, max_faces=32
 def _pipeline(kind, model, detector, **settings):
     """The one-call forms' ``FaceParser`` / ``LandmarkDetector``: kept for a preset name and
     plain settings (the two most recent), built anew for files (they may be rewritten between
-    calls), model objects and detectors."""
+    calls), model objects and detectors. Kept pipelines are shared by every caller: threads
+    that parse at once should each build their own, and a Keras dtype policy set after the
+    first call does not reach them."""
     from facezoo.presets import PRESETS
 
-    plain = (str, int, float, bool, type(None))
-    if model in PRESETS and detector is None and all(isinstance(v, plain) for v in settings.values()):
+    def plain(value):
+        return value in PRESETS if isinstance(value, str) else isinstance(value, (int, float, bool, type(None)))
+
+    if isinstance(model, str) and model in PRESETS and detector is None and all(map(plain, settings.values())):
         return _kept_pipeline(kind, model, tuple(sorted(settings.items())))
     return _new_pipeline(kind, model, detector, settings)
 

@@ -399,6 +399,8 @@ def test_the_one_call_forms_keep_a_presets_pipeline_for_the_next_call(monkeypatc
         for model, detector in (("weights/icnn_lfw.npz", None), (object(), None), ("icnn_lfw", lambda image: [])):
             assert facezoo.parse("photo", model, detector=detector) is not facezoo.parse("photo", model,
                                                                                         detector=detector)
-        assert len(built) == 9
+        heatmap = facezoo.parse("photo", "rtparser_helen", landmarks="adc.keras")  # a file: not kept either
+        assert facezoo.parse("photo", "rtparser_helen", landmarks="adc.keras") is not heatmap
+        assert len(built) == 11
     finally:
         photos._kept_pipeline.cache_clear()

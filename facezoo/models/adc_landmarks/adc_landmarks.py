@@ -220,7 +220,7 @@ class ADCLandmarks(FaceModel, keras.Model):
         super().__init__(**kwargs)
         # refine_passes=N: the regional stage runs N times, each time on crops re-centred on
         # the previous pass's points; the output is the mean of the N refined estimates
-        # (2 passes: 3.462 -> 3.371 % validation NME for the shipped weights).
+        # (2 passes: 3.324 -> 3.253 % validation NME for the shipped weights).
         if int(refine_passes) < 1:
             raise ValueError(f"refine_passes must be >= 1, got {refine_passes}")
         self.refine_passes = int(refine_passes)
