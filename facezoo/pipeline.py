@@ -440,11 +440,9 @@ class LandmarkDetector(_Pipeline):
 
     def __init__(self, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, min_score=None, max_crop=None,
                  aligned=False):
-        super().__init__(model, (lambda image: []) if aligned else detector, max_faces, min_score)
-        if aligned:
-            if not self.info.alignment:
-                raise ValueError(f"{self.info.name} has no alignment template: aligned=True cannot place the face")
-            self.detector = self._template_face
+        super().__init__(model, self._template_face if aligned else detector, max_faces, min_score)
+        if aligned and not self.info.alignment:
+            raise ValueError(f"{self.info.name} has no alignment template: aligned=True cannot place the face")
         self.max_crop = landmark_crop_side(self.model) if max_crop is None else int(max_crop)
         if self.max_crop < 64:
             raise ValueError(f"max_crop must be >= 64 pixels, got {max_crop!r}")
