@@ -123,11 +123,7 @@ class ShapeCorrection(keras.layers.Layer):
             raise ValueError("fitting a shape correction needs at least two faces")
         reference = procrustes_mean(predicted)
         features, errors = normalised_pairs(predicted, true, reference)
-        mean_features, mean_errors = features.mean(0), errors.mean(0)
-        centred = features - mean_features
-        gram = centred.T @ centred + ridge * np.eye(centred.shape[1])
-        matrix = np.linalg.solve(gram, centred.T @ (errors - mean_errors))
-        bias = mean_errors - mean_features @ matrix
+        matrix, bias = ridge_regression(features, errors, ridge)
         self.reference.assign(reference.astype("float32"))
         self.matrix.assign(matrix.astype("float32"))
         self.bias.assign(bias.astype("float32"))
@@ -137,6 +133,16 @@ class ShapeCorrection(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_points": self.num_points}
+
+
+def ridge_regression(features, targets, ridge):
+    """``(matrix, bias)`` with ``targets ~ features @ matrix + bias`` (``(N, F)``, ``(N, T)``
+    arrays), least squares plus ``ridge`` times the matrix's squared norm (the bias is free)."""
+    mean_features, mean_targets = features.mean(0), targets.mean(0)
+    centred = features - mean_features
+    gram = centred.T @ centred + ridge * np.eye(centred.shape[1])
+    matrix = np.linalg.solve(gram, centred.T @ (targets - mean_targets))
+    return matrix, mean_targets - mean_features @ matrix
 
 
 def procrustes_mean(shapes, iterations=3):
