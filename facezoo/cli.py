@@ -42,10 +42,15 @@ def _cmd_models(args):
 
 def _cmd_export(args):
     from facezoo.export import check_target, export
+    from facezoo.presets import ARCHITECTURES, PRESETS
     from facezoo.registry import model_from_name
 
     check_target(args.output, args.format)  # before the model loads: never after minutes of work
     model = model_from_name(args.model)
+    if args.model in ARCHITECTURES and args.model not in PRESETS:
+        print(f"facezoo export: note: {args.model} is an architecture, not a preset: its weights are random "
+              "(untrained). Export a preset (`facezoo models`) or a trained .keras/.npz file for a useful model",
+              file=sys.stderr)
     calibration = check = None
     if args.calibration:
         calibration = check = _preprocessed_faces(model, args.calibration)
@@ -141,6 +146,9 @@ def _image_files(inputs):
     from facezoo.outputs import is_own_output
 
     for item in inputs:
+        if not os.path.exists(item):
+            yield item, "no such image file or folder"
+            continue
         found = image_files(item) if os.path.isdir(item) else [item]
         own = [path for path in found if is_own_output(path)]
         if own:
@@ -169,6 +177,19 @@ def _terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _nothing_to_do(args):
+    """Exit status 1 with each input's problem when no input names an image (a wrong path,
+    an empty folder), before the output folder is made or the model loads; else None (the
+    inputs found are kept in ``args.files``)."""
+    args.files = list(_image_files(args.inputs))
+    if any(error is None for _, error in args.files):
+        return None
+    for path, error in args.files:
+        print(f"facezoo {args.command}: {path}: {error}", file=sys.stderr)
+    print(f"facezoo {args.command}: nothing to do (no image among the inputs); nothing written", file=sys.stderr)
+    return 1
 
 
 def _prepare_output(args):
@@ -201,7 +222,7 @@ def _for_each_photo(args, work, files_per_photo):
     from facezoo.data.io import DataError
     from facezoo.photos import read_photo
 
-    files = list(_image_files(args.inputs))
+    files = args.files if hasattr(args, "files") else list(_image_files(args.inputs))
     done, no_face, skipped, replaced, failed, stems = 0, 0, 0, 0, 0, set()
     interrupted = False
     silent = args.quiet or args.json
@@ -214,7 +235,8 @@ def _for_each_photo(args, work, files_per_photo):
                     while stem in stems:  # same name from another folder: do not overwrite
                         stem, copy = f"{base}_{copy}", copy + 1
                     stems.add(stem)
-                    if args.skip_existing and outputs.finished(args.output, stem, files_per_photo, path, args.model):
+                    if args.skip_existing and outputs.finished(args.output, stem, files_per_photo, path, args.model,
+                                                               _model_file(args.model)):
                         skipped += 1
                         continue
                     replaced += os.path.exists(os.path.join(args.output, f"{stem}.json"))
@@ -244,7 +266,8 @@ def _for_each_photo(args, work, files_per_photo):
     if skipped:
         parts.append(f"{skipped} already done, skipped")
     if replaced:
-        parts.append(f"{replaced} earlier output(s) replaced (--skip-existing keeps them)")
+        parts.append(f"{replaced} earlier output(s) replaced " + (
+            "(from another model, or incomplete)" if args.skip_existing else "(--skip-existing keeps them)"))
     if failed:
         parts.append(f"{failed} failed")
     if interrupted:
@@ -258,6 +281,16 @@ def _for_each_photo(args, work, files_per_photo):
 
 def _faces(count):
     return f"{count} face{'s' * (count != 1)}"
+
+
+def _model_file(name):
+    """What outputs record of a ``--model`` that is not a preset: the file's absolute path (or
+    the hf:// address), else None (a preset: its name is recorded)."""
+    from facezoo.registry import PRESETS
+
+    if name in PRESETS:
+        return None
+    return name if name.startswith("hf://") else os.path.abspath(name)
 
 
 def _check_task(name, task):
@@ -280,6 +313,8 @@ def _cmd_parse(args):
     _check_task(args.model, "parsing")
     if args.smoothing and args.aligned:
         raise ValueError("--smoothing follows faces found by the detector; it cannot be used with --aligned")
+    if _nothing_to_do(args):
+        return 1
     _prepare_output(args)
     parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
     parse = parser.tracker(args.smoothing) if args.smoothing else parser.parse
@@ -287,6 +322,7 @@ def _cmd_parse(args):
     def work(path, photo, stem, notes):
         result = parse(photo)
         result.source, result.notes = path, notes + result.notes
+        result.model_file = _model_file(args.model)
         return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work, PARSE_FILES)
@@ -297,15 +333,18 @@ def _cmd_landmarks(args):
     from facezoo.pipeline import LandmarkDetector
 
     _check_task(args.model, "landmarks")
-    _prepare_output(args)
     if args.smoothing and args.aligned:
         raise ValueError("--smoothing follows faces found by the detector; it cannot be used with --aligned")
+    if _nothing_to_do(args):
+        return 1
+    _prepare_output(args)
     detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
     detect = detector.tracker(args.smoothing) if args.smoothing else detector.detect
 
     def work(path, photo, stem, notes):
         result = detect(photo)
         result.source, result.notes = path, notes + result.notes
+        result.model_file = _model_file(args.model)
         return result, result.save(args.output, stem, overlay=args.overlay)
 
     return _for_each_photo(args, work, LANDMARK_FILES + ((LANDMARK_OVERLAY,) if args.overlay else ()))

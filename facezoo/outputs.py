@@ -137,15 +137,19 @@ def is_own_output(path):
     return False
 
 
-def finished(folder, stem, files, source, model):
+def finished(folder, stem, files, source, model, model_file=None):
     """Whether photo ``source`` was already done into ``folder`` as ``stem`` by ``model``:
     every one of ``files`` (patterns with ``{stem}``) exists and ``<stem>.json`` records
-    the same photo and model. Outputs are renamed into place only when complete, so
-    existing files are whole files."""
+    the same photo and model: the same preset name, or the same ``model_file`` (a model
+    from a file keeps its preset's name, so a fine-tune's outputs never pass for the
+    preset's). Outputs are renamed into place only when complete, so existing files are
+    whole files."""
     if not all(os.path.isfile(os.path.join(folder, pattern.format(stem=stem))) for pattern in files):
         return False
     record = _facezoo_json(os.path.join(folder, f"{stem}.json"))
-    return record is not None and record.get("image") == os.fspath(source) and record.get("model") == model
+    if record is None or record.get("image") != os.fspath(source) or record.get("model_file") != model_file:
+        return False
+    return model_file is not None or record.get("model") == model
 
 
 def stale_overlay(folder, stem):

@@ -24,6 +24,7 @@ import functools
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -79,6 +80,9 @@ class ParseResult:
     notes: list = field(default_factory=list)
     #: the photo parsed (uint8 RGB), for :meth:`overlay` and :meth:`save`; not in the JSON
     image: np.ndarray = field(default=None, repr=False, compare=False)
+    #: the model file (or hf:// repository) the model came from, where not a preset
+    #: (``facezoo parse --model FILE`` records it: a fine-tune keeps its preset's name)
+    model_file: Optional[str] = None
 
     def _class_map(self):
         from facezoo.classmaps import CLASS_MAPS, ClassMap
@@ -104,6 +108,7 @@ class ParseResult:
             "model": self.model, "facezoo_version": facezoo.__version__,
             "class_names": list(self.class_names), "class_colors": [list(c) for c in self.class_colors],
             "keypoint_sides": KEYPOINT_SIDES, "faces": [face.to_json() for face in self.faces], "notes": self.notes,
+            **({"model_file": self.model_file} if self.model_file else {}),
         }
 
     def overlay(self, image=None, alpha=0.5, boxes=True, legend=True):
@@ -358,6 +363,8 @@ class LandmarkResult:
     notes: list = field(default_factory=list)
     #: the photo (uint8 RGB), for :meth:`overlay`; not in the JSON
     image: np.ndarray = field(default=None, repr=False, compare=False)
+    #: as :attr:`ParseResult.model_file`
+    model_file: Optional[str] = None
 
     def overlay(self, image=None, boxes=True):
         """The photo (``image``, by default the one searched) with each face's points drawn,
@@ -391,7 +398,8 @@ class LandmarkResult:
         return {"image": self.source, "width": self.width, "height": self.height, "model": self.model,
                 "facezoo_version": facezoo.__version__, "points": "iBUG 68, 0-based, (x, y) in photo pixels",
                 "keypoint_sides": KEYPOINT_SIDES,
-                "faces": [face.to_json() for face in self.faces], "notes": self.notes}
+                "faces": [face.to_json() for face in self.faces], "notes": self.notes,
+                **({"model_file": self.model_file} if self.model_file else {})}
 
     def save(self, folder, stem, overlay=False):
         """Write ``<stem>.json``, one 300-W ``<stem>_face<i>.pts`` per face and, with

@@ -92,6 +92,17 @@ def test_export_into_a_folder_holding_files_refuses_and_deletes_nothing(tmp_path
     assert "is a folder" in capsys.readouterr().err
 
 
+def test_exporting_an_architecture_says_its_weights_are_random(tmp_path, capsys, monkeypatch):
+    """Found: `facezoo export icnn` wrote an untrained network without a word."""
+    import facezoo.export
+
+    monkeypatch.setattr(facezoo.export, "export", lambda model, path, **kwargs: f"wrote {path}")
+    assert main(["export", "icnn", "-o", str(tmp_path / "a.tflite")]) == 0
+    assert "icnn is an architecture, not a preset: its weights are random" in capsys.readouterr().err
+    assert main(["export", "icnn_lfw", "-o", str(tmp_path / "b.tflite")]) == 0
+    assert "random" not in capsys.readouterr().err
+
+
 def test_saved_model_export_fills_an_empty_folder_replaces_its_own_and_cleans_killed_exports(tmp_path):
     from facezoo.export import SAVED_MODEL_ENTRIES, export
     from facezoo.models import ICNN
@@ -205,6 +216,27 @@ def test_skip_existing_resumes_and_redoes_what_another_model_wrote(tmp_path, cro
                  "--skip-existing"]) == 0
     assert "2 of 2 input(s) done" in capsys.readouterr().out, "outputs of another model are not 'done'"
     assert json.loads((out / "a.json").read_text())["model"] == "rtparser_lfw_student"
+
+
+def test_skip_existing_tells_a_fine_tune_from_its_preset(tmp_path, crop, capsys):
+    """Found: outputs of a fine-tune (a model file keeps its preset's name) were kept by
+    `--skip-existing` as the preset's own, and a model file's outputs were never resumed."""
+    import facezoo
+
+    tuned = tmp_path / "tuned.keras"
+    facezoo.load("icnn_lfw").save(tuned)  # as a fine-tune saves itself: same name, its own weights
+    folder = _photos(tmp_path / "in", crop, ("a.png", "b.png"))
+    out = tmp_path / "out"
+    assert main(["parse", "--model", str(tuned), "--aligned", str(folder / "a.png"), "-o", str(out)]) == 0
+    record = json.loads((out / "a.json").read_text())
+    assert record["model"] == "icnn_lfw" and record["model_file"] == str(tuned)
+    capsys.readouterr()
+    assert main(["parse", "--model", str(tuned), "--aligned", str(folder), "-o", str(out), "--skip-existing"]) == 0
+    assert "1 already done, skipped" in capsys.readouterr().out  # the file's own outputs resume
+    assert main([*PARSE, str(folder), "-o", str(out), "--skip-existing"]) == 0
+    said = capsys.readouterr().out
+    assert "2 of 2 input(s) done" in said and "2 earlier output(s) replaced (from another model" in said
+    assert "model_file" not in json.loads((out / "a.json").read_text())
 
 
 def test_a_landmarks_rerun_with_fewer_faces_removes_the_stale_pts(tmp_path):

@@ -172,8 +172,13 @@ def test_a_failed_write_leaves_no_file(photo, icnn, tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "out") == []
 
 
-def test_cli_errors(tmp_path):
+def test_cli_errors(tmp_path, capsys):
     assert main(["parse", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o")]) == 1
+    said = capsys.readouterr().err
+    assert f"{tmp_path / 'missing.jpg'}: no such image file or folder" in said and "nothing written" in said
+    assert not (tmp_path / "o").exists()  # found before the output folder is made (or the model loads)
+    assert main(["landmarks", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o")]) == 1
+    assert not (tmp_path / "o").exists()
     assert main(["parse", str(tmp_path), "-o", str(tmp_path / "o")]) == 1  # a folder without images
     assert main(["parse", str(ASTRONAUT), "--model", "icnn_lvf", "-o", str(tmp_path / "o")]) == 2
 
