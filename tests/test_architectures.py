@@ -123,6 +123,20 @@ def test_compile_defaults_train_one_step_and_refuse_targets_that_do_not_fit(name
         bad[0, 0, 0] = len(model.class_names) + 2
         with pytest.raises(TargetError, match=f"must lie in 0..{len(model.class_names) - 1}"):
             model.fit(x, bad, verbose=0)
+        small = y[:, 1:, 1:]  # label maps a pixel short of the images: named, not a TensorFlow shape error
+        with pytest.raises(TargetError, match=f"label maps of {small.shape[1]}x{small.shape[2]} pixels for images of"):
+            model.fit(x, small, verbose=0)
+        import keras
+
+        class Batches(keras.utils.PyDataset):  # a dataset's batches are checked as they are read
+            def __len__(self):
+                return 1
+
+            def __getitem__(self, index):
+                return x, small
+
+        with pytest.raises(TargetError, match="batch 0 of Batches: label maps of"):
+            model.fit(Batches(), verbose=0)
     else:
         with pytest.raises(TargetError, match=f"predicts {model.num_points}"):
             model.fit(x, np.zeros((2, model.num_points + 1, 2), "float32"), verbose=0)

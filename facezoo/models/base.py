@@ -241,14 +241,21 @@ class FaceModel:
         if hasattr(self, "optimizer") and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def check_targets(self, targets):
+    def check_targets(self, targets, images=None):
         """Raise :class:`TargetError` when ``targets`` cannot be this model's training targets
-        (a dict or list of them, one per named output, has each entry checked)."""
+        (a dict or list of them, one per named output, has each entry checked); with the
+        ``images`` they go with, a parser's label maps must have the images' height and width."""
         if isinstance(targets, (dict, list, tuple)):
             for entry in keras.tree.flatten(targets):
-                self.check_targets(entry)
+                self.check_targets(entry, images)
             return
         targets = np.asarray(keras.ops.convert_to_numpy(targets))
+        size = tuple(getattr(images, "shape", ())[1:3])
+        if self.TASK == "parsing" and len(size) == 2 and targets.ndim >= 3 and tuple(targets.shape[1:3]) != size:
+            raise TargetError(f"label maps of {targets.shape[1]}x{targets.shape[2]} pixels for images of "
+                              f"{size[0]}x{size[1]}: {self.name!r} labels every pixel of its input, so each "
+                              "label map must have its image's size (resize both to the model's input size, "
+                              "the labels by nearest neighbour: model.preprocess does the images)")
         if self.TASK == "landmarks":
             if targets.shape[-2:] != (self.num_points, 2):
                 raise TargetError(f"{self.name!r} predicts {self.num_points} (x, y) points; targets of shape "
@@ -270,7 +277,7 @@ class FaceModel:
         is read (other dataset objects are passed through unchecked)."""
         self.check_inputs(x)
         if y is not None:
-            self.check_targets(y)
+            self.check_targets(y, x)
         elif isinstance(x, keras.utils.PyDataset):
             x = CheckedTargets(x, self.check_targets)
         self._build_optimizer()
@@ -279,7 +286,7 @@ class FaceModel:
     def train_on_batch(self, x, y=None, *args, **kwargs):
         self.check_inputs(x)
         if y is not None:
-            self.check_targets(y)
+            self.check_targets(y, x)
         self._build_optimizer()
         return super().train_on_batch(x, y, *args, **kwargs)
 
@@ -363,7 +370,7 @@ class CheckedTargets(keras.utils.PyDataset):
         batch = self.data[index]
         if isinstance(batch, tuple) and len(batch) >= 2:
             try:
-                self.check(batch[1])
+                self.check(batch[1], batch[0])
             except TargetError as error:
                 raise TargetError(f"batch {index} of {type(self.data).__name__}: {error}") from None
         return batch
