@@ -38,6 +38,11 @@ class Detection:
     score: float = 1.0
     keypoints: Optional[np.ndarray] = None
 
+    def __post_init__(self):
+        # plain floats, whatever the detector computed them in (numpy ints print as np.int64(...))
+        self.box = tuple(float(v) for v in self.box)
+        self.score = float(self.score)
+
     def to_json(self):
         data = {"box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4)}
         if self.keypoints is not None:

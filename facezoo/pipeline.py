@@ -341,7 +341,10 @@ class FaceParser(_Pipeline):
         return self.parse_batch([image])[0]
 
     def parse_batch(self, images):
-        """:meth:`parse` of several photos; their faces go through the model together."""
+        """:meth:`parse` of several photos; their faces go through the model together. Every
+        photo is decoded first and held until the batch is done (give a few at a time from a
+        large folder), and one that cannot be read raises :class:`~facezoo.data.DataError`
+        naming it, with no results for the others (``facezoo parse`` skips it and goes on)."""
         photos, notes = zip(*[read_photo(image) for image in images]) if images else ((), ())
         sources = [source_name(image) for image in images]
         if self.aligned:

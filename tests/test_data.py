@@ -101,6 +101,14 @@ def test_image_and_label_of_different_sizes(tmp_path):
         CelebAMask(tmp_path, "test")[0]
 
 
+def test_a_colour_mask_is_refused_with_the_way_to_index_it(tmp_path):
+    make_celebamask_merged(tmp_path, count=1)
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "test" / "masks" / "f0.png")
+    with pytest.raises(DataError, match=r"f0.png: label map must be single-channel class indices, got mode RGB "
+                                        r"\(a colour-coded mask: convert each colour to its class index"):
+        CelebAMask(tmp_path, "test")[0]
+
+
 def test_missing_label_for_an_image(tmp_path):
     make_celebamask_merged(tmp_path, count=2)
     os.remove(tmp_path / "test" / "masks" / "f1.png")

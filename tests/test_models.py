@@ -263,7 +263,7 @@ def test_part_centroid_thetas_centre_on_each_part():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(parts=[{"name": "ear", "classes": ["l_ear"]}]), "unknown class 'l_ear'"),
+        (dict(parts=[{"name": "ear", "classes": ["l_ear"]}]), r"unknown class 'l_ear'.*needs its parts too: parts="),
         (dict(parts=[{"name": "a", "classes": ["nose"]}, {"name": "b", "classes": ["nose"]}]), "belongs to parts"),
         (dict(parts=[{"name": "bg", "classes": ["background"]}]), "background"),
         (dict(parts=[{"name": "x", "classes": ["nose"], "colour": 1}]), "unknown keys"),

@@ -120,7 +120,10 @@ def _read_label(path, convert):
 
 def _index_label(img, path):
     if img.mode not in ("L", "P", "I", "I;16", "1"):
-        raise DataError(f"{path}: label map must be single-channel, got mode {img.mode}")
+        hint = (" (a colour-coded mask: convert each colour to its class index first, e.g. LFW Part Labels' "
+                "red/green/blue masks, which facezoo.data.LFWPartLabels reads as published)"
+                if img.mode in ("RGB", "RGBA") else "")
+        raise DataError(f"{path}: label map must be single-channel class indices, got mode {img.mode}{hint}")
     return np.asarray(img, dtype=np.int32)
 
 

@@ -90,7 +90,9 @@ def parse_parts(parts, class_names):
         for cls in classes:
             if cls not in class_names:
                 raise ValueError(
-                    f"part {name!r} names unknown class {cls!r}; classes: {', '.join(class_names)}"
+                    f"part {name!r} names unknown class {cls!r}; classes: {', '.join(class_names)}. A new "
+                    "class set needs its parts too: parts=[{'name': ..., 'classes': [...]}, ...] (e.g. "
+                    "facezoo.load(name, class_names=[...], parts=[...]); see STNiCNN's docstring)"
                 )
             if cls == class_names[0]:
                 raise ValueError(f"part {name!r} cannot label the background class {cls!r}")
