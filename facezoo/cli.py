@@ -236,7 +236,7 @@ def _for_each_photo(args, work, files_per_photo):
                         stem, copy = f"{base}_{copy}", copy + 1
                     stems.add(stem)
                     if args.skip_existing and outputs.finished(args.output, stem, files_per_photo, path, args.model,
-                                                               _model_file(args.model)):
+                                                               args.model_file):
                         skipped += 1
                         continue
                     replaced += os.path.exists(os.path.join(args.output, f"{stem}.json"))
@@ -284,13 +284,17 @@ def _faces(count):
 
 
 def _model_file(name):
-    """What outputs record of a ``--model`` that is not a preset: the file's absolute path (or
-    the hf:// address), else None (a preset: its name is recorded)."""
+    """What outputs record of a ``--model`` that is not a preset: ``{"path", "sha256"}`` of the
+    file (a fine-tune retrained in place is another model), ``{"path"}`` of an hf:// address,
+    else None (a preset: its name is recorded)."""
+    from facezoo.download import sha256_of
     from facezoo.registry import PRESETS
 
     if name in PRESETS:
         return None
-    return name if name.startswith("hf://") else os.path.abspath(name)
+    if name.startswith("hf://"):
+        return {"path": name}
+    return {"path": os.path.abspath(name), "sha256": sha256_of(name)}
 
 
 def _check_task(name, task):
@@ -317,12 +321,13 @@ def _cmd_parse(args):
         return 1
     _prepare_output(args)
     parser = FaceParser(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
+    args.model_file = _model_file(args.model)  # what the outputs record of a model file (hashed once)
     parse = parser.tracker(args.smoothing) if args.smoothing else parser.parse
 
     def work(path, photo, stem, notes):
         result = parse(photo)
         result.source, result.notes = path, notes + result.notes
-        result.model_file = _model_file(args.model)
+        result.model_file = args.model_file
         return result, result.save(args.output, stem)
 
     return _for_each_photo(args, work, PARSE_FILES)
@@ -339,12 +344,13 @@ def _cmd_landmarks(args):
         return 1
     _prepare_output(args)
     detector = LandmarkDetector(args.model, max_faces=args.max_faces, min_score=args.min_score, aligned=args.aligned)
+    args.model_file = _model_file(args.model)  # what the outputs record of a model file (hashed once)
     detect = detector.tracker(args.smoothing) if args.smoothing else detector.detect
 
     def work(path, photo, stem, notes):
         result = detect(photo)
         result.source, result.notes = path, notes + result.notes
-        result.model_file = _model_file(args.model)
+        result.model_file = args.model_file
         return result, result.save(args.output, stem, overlay=args.overlay)
 
     return _for_each_photo(args, work, LANDMARK_FILES + ((LANDMARK_OVERLAY,) if args.overlay else ()))

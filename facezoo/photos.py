@@ -80,9 +80,10 @@ class ParseResult:
     notes: list = field(default_factory=list)
     #: the photo parsed (uint8 RGB), for :meth:`overlay` and :meth:`save`; not in the JSON
     image: np.ndarray = field(default=None, repr=False, compare=False)
-    #: the model file (or hf:// repository) the model came from, where not a preset
-    #: (``facezoo parse --model FILE`` records it: a fine-tune keeps its preset's name)
-    model_file: Optional[str] = None
+    #: ``{"path", "sha256"}`` of the model file (or ``{"path"}`` of the hf:// repository) the
+    #: model came from, where not a preset (``facezoo parse --model FILE`` records it: a
+    #: fine-tune keeps its preset's name)
+    model_file: Optional[dict] = None
 
     def _class_map(self):
         from facezoo.classmaps import CLASS_MAPS, ClassMap
@@ -364,7 +365,7 @@ class LandmarkResult:
     #: the photo (uint8 RGB), for :meth:`overlay`; not in the JSON
     image: np.ndarray = field(default=None, repr=False, compare=False)
     #: as :attr:`ParseResult.model_file`
-    model_file: Optional[str] = None
+    model_file: Optional[dict] = None
 
     def overlay(self, image=None, boxes=True):
         """The photo (``image``, by default the one searched) with each face's points drawn,

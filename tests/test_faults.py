@@ -229,10 +229,17 @@ def test_skip_existing_tells_a_fine_tune_from_its_preset(tmp_path, crop, capsys)
     out = tmp_path / "out"
     assert main(["parse", "--model", str(tuned), "--aligned", str(folder / "a.png"), "-o", str(out)]) == 0
     record = json.loads((out / "a.json").read_text())
-    assert record["model"] == "icnn_lfw" and record["model_file"] == str(tuned)
+    assert record["model"] == "icnn_lfw" and record["model_file"]["path"] == str(tuned)
+    assert len(record["model_file"]["sha256"]) == 64
     capsys.readouterr()
     assert main(["parse", "--model", str(tuned), "--aligned", str(folder), "-o", str(out), "--skip-existing"]) == 0
     assert "1 already done, skipped" in capsys.readouterr().out  # the file's own outputs resume
+    retrained = facezoo.load("icnn_lfw")
+    retrained.set_weights([w + 0.01 for w in retrained.get_weights()])
+    retrained.save(tuned)  # the same path, retrained in place: another model
+    assert main(["parse", "--model", str(tuned), "--aligned", str(folder / "a.png"), "-o", str(out),
+                 "--skip-existing"]) == 0
+    assert "1 of 1 input(s) done" in capsys.readouterr().out
     assert main([*PARSE, str(folder), "-o", str(out), "--skip-existing"]) == 0
     said = capsys.readouterr().out
     assert "2 of 2 input(s) done" in said and "2 earlier output(s) replaced (from another model" in said
