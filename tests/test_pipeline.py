@@ -193,6 +193,13 @@ def test_cli_smoothing_treats_a_folder_as_the_frames_of_a_video(photo, tmp_path,
     assert "--aligned" in capsys.readouterr().err
 
 
+def test_detections_hold_plain_floats():
+    """Found: boxes from a detector computing in numpy integers printed as np.int64(...)."""
+    detection = Detection((np.int64(1), np.int32(2), 3, np.float32(4.5)), np.float32(0.9))
+    assert detection.box == (1.0, 2.0, 3.0, 4.5) and all(type(v) is float for v in detection.box)
+    assert type(detection.score) is float and repr(detection.box) == "(1.0, 2.0, 3.0, 4.5)"
+
+
 def test_smoother_matches_faces_by_overlap():
     smoother = _Smoother(0.5)
     first = smoother.detections([Detection((0, 0, 10, 10)), Detection((100, 100, 110, 110))])
