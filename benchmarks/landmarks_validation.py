@@ -1,12 +1,16 @@
 """ADC's inference settings scored on the validation faces (the way they were chosen).
 
     python benchmarks/landmarks_validation.py --data ../shared/data/helen68 \\
-        [--model adc_landmarks_300w | FILE.keras] [--refine-passes 1 2 3] [--no-flip-test]
+        [--model adc_landmarks_300w | FILE.keras] [--refine-passes 1 2 3] [--no-flip-test] [--shift-average 0.02]
 
 Validation = the last 70 faces of helen68/trainset, held out by
 recipes/adc_landmarks_300w.py (its VALIDATION); the test faces are not read. For each
 number of regional passes, prints the NME (inter-ocular, percent) and the failure rate at
 8 %, faces given at the model's nominal 512x512.
+
+``--shift-average D``: test-time averaging over framings: each face also given shifted by D of
+its side left, right, up and down (bilinear), the five answers mapped back and averaged (five
+times the model's time).
 """
 
 import argparse
@@ -18,12 +22,43 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VALIDATION = 70  # recipes/adc_landmarks_300w.py holds out the last 70 training faces
 
 
+class ShiftAveraged:
+    """``model``'s points averaged over the face and four copies shifted by ``shift`` of its
+    side (everything else is the model's)."""
+
+    def __init__(self, model, shift):
+        self._model = model
+        self.shifts = [(0.0, 0.0), (shift, 0.0), (-shift, 0.0), (0.0, shift), (0.0, -shift)]
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def __call__(self, images, training=False):
+        import keras
+        import numpy as np
+        from PIL import Image
+
+        images = np.asarray(images)
+        height, width = images.shape[1:3]
+        answers = []
+        for dx, dy in self.shifts:
+            # crop pixel q shows source pixel q + d: the face moves by -d in the crop
+            move = (1, 0, dx * width, 0, 1, dy * height)
+            shifted = np.stack([np.asarray(Image.fromarray(np.round(image * 255).astype(np.uint8)).transform(
+                (width, height), Image.AFFINE, move, Image.BILINEAR)) for image in images]) / np.float32(255)
+            points = keras.ops.convert_to_numpy(self._model(shifted.astype(np.float32), training=False))
+            answers.append(points + np.array([dx * width, dy * height]))
+        return np.mean(answers, axis=0)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="helen68 folder (trainset/ is used)")
     parser.add_argument("--model", default="adc_landmarks_300w", help="an ADC preset name or .keras file")
     parser.add_argument("--refine-passes", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--no-flip-test", action="store_true", help="score without the mirrored-face average")
+    parser.add_argument("--shift-average", type=float, default=0.0, metavar="D",
+                        help="also average over four framings shifted by D of the side (see above)")
     args = parser.parse_args(argv)
 
     import keras
@@ -39,11 +74,13 @@ def main(argv=None):
     model._mirror = mirror_indices(model.num_points, model.mirror) if model.flip_test else None
     faces = Landmarks300W(args.data, "train")
     faces.records = faces.records[-VALIDATION:]
-    print(f"helen68 validation ({len(faces)} faces), {args.model}, flip test {model.flip_test}")
+    scored = ShiftAveraged(model, args.shift_average) if args.shift_average else model
+    print(f"helen68 validation ({len(faces)} faces), {args.model}, flip test {model.flip_test}, "
+          f"shift average {args.shift_average or 'off'}")
     print(f"{'passes':>6} {'NME io %':>9} {'fail@8 %':>9}")
     for passes in args.refine_passes:
         model.refine_passes = passes
-        scores = evaluate_landmarks(model, faces, progress=False)
+        scores = evaluate_landmarks(scored, faces, progress=False)
         print(f"{passes:>6} {scores['nme_inter_ocular']:9.3f} {scores['failure_rate_8']:9.2f}", flush=True)
     return 0
 
