@@ -2,7 +2,7 @@
 probabilities as a prior, scored as `facezoo eval --dataset helen_contours` scores the parser.
 
     python benchmarks/stn_icnn_contour_prior.py --data ../shared/data/helen68 [--model stn_icnn_helen] \
-        [--split val] [--weights 0 0.3 0.45 0.6] [--sigma 2] [--json out.json] [--time 10]
+        [--split val] [--weights 0 0.3 0.45 0.6] [--sigma 2 [1.5 3 ...]] [--json out.json] [--time 10]
 
 Why: HELEN's component labels are polygons through its annotators' 194 contour points, which
 run outside the visible eyelids and lip edges where a pixel network follows the image. A
@@ -201,7 +201,8 @@ def main(argv=None):
     parser.add_argument("--model", default="stn_icnn_helen")
     parser.add_argument("--split", default="val", help="val (the default: how a setting is chosen) or test")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.45, 0.6])
-    parser.add_argument("--sigma", type=float, default=2.0, help="the prior's Gaussian blur, pixels of the crop")
+    parser.add_argument("--sigma", type=float, nargs="+", default=[2.0],
+                        help="the prior's Gaussian blur(s), pixels of the crop")
     parser.add_argument("--time", type=int, default=0, metavar="N", help="also time the pipeline on N photos")
     parser.add_argument("--json", help="write the scores here")
     args = parser.parse_args(argv)
@@ -223,37 +224,40 @@ def main(argv=None):
     landmarker = facezoo.LandmarkDetector()
     label_table, prediction_table = contour_tables()
     sources = ("detected", "ground_truth")
-    matrices = {(s, w): ConfusionMatrix(len(model.class_names)) for s in sources for w in args.weights}
+    settings = [(w, sigma) for w in args.weights for sigma in (args.sigma if w else args.sigma[:1])]
+    matrices = {(s, w, sigma): ConfusionMatrix(len(model.class_names)) for s in sources for w, sigma in settings}
     missed = 0
     for index in tqdm(range(len(faces)), desc=f"helen_contours/{args.split}", unit="face"):
         sample = faces[index]
-        probabilities = keras.ops.convert_to_numpy(model(sample.image[None].astype(np.float32) / 255.0))[0]
+        outputs = model(sample.image[None].astype(np.float32) / 255.0)
+        if model.info.output == "logits":  # the prior mixes probabilities
+            outputs = keras.ops.softmax(outputs)
+        probabilities = keras.ops.convert_to_numpy(outputs)[0]
         true = label_table[sample.labels]
         detected = aligned_face_points(landmarker, model.info, sample.image)
         missed += detected is None
         for source, face_points in (("detected", detected), ("ground_truth", sample.landmarks)):
-            for weight in args.weights:
+            for weight, sigma in settings:
                 mixed = probabilities if face_points is None or weight == 0 else prior.mix(
-                    probabilities, face_points, model.class_names, weight=weight, sigma=args.sigma)
-                matrices[(source, weight)].update(prediction_table[mixed.argmax(-1)], true)
+                    probabilities, face_points, model.class_names, weight=weight, sigma=sigma)
+                matrices[(source, weight, sigma)].update(prediction_table[mixed.argmax(-1)], true)
 
-    print(f"{args.model} on helen_contours/{args.split} ({len(faces)} faces; landmarks missed on {missed}); "
-          f"sigma {args.sigma}")
+    print(f"{args.model} on helen_contours/{args.split} ({len(faces)} faces; landmarks missed on {missed})")
     results = []
-    for (source, weight), matrix in matrices.items():
+    for (source, weight, sigma), matrix in matrices.items():
         scores = helen_scores(matrix.matrix)
-        results.append({"points": source, "weight": weight, "overall": scores["overall"],
+        results.append({"points": source, "weight": weight, "sigma": sigma, "overall": scores["overall"],
                         "strict": scores["overall_strict"], "groups": scores["groups"]})
         groups = " ".join(f"{k} {v:.3f}" for k, v in scores["groups"].items())
-        print(f"{source:>12} weight {weight:.2f}: overall {scores['overall']:.4f} "
+        print(f"{source:>12} weight {weight:.2f} sigma {sigma:.1f}: overall {scores['overall']:.4f} "
               f"strict {scores['overall_strict']:.4f} | {groups}", flush=True)
     timing = None
     if args.time:
         chosen = max(args.weights)  # the cost does not depend on the weight
-        timing = pipeline_times(args.model, [r[1] for r in faces.records[:args.time]], prior, chosen, args.sigma)
+        timing = pipeline_times(args.model, [r[1] for r in faces.records[:args.time]], prior, chosen, args.sigma[0])
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"model": args.model, "split": args.split, "faces": len(faces), "sigma": args.sigma,
+            json.dump({"model": args.model, "split": args.split, "faces": len(faces),
                        "ridge": ridge, "ridge_errors_px": ridge_errors, "missed": missed, "results": results,
                        "ms_per_photo": timing}, handle, indent=1)
     return 0

@@ -24,15 +24,16 @@ def _similar(points, angle, scale, shift):
 
 def _faces(count, seed):
     """Random 68-point shapes (a base shape bent by noise), each under its own similarity, and
-    contours that are fixed convex mixtures of the points (so they turn and scale with them)."""
+    contours that are fixed mixtures of the points stretched unevenly along the face's own axes
+    (a linear function of the shape in the face's frame, but not in the photo's pixels)."""
     rng = np.random.default_rng(seed)
     base = np.random.default_rng(0).normal(size=(68, 2))
     mixing = np.random.default_rng(1).dirichlet(np.ones(4), size=194)
     chosen = np.random.default_rng(2).integers(0, 68, size=(194, 4))
     points, contours = [], []
     for _ in range(count):
-        shape = base + 0.1 * rng.normal(size=base.shape)
-        contour = (shape[chosen] * mixing[..., None]).sum(1)
+        shape = base + 0.02 * rng.normal(size=base.shape)
+        contour = (shape[chosen] * mixing[..., None]).sum(1) @ np.diag([1.4, 0.7])
         angle, scale, shift = rng.uniform(-0.5, 0.5), rng.uniform(50, 200), rng.uniform(100, 400, 2)
         points.append(_similar(shape, angle, scale, shift))
         contours.append(_similar(contour, angle, scale, shift))
@@ -40,12 +41,15 @@ def _faces(count, seed):
 
 
 def test_the_map_is_learnt_in_the_faces_own_frame(bench):
-    """Contours that are a fixed function of the shape are recovered for faces turned, moved
-    and scaled unlike any training face: the fit sees shapes, not where they are."""
+    """Contours that are a fixed function of the shape in its own frame are recovered for faces
+    turned, moved and scaled unlike any training face: the fit sees shapes, not where they are
+    (a fit in the photo's pixels misses them there)."""
     points, contours = _faces(300, seed=3)
     prior = bench.ContourPrior.fit(points, contours, ridge=1e-6)
     test_points, test_contours = _faces(5, seed=4)
     pose = (2.0, 3.0, np.array([-1000.0, 50.0]))  # far outside the training poses
+    # within 1 % of the face's scale there (6 pixels; the frame is only as exact as the shapes'
+    # noise lets the similarity be found: 4.9 measured; a least-squares fit in pixels misses by 14)
     np.testing.assert_allclose(prior.contours(_similar(test_points, *pose)), _similar(test_contours, *pose),
                                atol=1e-2 * 3 * 200)
     with pytest.raises(ValueError, match="194"):
