@@ -205,7 +205,8 @@ def _prepare_output(args):
 
 def _for_each_photo(args, work, files_per_photo):
     """Run ``work(path, photo, stem, notes) -> (result, written paths)`` on every input
-    photo with a progress bar (the output folder already checked by :func:`_prepare_output`).
+    photo with a progress bar (the inputs listed by :func:`_nothing_to_do`, the output folder
+    checked by :func:`_prepare_output`).
 
     A file that fails is reported and skipped; with ``--skip-existing`` a photo whose
     outputs (``files_per_photo`` patterns) are complete from the same model is skipped.
@@ -222,7 +223,7 @@ def _for_each_photo(args, work, files_per_photo):
     from facezoo.data.io import DataError
     from facezoo.photos import read_photo
 
-    files = args.files if hasattr(args, "files") else list(_image_files(args.inputs))
+    files = args.files  # listed by _nothing_to_do, before the model loaded
     done, no_face, skipped, replaced, failed, stems = 0, 0, 0, 0, 0, set()
     interrupted = False
     silent = args.quiet or args.json
