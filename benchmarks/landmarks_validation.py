@@ -6,7 +6,11 @@
 Validation = the last 70 faces of helen68/trainset, held out by
 recipes/adc_landmarks_300w.py (its VALIDATION); the test faces are not read. For each
 number of regional passes, prints the NME (inter-ocular, percent) and the failure rate at
-8 %, faces given at the model's nominal 512x512.
+8 %, faces given at the model's nominal 512x512. A model of HELEN's 194 contour points
+(``adc_landmarks_helen194``) is scored on the same faces' contours, with the NME of each
+contour too; ``--mapped-to-194`` scores a 68-point model's points mapped to those contours by
+``facezoo.data.helen.contour_combination`` (fitted on the training faces' annotation): the
+baseline a 194-point model has to beat.
 
 ``--shift-average D``: test-time averaging over framings: each face also given shifted by D of
 its side left, right, up and down (bilinear), the five answers mapped back and averaged (five
@@ -51,37 +55,73 @@ class ShiftAveraged:
         return np.mean(answers, axis=0)
 
 
+class MappedTo194:
+    """A 68-point ``model``'s points mapped to HELEN's 194 by an affine ``combination``
+    ``(194, 68)`` (everything else is the model's)."""
+
+    num_points = 194
+
+    def __init__(self, model, combination):
+        self._model, self.combination = model, combination
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def __call__(self, images, training=False):
+        import keras
+        import numpy as np
+
+        points = keras.ops.convert_to_numpy(self._model(images))
+        return np.einsum("kj,bjd->bkd", self.combination, points).astype(np.float32)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="helen68 folder (trainset/ is used)")
     parser.add_argument("--model", default="adc_landmarks_300w", help="an ADC preset name or .keras file")
     parser.add_argument("--refine-passes", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--no-flip-test", action="store_true", help="score without the mirrored-face average")
+    parser.add_argument("--mapped-to-194", action="store_true",
+                        help="a 68-point model's points mapped linearly to HELEN's 194, scored on those")
     parser.add_argument("--shift-average", type=float, default=0.0, metavar="D",
                         help="also average over four framings shifted by D of the side (see above)")
     args = parser.parse_args(argv)
 
     import keras
+    import numpy as np
 
     import facezoo
-    from facezoo.data import Landmarks300W
-    from facezoo.evaluate import evaluate_landmarks
+    from facezoo.data import HelenContourPoints, Landmarks300W
+    from facezoo.data.helen import CONTOURS, contour_combination
+    from facezoo.evaluate import predict_landmarks
+    from facezoo.metrics import landmark_normaliser, landmark_scores
     from facezoo.models.adc_landmarks import mirror_indices
 
     model = (keras.models.load_model(args.model) if args.model.endswith(".keras")
              else facezoo.load(args.model, compile=False))
     model.flip_test = not args.no_flip_test  # inference-time settings, the weights are the same
     model._mirror = mirror_indices(model.num_points, model.mirror) if model.flip_test else None
-    faces = Landmarks300W(args.data, "train")
-    faces.records = faces.records[-VALIDATION:]
     scored = ShiftAveraged(model, args.shift_average) if args.shift_average else model
+    if args.mapped_to_194:
+        if model.num_points != 68:
+            parser.error("--mapped-to-194 maps a 68-point model's points")
+        scored = MappedTo194(scored, contour_combination(args.data))
+    if scored.num_points == 194:
+        faces = HelenContourPoints(args.data, "val")
+    else:
+        faces = Landmarks300W(args.data, "train")
+        faces.records = faces.records[-VALIDATION:]
     print(f"helen68 validation ({len(faces)} faces), {args.model}, flip test {model.flip_test}, "
           f"shift average {args.shift_average or 'off'}")
-    print(f"{'passes':>6} {'NME io %':>9} {'fail@8 %':>9}")
+    regions = CONTOURS if scored.num_points == 194 else {}
+    print(f"{'passes':>6} {'NME io %':>9} {'fail@8 %':>9}" + "".join(f" {name:>10}" for name in regions))
     for passes in args.refine_passes:
         model.refine_passes = passes
-        scores = evaluate_landmarks(scored, faces, progress=False)
-        print(f"{passes:>6} {scores['nme_inter_ocular']:9.3f} {scores['failure_rate_8']:9.2f}", flush=True)
+        predicted, true = predict_landmarks(scored, faces, progress=False)
+        scores = landmark_scores(predicted, true)
+        errors = np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true)[:, None] * 100
+        print(f"{passes:>6} {scores['nme_inter_ocular']:9.3f} {scores['failure_rate_8']:9.2f}"
+              + "".join(f" {errors[:, a:b].mean():10.3f}" for a, b in regions.values()), flush=True)
     return 0
 
 

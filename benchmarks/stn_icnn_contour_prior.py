@@ -45,6 +45,8 @@ RIDGES = (0.01, 0.1, 1.0, 10.0)
 #: The classes a prior from iBUG's 68 points draws: their brows are one line along the top
 #: edge, so the brows' polygons are left to the parser (with them the validation score fell).
 PRIOR_CLASSES = ("nose", "l_eye", "r_eye", "u_lip", "i_mouth", "l_lip")
+#: What HELEN's own 194 points draw (``--contour-model``): every component, their brows being whole.
+DRAWN = PRIOR_CLASSES + ("l_brow", "r_brow")
 
 
 class ContourPrior:
@@ -90,34 +92,41 @@ class ContourPrior:
 
     def mix(self, probabilities, points, class_names, weight=0.45, sigma=2.0, classes=PRIOR_CLASSES):
         """``probabilities`` ``(H, W, C)`` of one face with the prior drawn from its 68 ``points``
-        (pixels of that grid) mixed in: ``(1 - weight) p + weight q``, where ``q`` is each of
-        ``classes``' polygon blurred by a Gaussian of ``sigma`` pixels, and what those leave
-        shared among the other classes as ``p`` shares it. ``class_names`` must hold HELEN's
-        names for ``classes``."""
-        from PIL import Image, ImageFilter
-
-        probabilities = np.asarray(probabilities, np.float32)
-        height, width, count = probabilities.shape
+        (pixels of that grid) mixed in (:func:`mix_contours`)."""
         if np.shape(points) != self.reference.shape:
             raise ValueError(f"the contour prior is drawn from {len(self.reference)} (x, y) points; got shape "
                              f"{np.shape(points)}")
-        names = list(class_names)
-        missing = [c for c in classes if c not in names]
-        if missing:
-            raise ValueError(f"the parser has no class {missing} for the contour prior (classes: {names})")
-        drawn = rasterise_components(self.contours(np.asarray(points)[None])[0], (height, width), unknown=-1)
-        prior = np.zeros_like(probabilities)
-        for name in classes:
-            area = drawn == HELEN.index(name)
-            if area.any():
-                blurred = Image.fromarray(area.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(sigma))
-                prior[..., names.index(name)] = np.asarray(blurred, np.float32) / 255.0
-        chosen = [names.index(c) for c in classes]
-        others = [i for i in range(count) if i not in chosen]
-        left = np.clip(1.0 - prior[..., chosen].sum(-1, keepdims=True), 0.0, 1.0)
-        share = probabilities[..., others]
-        prior[..., others] = left * share / np.maximum(share.sum(-1, keepdims=True), 1e-6)
-        return (1.0 - weight) * probabilities + weight * prior
+        return mix_contours(probabilities, self.contours(np.asarray(points)[None])[0], class_names, weight, sigma,
+                            classes)
+
+
+def mix_contours(probabilities, contours, class_names, weight=0.45, sigma=2.0, classes=PRIOR_CLASSES):
+    """``probabilities`` ``(H, W, C)`` of one face with HELEN's components drawn from its 194
+    ``contours`` (pixels of that grid) mixed in: ``(1 - weight) p + weight q``, where ``q`` is
+    each of ``classes``' polygon blurred by a Gaussian of ``sigma`` pixels, and what those
+    leave shared among the other classes as ``p`` shares it. ``class_names`` must hold HELEN's
+    names for ``classes``."""
+    from PIL import Image, ImageFilter
+
+    probabilities = np.asarray(probabilities, np.float32)
+    height, width, count = probabilities.shape
+    names = list(class_names)
+    missing = [c for c in classes if c not in names]
+    if missing:
+        raise ValueError(f"the parser has no class {missing} for the contour prior (classes: {names})")
+    drawn = rasterise_components(contours, (height, width), unknown=-1)
+    prior = np.zeros_like(probabilities)
+    for name in classes:
+        area = drawn == HELEN.index(name)
+        if area.any():
+            blurred = Image.fromarray(area.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(sigma))
+            prior[..., names.index(name)] = np.asarray(blurred, np.float32) / 255.0
+    chosen = [names.index(c) for c in classes]
+    others = [i for i in range(count) if i not in chosen]
+    left = np.clip(1.0 - prior[..., chosen].sum(-1, keepdims=True), 0.0, 1.0)
+    share = probabilities[..., others]
+    prior[..., others] = left * share / np.maximum(share.sum(-1, keepdims=True), 1e-6)
+    return (1.0 - weight) * probabilities + weight * prior
 
 
 def _framed(points, reference, contours):
@@ -205,6 +214,9 @@ def main(argv=None):
                         help="the prior's Gaussian blur(s), pixels of the crop")
     parser.add_argument("--time", type=int, default=0, metavar="N", help="also time the pipeline on N photos")
     parser.add_argument("--json", help="write the scores here")
+    parser.add_argument("--contour-model", metavar="PRESET_OR_FILE",
+                        help="also a third source: the 194 contour points straight from this landmark model "
+                             "(e.g. adc_landmarks_helen194) on the aligned crop, every component drawn, brows too")
     args = parser.parse_args(argv)
 
     import keras
@@ -223,7 +235,8 @@ def main(argv=None):
     faces = aligned_helen_contours(model, args.data, args.split)
     landmarker = facezoo.LandmarkDetector()
     label_table, prediction_table = contour_tables()
-    sources = ("detected", "ground_truth")
+    sources = ("detected", "ground_truth") + (("contours",) if args.contour_model else ())
+    contour_landmarker = facezoo.LandmarkDetector(args.contour_model) if args.contour_model else None
     settings = [(w, sigma) for w in args.weights for sigma in (args.sigma if w else args.sigma[:1])]
     matrices = {(s, w, sigma): ConfusionMatrix(len(model.class_names)) for s in sources for w, sigma in settings}
     missed = 0
@@ -236,9 +249,14 @@ def main(argv=None):
         true = label_table[sample.labels]
         detected = aligned_face_points(landmarker, model.info, sample.image)
         missed += detected is None
-        for source, face_points in (("detected", detected), ("ground_truth", sample.landmarks)):
+        mixes = {"detected": (detected, prior.mix), "ground_truth": (sample.landmarks, prior.mix)}
+        if contour_landmarker is not None:
+            contours = aligned_face_points(contour_landmarker, model.info, sample.image)
+            missed += contours is None
+            mixes["contours"] = (contours, lambda p, c, names, **kw: mix_contours(p, c, names, classes=DRAWN, **kw))
+        for source, (face_points, mix) in mixes.items():
             for weight, sigma in settings:
-                mixed = probabilities if face_points is None or weight == 0 else prior.mix(
+                mixed = probabilities if face_points is None or weight == 0 else mix(
                     probabilities, face_points, model.class_names, weight=weight, sigma=sigma)
                 matrices[(source, weight, sigma)].update(prediction_table[mixed.argmax(-1)], true)
 

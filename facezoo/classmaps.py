@@ -5,7 +5,8 @@ right (the subject's left eye lies on the image's right), as in CelebAMask-HQ an
 own annotation. HELEN's class *indices* keep Smith et al.'s order (label 2 is the brow on
 the image's left, i.e. the subject's right brow ``r_brow``).
 
-The 68 iBUG landmarks have the same kind of mirror: :data:`FLIP_68`.
+The 68 iBUG landmarks have the same kind of mirror, :data:`FLIP_68`, and HELEN's 194 contour
+points :data:`FLIP_194`.
 
 Example:
     >>> from facezoo.classmaps import CLASS_MAPS
@@ -146,6 +147,27 @@ FLIP_68 = np.array(
     + [64, 63, 62, 61, 60, 67, 66, 65],  # inner mouth
     dtype=np.int64,
 )
+
+#: HELEN's 194-point mirror (Le et al.'s contours; facezoo.data.helen.CONTOURS): index i of a
+#: flipped face is point FLIP_194[i] of the original. Jaw and nose run from one side to the
+#: other (reversed); the lip lines are closed, started at the image-left corner, so a flip
+#: reverses them around it: the inner line's other corner is 100, the outer line's falls
+#: between 71 and 72 (71 on 329 of 800 training faces, 72 on 232), so 58 pairs with 71; the
+#: eyes and brows are drawn in mirrored directions, so each pairs with the other side's
+#: point of the same index. Chosen among every reversal and rotation of each contour as the
+#: one the mean training shape matches best (tests/test_data.py checks it on the data).
+FLIP_194 = np.array(
+    list(range(40, -1, -1))  # jaw
+    + list(range(57, 40, -1))  # nose
+    + [58 + (13 - k) % 28 for k in range(28)]  # outer lip line
+    + [86 + (14 - k) % 28 for k in range(28)]  # inner lip line
+    + list(range(134, 154)) + list(range(114, 134))  # eyes
+    + list(range(174, 194)) + list(range(154, 174)),  # brows
+    dtype=np.int64,
+)
+
+#: The mirror of each point scheme facezoo knows, by its number of points.
+MIRRORS = {68: FLIP_68, 194: FLIP_194}
 
 CLASS_MAPS = {cm.name: cm for cm in (HELEN, LFW_PL, CELEBAMASK)}
 

@@ -449,14 +449,17 @@ def build_parser():
 
     p = add("eval", help="evaluate a model on a dataset with the paper's protocol")
     p.add_argument("model", help="model name (see `facezoo models`), a .keras file or a facezoo .npz checkpoint")
-    p.add_argument("--dataset", required=True, choices=["helen", "helen_contours", "lfw_pl", "celebamask", "300w"])
+    p.add_argument("--dataset", required=True,
+                   choices=["helen", "helen_contours", "lfw_pl", "celebamask", "300w", "helen194"],
+                   help="300w: 68 landmarks (.pts beside each image); helen194: HELEN's own 194 contour points "
+                        "(annotation/ of a helen68 folder); the others parse")
     p.add_argument("--data", required=True, help="dataset root folder")
     p.add_argument("--split", default="test")
     p.add_argument("--batch-size", type=_whole(1), default=8)
     p.add_argument("--limit", type=_whole(1), default=None, help="evaluate only the first N samples")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--resolution", default=None, type=_resolution,
-                   help="300w only: give faces to the model at R x R pixels, or 'full' (their own size)")
+                   help="landmarks only: give faces to the model at R x R pixels, or 'full' (their own size)")
     p.add_argument("--heatmap-points", default="detected", choices=["detected", "ground_truth"],
                    help="a parser with a landmark-heatmap input (Wei et al.): draw it from facezoo's landmark "
                         "model (adc_landmarks_300w) on the face the model's template puts in each crop "
@@ -478,11 +481,12 @@ def build_parser():
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
     p.set_defaults(func=_cmd_parse)
 
-    p = add("landmarks", help="68 landmarks of the faces in photos: JSON and one .pts per face")
+    p = add("landmarks", help="landmarks of the faces in photos (iBUG's 68, or HELEN's 194 contour points with "
+                              "--model adc_landmarks_helen194): JSON and one .pts per face")
     _add_photo_options(p, "at most this many faces per photo")
     p.add_argument("--model", default="adc_landmarks_300w",
                    help="landmark preset (default adc_landmarks_300w; adc_landmarks_300w_fast takes a third of the "
-                        "time; see `facezoo models`)")
+                        "time; adc_landmarks_helen194 gives HELEN's 194 contour points; see `facezoo models`)")
     p.add_argument("--aligned", action="store_true",
                    help="inputs are face crops framed as the preset's are (a face with about half a face of margin): "
                         "skip detection")

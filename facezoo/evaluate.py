@@ -177,8 +177,10 @@ def predict_landmarks(model, dataset, batch_size=8, limit=None, progress=True, r
             size = (samples[0].image.shape[:2] if resolution == "full"
                     else _input_size(model) if resolution is None else (resolution, resolution))
             points = predict_scores(model, samples, size)
-            if points.ndim != 3 or points.shape[1:] != (68, 2):
-                raise ValueError(f"a landmark model must return (B, 68, 2) points; got shape {points.shape}")
+            expected = originals[0].landmarks.shape
+            if points.ndim != 3 or points.shape[1:] != expected:
+                raise ValueError(f"a landmark model must return (B, {expected[0]}, 2) points for these faces; got "
+                                 f"shape {points.shape}")
             if not np.isfinite(points).all():
                 raise ValueError(f"the model predicted non-finite landmarks for {[s.id for s in samples]}")
             for sample, offset, original, p in zip(samples, offsets, originals, points):
@@ -235,10 +237,14 @@ def alignment_keypoints(model, size):
     return np.asarray(alignment["keypoints"], np.float64) * (size[1], size[0])
 
 
+#: Datasets scored as landmarks (NME): 300-W's 68 points, HELEN's own 194 contour points.
+LANDMARK_DATASETS = ("300w", "helen194")
+
+
 def evaluate(model, dataset_name, dataset, **kwargs):
     """Pick the protocol for ``dataset_name`` and the model's number of classes."""
-    if dataset_name == "300w":
-        return "300w", evaluate_landmarks(model, dataset, **kwargs)
+    if dataset_name in LANDMARK_DATASETS:
+        return dataset_name, evaluate_landmarks(model, dataset, **kwargs)
     if dataset_name == "helen_contours":
         return "helen", evaluate_helen_contours(model, dataset, **kwargs)
     num_classes = model.output_shape[-1] if hasattr(model, "output_shape") and model.output_shape else None
@@ -310,7 +316,7 @@ def load_model_for_eval(name_or_path, dataset_name):
         return load_checkpoint(name_or_path)
     if name_or_path in PRESETS:
         return load(name_or_path, compile=False)
-    if dataset_name == "300w":
+    if dataset_name in LANDMARK_DATASETS:
         raise ValueError(f"{name_or_path!r} is not a landmark model; pass a .keras landmark model")
     if dataset_name == "helen_contours":
         dataset_name = "helen"
@@ -329,14 +335,14 @@ def run_eval_command(args):
 
     dataset = open_dataset(args.dataset, args.data, args.split)
     resolution = getattr(args, "resolution", None)
-    if resolution is not None and args.dataset != "300w":
-        raise ValueError("--resolution is for landmark evaluation (--dataset 300w)")
+    if resolution is not None and args.dataset not in LANDMARK_DATASETS:
+        raise ValueError("--resolution is for landmark evaluation (--dataset 300w or helen194)")
     extra = {} if resolution is None else {"resolution": resolution if resolution == "full" else int(resolution)}
     count = sample_count(dataset, args.limit)  # before the model loads
     model = load_model_for_eval(args.model, args.dataset)
     if args.dataset == "helen_contours":  # each face aligned by its 68 points onto the model's template
         dataset = aligned_helen_contours(model, args.data, args.split)
-    if takes_landmark_heatmap(model) and args.dataset != "300w":
+    if takes_landmark_heatmap(model) and args.dataset not in LANDMARK_DATASETS:
         extra["heatmap_points"] = getattr(args, "heatmap_points", "detected")
     protocol, scores = evaluate(model, args.dataset, dataset, batch_size=args.batch_size, limit=args.limit, **extra)
     title = f"{args.model} on {args.dataset}/{args.split} ({count} faces, {protocol} protocol)"

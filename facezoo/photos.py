@@ -343,6 +343,17 @@ class FaceLandmarks:
 #: nostrils, eyes, outer and inner lips (what :meth:`LandmarkResult.overlay` joins).
 IBUG68_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
                    (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
+#: HELEN's 194 points (Le et al.; facezoo.data.helen.CONTOURS): jaw, lower nose, outer and inner
+#: lip lines, the subject's left and right eyes, left and right brows.
+HELEN194_CONTOURS = ((0, 40, False), (41, 57, False), (58, 85, True), (86, 113, True), (114, 133, True),
+                     (134, 153, True), (154, 173, True), (174, 193, True))
+#: Point schemes by their number of points: the JSON's description and the contours drawn.
+POINT_SCHEMES = {
+    68: ("iBUG 68, 0-based, (x, y) in photo pixels", IBUG68_CONTOURS),
+    194: ("HELEN 194 (Le et al.: jaw 0-40, lower nose 41-57, outer lip 58-85, inner lip 86-113, the subject's "
+          "left eye 114-133 and right eye 134-153, left brow 154-173, right brow 174-193), 0-based, (x, y) in "
+          "photo pixels", HELEN194_CONTOURS),
+}
 
 
 @dataclass
@@ -352,6 +363,7 @@ class LandmarkResult:
     Example:
         >>> result = facezoo.landmarks("photo.jpg")
         >>> result.faces[0].landmarks             # (68, 2) x, y in the photo's pixels, 0-based
+        >>> facezoo.landmarks("photo.jpg", model="adc_landmarks_helen194")  # HELEN's 194 points
         >>> Image.fromarray(result.overlay())     # the photo with the points drawn
         >>> result.save("out/", "photo", overlay=True)   # JSON, a .pts per face, the overlay PNG
     """
@@ -369,7 +381,7 @@ class LandmarkResult:
 
     def overlay(self, image=None, boxes=True):
         """The photo (``image``, by default the one searched) with each face's points drawn,
-        joined along the iBUG 68 contours when the model gives 68, and its box (``boxes``):
+        joined along their contours (iBUG's 68 or HELEN's 194: :data:`POINT_SCHEMES`), and its box (``boxes``):
         uint8 RGB ``(H, W, 3)``. Dots and lines scale with each face's size."""
         image = self.image if image is None else np.asarray(image)
         if image is None or image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
@@ -384,8 +396,8 @@ class LandmarkResult:
             if boxes:
                 draw.rectangle([round(v) for v in face.detection.box], outline=(255, 255, 255),
                                width=max(1, round(unit)))
-            if len(points) == 68:
-                for first, last, closed in IBUG68_CONTOURS:
+            if len(points) in POINT_SCHEMES:
+                for first, last, closed in POINT_SCHEMES[len(points)][1]:
                     line = [tuple(p) for p in points[first:last + 1]]
                     draw.line(line + line[:1] if closed else line, fill=(0, 220, 0), width=max(1, round(unit)))
             radius = max(1, round(unit))
@@ -393,11 +405,16 @@ class LandmarkResult:
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(255, 40, 40))
         return np.asarray(canvas)
 
+    def scheme(self):
+        """What the points are (the JSON's ``points``), from how many each face has."""
+        count = len(self.faces[0].landmarks) if self.faces else 68
+        return POINT_SCHEMES[count][0] if count in POINT_SCHEMES else f"{count} points, 0-based, (x, y) in photo pixels"
+
     def to_json(self):
         import facezoo
 
         return {"image": self.source, "width": self.width, "height": self.height, "model": self.model,
-                "facezoo_version": facezoo.__version__, "points": "iBUG 68, 0-based, (x, y) in photo pixels",
+                "facezoo_version": facezoo.__version__, "points": self.scheme(),
                 "keypoint_sides": KEYPOINT_SIDES,
                 "faces": [face.to_json() for face in self.faces], "notes": self.notes,
                 **({"model_file": self.model_file} if self.model_file else {})}
@@ -432,8 +449,9 @@ class LandmarkResult:
 
 def landmarks(image, model=DEFAULT_LANDMARK_MODEL, detector=None, max_faces=32, max_crop=None, min_score=None,
               aligned=False):
-    """68 landmarks of every face in ``image``, in the photo's pixels: the one-call form
-    of :class:`facezoo.LandmarkDetector`.
+    """The landmarks of every face in ``image``, in the photo's pixels (iBUG's 68 with the
+    default preset, HELEN's 194 contour points with ``model="adc_landmarks_helen194"``): the
+    one-call form of :class:`facezoo.LandmarkDetector`.
 
     Each face is aligned to the preset's template and cut out at the photo's own
     resolution, up to ``max_crop`` pixels (by default what the model can use, see

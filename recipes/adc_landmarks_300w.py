@@ -85,6 +85,15 @@
     #     python -c "import facezoo; facezoo.load('holistic_landmarks_300w').save('runs/holistic.keras')")
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --model holistic \
         --out runs/holistic_corrected --init runs/holistic.keras --fit-shape-correction
+    # HELEN's own 194 contour points (adc_landmarks_helen194), the same faces and split: every
+    #     layer of the shipped adc_landmarks_300w but the heads (the global head's channels mixed by
+    #     facezoo.data.helen.contour_combination, the regional head from zero), 24 epochs; then its
+    #     shape correction (runs/adc_shipped.keras = the shipped 68-point model:
+    #     python -c "import facezoo; facezoo.load('adc_landmarks_300w').save('runs/adc_shipped.keras')")
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc194 --scheme helen194 \
+        --init runs/adc_shipped.keras --epochs 24 --learning-rate 5e-4 --halve-every 8
+    python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out runs/adc194_fit --scheme helen194 \
+        --init runs/adc194/final.keras --fit-shape-correction
     python recipes/adc_landmarks_300w.py --data ../shared/data/helen68 --out /tmp/smoke --smoke
 
 Trains on the first 800 faces of helen68/trainset (HELEN faces with 300-W's 68 points,
@@ -108,8 +117,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facezoo.data import Augmenter, ConcatDataset, Landmarks300W, ParsingSequence, PointList  # noqa: E402
+from facezoo.data import (Augmenter, ConcatDataset, HelenContourPoints, Landmarks300W, ParsingSequence,  # noqa: E402
+                          PointList)
 from facezoo.data.feeding import pad_to_square  # noqa: E402
+from facezoo.data.helen import contour_combination  # noqa: E402
 from facezoo.data.io import DataError  # noqa: E402
 from facezoo.evaluate import predict_landmarks  # noqa: E402
 from facezoo.layers.shape_correction import ShapeCorrection  # noqa: E402
@@ -137,6 +148,9 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="folder with trainset/ and testset/ (.jpg + .pts)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, logs, resume backups)")
     parser.add_argument("--model", choices=sorted(MODELS), default="adc")
+    parser.add_argument("--scheme", choices=sorted(SCHEMES), default="300w",
+                        help="the points: 300-W's 68 (default) or HELEN's own 194 contour points (the same faces, "
+                             "the same split); --init from a 68-point ADC model starts a 194-point one from it")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--init-global", default=None, metavar="HOLISTIC.keras",
@@ -170,9 +184,10 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
 
-    faces = Landmarks300W(args.data, "train")
-    val_set = Landmarks300W(args.data, "train")
-    faces.records, val_set.records = faces.records[:-VALIDATION], faces.records[-VALIDATION:]
+    faces, val_set = SCHEMES[args.scheme](args.data)
+    if args.scheme != "300w" and (args.model != "adc" or args.extra or args.init_global):
+        parser.error(f"--scheme {args.scheme} trains ADC on HELEN's faces alone (no --model holistic, --extra, "
+                     "--init-global)")
     size, epochs = SIZE, args.epochs
     config = {}
     if args.init_global and args.model != "adc":
@@ -195,6 +210,10 @@ def main(argv=None):
     if trained is not None and type(trained) is not MODELS[args.model]:
         raise SystemExit(f"--init: {args.init} holds a {type(trained).__name__}; "
                          f"this run trains {MODELS[args.model].__name__}")
+    points = len(faces[0].landmarks)
+    new_scheme = trained is not None and trained.num_points != points
+    if new_scheme and (args.fit_shape_correction or args.model != "adc"):
+        parser.error(f"--init has {trained.num_points} points, --scheme {args.scheme} {points}: train ADC first")
     if args.fit_shape_correction:
         if trained is None or args.extra:
             parser.error("--fit-shape-correction fits --init's correction on HELEN's training faces (no --extra)")
@@ -217,7 +236,7 @@ def main(argv=None):
                 trained.crop_size, trained.region_fraction):
             parser.error("deepening starts from --init's exact function: give --crop-size/--region-fraction in a "
                          "further run")
-    if trained is not None and trained.shape_correction is not None:
+    if trained is not None and trained.shape_correction is not None and not new_scheme:
         if args.model == "adc" and (fresh_regional or deepened):  # they copy the networks only
             parser.error("--init has a shape correction: deepen or change its regional network from the model "
                          "before its correction, then fit one (--fit-shape-correction)")
@@ -250,16 +269,22 @@ def main(argv=None):
                                 shuffle=True, target="landmarks", workers=2)
     val_seq = ParsingSequence(val_set, args.batch_size, (size, size), augment=lambda s, rng: square(s),
                               target="landmarks")
-    name = f"{args.model}_landmarks_300w"
+    name = f"{args.model}_landmarks_{args.scheme}"
+    combination = contour_combination(args.data) if new_scheme else None
+
     def build():
-        model = MODELS[args.model](name=name, input_size=(size, size), **config)
+        model = MODELS[args.model](name=name, input_size=(size, size), num_points=points, **config)
         if args.init_global:  # the global network starts as the trained holistic network
             holistic = keras.models.load_model(args.init_global)
             model(np.zeros((1, size, size, 3), "float32"))
             model.global_network.set_weights(holistic.network.get_weights())
         if trained is not None:
             model(np.zeros((1, size, size, 3), "float32"))
-            if isinstance(model, ADCLandmarks) and fresh_regional:  # another regional network: global only
+            if new_scheme:  # every layer but the heads; the global head mixes the 68 points' channels
+                model.copy_with_points_from(trained, combination)
+                print(f"--init: {args.init}'s networks, heads for {points} points (global: affine mixes of its "
+                      f"{trained.num_points}; regional: zero)")
+            elif isinstance(model, ADCLandmarks) and fresh_regional:  # another regional network: global only
                 model.global_network.set_weights(trained.global_network.get_weights())
                 print(f"--init: the global network from {args.init}; the regional network "
                       f"{model.regional_channels} starts fresh")
@@ -280,6 +305,21 @@ def main(argv=None):
           halve_every=args.halve_every, monitor=("val_loss", "min"), optimizer=optimizer, run_eagerly=args.smoke)
     keras.models.load_model(os.path.join(args.out, "best.keras")).save(os.path.join(args.out, "final.keras"))
     return 0
+
+
+def helen68_faces(root):
+    """300-W's 68 points on helen68's training faces, and its last VALIDATION of them."""
+    faces, val_set = Landmarks300W(root, "train"), Landmarks300W(root, "train")
+    faces.records, val_set.records = faces.records[:-VALIDATION], faces.records[-VALIDATION:]
+    return faces, val_set
+
+
+def helen194_faces(root):
+    """HELEN's 194 contour points on the same faces, split alike."""
+    return HelenContourPoints(root, "train"), HelenContourPoints(root, "val")
+
+
+SCHEMES = {"300w": helen68_faces, "helen194": helen194_faces}
 
 
 def fit_shape_correction(trained, faces, val_set, settings, out):

@@ -257,6 +257,37 @@ def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_
         ADCLandmarks(**{**TINY_ADC, "regional_channels": (4, 4, 4)}, global_blocks=1).copy_deepened_from(shallow)
 
 
+def test_a_model_for_other_points_starts_from_mixes_of_the_trained_models_heatmaps():
+    from helpers import randomised
+
+    other = randomised(ADCLandmarks(**TINY_ADC), seed=6)
+    images = np.random.default_rng(7).uniform(size=(2, 64, 64, 3)).astype("float32")
+    before = other(images, training=True)  # also builds it
+    # three new points: two of the old ones as they are, and a mix of two
+    combination = np.zeros((3, 5))
+    combination[0, 2] = combination[1, 0] = 1.0
+    combination[2, [1, 3]] = 0.5
+    new = ADCLandmarks(**{**TINY_ADC, "num_points": 3})
+    new(images)
+    new.copy_with_points_from(other, combination)
+    after = new(images, training=True)
+    coarse_before, coarse_after = np.asarray(before["coarse"]), np.asarray(after["coarse"])
+    np.testing.assert_allclose(coarse_after[:, :2], coarse_before[:, [2, 0]], atol=1e-5)
+    # a regional head at zero: flat crops' heatmaps, so the refined points start at the coarse ones
+    np.testing.assert_allclose(np.asarray(after["refined"]), coarse_after, atol=1e-5)
+    # the body is the trained one: the global network's last features are equal
+    name = "global_2_conv"  # the last convolution before the head
+    np.testing.assert_array_equal(new.global_network.get_layer(name).get_weights()[0],
+                                  other.global_network.get_layer(name).get_weights()[0])
+    with pytest.raises(ValueError, match="sum to 1"):
+        new.copy_with_points_from(other, combination * 2)
+    with pytest.raises(ValueError, match=r"must be \(3, 5\)"):
+        new.copy_with_points_from(other, combination[:, :4])
+    with pytest.raises(ValueError, match="regional_channels"):
+        ADCLandmarks(**{**TINY_ADC, "num_points": 3, "regional_channels": (4, 4, 4)}).copy_with_points_from(
+            other, combination)
+
+
 def test_with_settings_keeps_the_weights_under_other_inference_settings_and_refuses_a_new_network():
     """What lets adc_landmarks_300w_fast share adc_landmarks_300w's checkpoint: the same
     weights with one regional pass and no flip average compute what a model built that way

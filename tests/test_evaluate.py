@@ -72,6 +72,33 @@ def test_landmark_evaluation_in_original_pixels(tmp_path):
         evaluate(Points(), "300w", data, progress=False, resolution=8)
 
 
+def test_landmark_evaluation_on_helens_194_points_and_the_wrong_scheme(tmp_path):
+    """HELEN's 194 points are scored like 300-W's 68 (normalised by the outer eye corners);
+    a model of the other scheme is refused, naming both counts."""
+    from facezoo.data import HelenContourPoints
+    from fixtures import make_helen_contours
+
+    make_helen_contours(tmp_path)
+    data = HelenContourPoints(tmp_path, "test")
+    truth = data[0].landmarks
+
+    class Points(keras.Model):
+        input_size = (64, 64)
+        shift = 0.0
+
+        def call(self, images, training=False):
+            return np.stack([truth + self.shift] * images.shape[0])
+
+    model = Points()
+    protocol, scores = evaluate(model, "helen194", data, progress=False)
+    assert protocol == "helen194" and scores["nme_inter_ocular"] == pytest.approx(0.0, abs=1e-4)
+    model.shift = np.array([3.0, 0.0])  # every point 3 px right: 3 / 30 px between the fixture's outer eye corners
+    assert evaluate(model, "helen194", data, progress=False)[1]["nme_inter_ocular"] == pytest.approx(10.0, rel=1e-4)
+    model.call = lambda images, training=False: np.zeros((images.shape[0], 68, 2), np.float32)
+    with pytest.raises(ValueError, match=r"must return \(B, 194, 2\) points for these faces; got shape \(1, 68, 2\)"):
+        evaluate(model, "helen194", data, progress=False)
+
+
 def test_cli_eval_fresh_icnn_on_lfw_pl(data_root, tmp_path, capsys):
     out = tmp_path / "scores.json"
     code = main(["eval", "icnn", "--dataset", "lfw_pl", "--data", str(data_root / "lfw_pl"),

@@ -327,6 +327,25 @@ def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
         LandmarkResult([face], "m", 400, 300).overlay()
 
 
+def test_helens_194_points_are_drawn_along_their_contours_and_named_in_the_json():
+    from facezoo.detect import Detection
+    from facezoo.photos import FaceLandmarks, LandmarkResult
+    from fixtures import helen_contours
+
+    photo = np.zeros((64, 64, 3), np.uint8)
+    points = helen_contours()  # every component a small rectangle
+    result = LandmarkResult([FaceLandmarks(Detection((0, 0, 50, 50)), points, np.eye(2, 3), 64)], "m", 64, 64,
+                            image=photo)
+    drawn = result.overlay(boxes=False)
+    green = (drawn[..., 1] > 150) & (drawn[..., 0] < 100)
+    # the subject's left eye, box x 9.5-20.5, y 9.5-16.5: its ring is joined between the dots, its inside empty
+    assert green[13, 9] and green[9, 9] and not drawn[13, 15].any()
+    assert not green[30, 5], "the jaw (y 58) and the lips are not joined across the face"
+    assert result.to_json()["points"].startswith("HELEN 194")
+    result.faces[0].landmarks = points[:68]
+    assert result.to_json()["points"].startswith("iBUG 68")
+
+
 def test_cli_same_names_from_two_folders_do_not_overwrite(photo, tmp_path):
     """a.png, a_2.png in one folder and a.png in another: three outputs, none replaced."""
     for folder, name in (("one", "a.png"), ("one", "a_2.png"), ("two", "a.png")):

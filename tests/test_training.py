@@ -531,3 +531,27 @@ def test_landmark_recipe_fits_a_shape_correction_without_training(data_root, tmp
     table = json.loads((tmp_path / "run" / "correction.json").read_text())
     assert table["training_faces"] == 8 and str(table["ridge"]) in table["cross_validation"]
     assert len(table["validation"]) == 2  # both presets' settings, one correction
+
+
+def test_landmark_recipe_starts_helens_194_points_from_a_68_point_model(data_root, tmp_path):
+    from facezoo.models import ADCLandmarks
+
+    if not (data_root / "helen68" / "annotation").is_dir():
+        pytest.skip("helen68 with annotation/ is not in the data folder")
+    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
+    model(np.zeros((1, 64, 64, 3), "float32"))
+    model.save(tmp_path / "tiny68.keras")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
+         "--out", str(tmp_path / "run"), "--init", str(tmp_path / "tiny68.keras"), "--scheme", "helen194",
+         "--smoke"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "heads for 194 points" in run.stdout
+    trained = keras.models.load_model(tmp_path / "run" / "final.keras")
+    assert trained.num_points == 194 and trained.name == "adc_landmarks_helen194"
+    wrong = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
+         "--out", str(tmp_path / "x"), "--scheme", "helen194", "--model", "holistic", "--smoke"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode != 0 and "trains ADC on HELEN's faces alone" in wrong.stderr

@@ -10,7 +10,7 @@ from facezoo.data.base import FaceDataset, Sample
 from facezoo.data.celebamask import CelebAMask, CelebAMaskMerged, CelebAMaskOfficial
 from facezoo.data.feeding import ParsingSequence, sequence_for, to_tf_dataset
 from facezoo.data.folder import FolderDataset
-from facezoo.data.helen import HelenContours, HelenParsing
+from facezoo.data.helen import HelenContourPoints, HelenContours, HelenParsing
 from facezoo.data.io import DataError, read_image, read_pts
 from facezoo.data.landmarks300w import Landmarks300W
 from facezoo.data.lfw_pl import LFWPartLabels
@@ -23,6 +23,7 @@ DATASETS = {
     "lfw_pl": LFWPartLabels,
     "celebamask": CelebAMask,
     "300w": Landmarks300W,
+    "helen194": HelenContourPoints,
 }
 
 
@@ -36,6 +37,7 @@ def open_dataset(name, root, split, **kwargs):
 __all__ = [
     "Augmenter", "FaceDataset", "Sample", "CelebAMask", "CelebAMaskMerged", "CelebAMaskOfficial",
     "ParsingSequence", "sequence_for", "to_tf_dataset", "FolderDataset", "HelenParsing", "HelenContours",
+    "HelenContourPoints",
     "DataError", "read_image", "read_pts",
     "Landmarks300W", "LFWPartLabels", "PointList", "AlignedFaces", "ConcatDataset", "DATASETS", "open_dataset",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from facezoo.classmaps import FLIP_68, flip_permutation, get_class_map
+from facezoo.classmaps import FLIP_68, MIRRORS, flip_permutation, get_class_map  # noqa: F401 (FLIP_68: API)
 
 def similarity_matrix(angle_deg, scale, shift_xy, center_xy):
     """3x3 matrix mapping source pixels to target pixels: rotate/scale about ``center``, then shift."""
@@ -59,8 +59,9 @@ def warp_sample(sample, matrix, size):
 
 
 def flip_sample(sample, class_map=None):
-    """Mirror a sample left-right, swapping l_/r_ classes and 68-point landmark indices
-    (HELEN's 194-point contours are dropped: their mirror order is not defined here)."""
+    """Mirror a sample left-right, swapping l_/r_ classes and the points' indices (iBUG's 68
+    or HELEN's 194, :data:`facezoo.classmaps.MIRRORS`; a sample with points of another
+    scheme cannot be flipped: its mirror order is unknown)."""
     image = sample.image[:, ::-1].copy()
     labels = None
     if sample.labels is not None:
@@ -69,12 +70,20 @@ def flip_sample(sample, class_map=None):
         if perm is not None:  # unknown (negative) labels stay unknown
             labels = np.where(labels < 0, labels, perm[np.maximum(labels, 0)])
         labels = labels.astype(np.int32)
-    landmarks = None
-    if sample.landmarks is not None:
-        points = sample.landmarks.copy()
-        points[:, 0] = sample.image.shape[1] - 1 - points[:, 0]
-        landmarks = points[FLIP_68] if len(points) == 68 else points
-    return replace(sample, image=image, labels=labels, landmarks=landmarks, contours=None)
+    width = sample.image.shape[1]
+    return replace(sample, image=image, labels=labels, landmarks=_mirrored(sample.landmarks, width),
+                   contours=_mirrored(sample.contours, width))
+
+
+def _mirrored(points, width):
+    if points is None:
+        return None
+    if len(points) not in MIRRORS:
+        raise ValueError(f"cannot flip {len(points)} points: their mirror order is known for "
+                         f"{' and '.join(map(str, MIRRORS))} points only (turn flips off)")
+    points = np.array(points, copy=True)
+    points[:, 0] = width - 1 - points[:, 0]
+    return points[MIRRORS[len(points)]]
 
 
 @dataclass

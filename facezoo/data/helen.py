@@ -282,6 +282,57 @@ class HelenContours(FaceDataset):
         return Sample(sample_id, image, labels, landmarks, contours=contours)
 
 
+class HelenContourPoints(HelenContours):
+    """HELEN faces whose ``landmarks`` are their 194 contour points (Le et al.'s dense scheme,
+    in :data:`CONTOURS` order), for training and scoring landmark models on it; no label map
+    is drawn. Splits as :class:`HelenContours` (the same faces as facezoo's 68-point recipes:
+    ``"val"`` the last 70 training faces). Flips swap the points by
+    :data:`facezoo.classmaps.FLIP_194`.
+
+    Example:
+        >>> faces = HelenContourPoints("../shared/data/helen68", "train")
+        >>> faces[0].landmarks.shape
+        (194, 2)
+    """
+
+    def __init__(self, root, split="train", on_error="raise"):
+        super().__init__(root, split, on_error=on_error)
+
+    def _load(self, record):
+        sample_id, image_path, annotation_path = record
+        name, contours = read_helen_annotation(annotation_path)
+        if name != sample_id:
+            raise DataError(f"{annotation_path}: names image {name!r}, expected {sample_id!r}")
+        return Sample(sample_id, read_image(image_path), landmarks=contours)
+
+
+def contour_combination(root, ridge=1.0):
+    """``(194, 68)``: each of HELEN's contour points as an affine combination of the face's 68
+    points (rows sum to 1, the same weights for x and y, so it moves with the face under any
+    similarity), least squares with a ``ridge`` on the training faces' annotation (the
+    ``"train"`` split of :class:`HelenContours` at ``root``, with their 300-W ``.pts``), each
+    face centred on its 68 points' mean and scaled to unit RMS radius.
+
+    Example:
+        >>> combination = contour_combination("../shared/data/helen68")
+        >>> contours = combination @ points_68        # (194, 2), in the points' pixels
+    """
+    points, contours = [], []
+    for _, image_path, annotation_path in HelenContours(root, "train").records:
+        landmarks = read_pts(os.path.splitext(image_path)[0] + ".pts")
+        centre = landmarks.mean(0)
+        radius = np.sqrt(np.square(landmarks - centre).sum(1).mean())
+        points.append((landmarks - centre) / radius)
+        contours.append((read_helen_annotation(annotation_path)[1] - centre) / radius)
+    # x and y rows of every face stacked: (2N, 68) -> (2N, 194)
+    inputs = np.concatenate([np.stack(points)[..., axis] for axis in (0, 1)])
+    outputs = np.concatenate([np.stack(contours)[..., axis] for axis in (0, 1)])
+    weights = np.linalg.solve(inputs.T @ inputs + ridge * np.eye(inputs.shape[1]), inputs.T @ outputs).T
+    # centred inputs sum to zero over the points, so adding a constant to a row changes no
+    # prediction on them and makes it affine: the centre is then carried by the row's sum
+    return weights + (1.0 - weights.sum(1, keepdims=True)) / weights.shape[1]
+
+
 def five_keypoints(landmarks):
     """The five keypoints of ``facezoo.detect`` (image-left eye centre, image-right eye
     centre, nose tip, left and right mouth corners) from iBUG's 68 points."""

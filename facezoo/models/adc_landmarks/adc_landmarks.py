@@ -34,9 +34,10 @@ Example:
 """
 
 import keras
+import numpy as np
 from keras import layers, ops
 
-from facezoo.classmaps import FLIP_68
+from facezoo.classmaps import MIRRORS
 from facezoo.layers.shape_correction import ShapeCorrection
 from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
 from facezoo.layers.spatial_crop import affine_sample, scale_translation_theta, unit_grid
@@ -111,16 +112,17 @@ def pooled_coordinates(full, factor):
 
 
 def mirror_indices(num_points, mirror=None):
-    """Index ``i`` of a mirrored face is point ``mirror[i]`` of the original: the iBUG 68
-    mirror by default for 68 points, else it must be given."""
+    """Index ``i`` of a mirrored face is point ``mirror[i]`` of the original: by default the
+    mirror of iBUG's 68 points or HELEN's 194 (:data:`facezoo.classmaps.MIRRORS`), else it
+    must be given."""
     if mirror is not None:
         mirror = [int(i) for i in mirror]
         if sorted(mirror) != list(range(num_points)):
             raise ValueError(f"mirror must be a permutation of range({num_points})")
         return mirror
-    if num_points != 68:
+    if num_points not in MIRRORS:
         raise ValueError(f"flip_test with {num_points} points needs their mirror permutation (mirror=...)")
-    return FLIP_68.tolist()
+    return MIRRORS[num_points].tolist()
 
 
 def flip_averaged(points_of, images, mirror):
@@ -270,6 +272,38 @@ class ADCLandmarks(FaceModel, keras.Model):
             for layer in getattr(shallow, network).layers:
                 if layer.weights:
                     target.get_layer(layer.name).set_weights(layer.get_weights())
+        return self
+
+    def copy_with_points_from(self, other, combination):
+        """Set this model's weights from ``other``, an ADC model of the same networks for
+        another point scheme: every layer but the heatmap heads is copied; the global head's
+        channel for each of this model's points is the affine ``combination`` (``(K, K_other)``,
+        rows summing to 1) of ``other``'s channels, so its coarse points start near that
+        combination of ``other``'s (a log-linear mix of Gaussian-like peaks peaks at the mix of
+        their centres); the regional head starts at zero (refined = coarse) and learns. Returns
+        ``self``.
+
+        Example:
+            >>> helen194 = ADCLandmarks(num_points=194).copy_with_points_from(ibug68, weights)  # (194, 68)
+        """
+        combination = np.asarray(combination, np.float64)
+        if combination.shape != (self.num_points, other.num_points):
+            raise ValueError(f"combination must be ({self.num_points}, {other.num_points}), got {combination.shape}")
+        if not np.allclose(combination.sum(1), 1.0, atol=1e-6):
+            raise ValueError("each point's combination must sum to 1 (an affine combination of the other points)")
+        differing = self.weights_config_differences(other, ignore=("num_points", "shape_correction"))
+        if differing:
+            raise ValueError(f"{self.name} and {other.name} differ in more than their points: {differing}")
+        for network in ("global_network", "regional_network"):
+            target = getattr(self, network)
+            for layer in getattr(other, network).layers:
+                if layer.weights and not layer.name.endswith("_heatmaps"):
+                    target.get_layer(layer.name).set_weights(layer.get_weights())
+        kernel, bias = other.global_network.get_layer("global_heatmaps").get_weights()
+        self.global_network.get_layer("global_heatmaps").set_weights(
+            [(kernel @ combination.T).astype(kernel.dtype), (combination @ bias).astype(bias.dtype)])
+        head = self.regional_network.get_layer("regional_heatmaps")
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
         return self
 
     def weights_config(self):
