@@ -122,13 +122,16 @@ def main(argv=None):
     import keras
 
     import facezoo
-    from facezoo.data import Landmarks300W
+    from facezoo.data import HelenContourPoints, Landmarks300W
     from facezoo.data.feeding import pad_to_square
     from facezoo.evaluate import evaluate_landmarks
 
     shipped = facezoo.load(args.model, compile=False)
-    faces = Landmarks300W(args.data, "train")
-    faces.records = faces.records[-VALIDATION:]
+    if shipped.num_points == 194:  # HELEN's own points (adc_landmarks_helen194): the same faces' contours
+        faces = HelenContourPoints(args.data, "val")
+    else:
+        faces = Landmarks300W(args.data, "train")
+        faces.records = faces.records[-VALIDATION:]
     size = tuple(shipped.input_size)
     from PIL import Image
 

@@ -16,12 +16,12 @@ from facezoo.registry import UnknownModelError, WeightsUnavailableError
 
 
 def test_list_models():
-    assert facezoo.list_models() == ["adc_landmarks_300w", "adc_landmarks_300w_fast", "holistic_landmarks_300w",
-                                     "icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_helen",
+    assert facezoo.list_models() == ["adc_landmarks_300w", "adc_landmarks_300w_fast", "adc_landmarks_helen194",
+                                     "holistic_landmarks_300w", "icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student", "rtparser_helen",
                                      "rtparser_lfw", "rtparser_lfw_student", "stn_icnn_celebamask",
                                      "stn_icnn_celebamask_lite", "stn_icnn_helen", "stn_icnn_helen_lite"]
     assert facezoo.list_models(task="landmarks") == ["adc_landmarks_300w", "adc_landmarks_300w_fast",
-                                                     "holistic_landmarks_300w"]
+                                                     "adc_landmarks_helen194", "holistic_landmarks_300w"]
     assert facezoo.list_models(task="parsing") == ["icnn_lfw", "rtparser_celebamask", "rtparser_celebamask_student",
                                                    "rtparser_helen", "rtparser_lfw", "rtparser_lfw_student",
                                                    "stn_icnn_celebamask", "stn_icnn_celebamask_lite", "stn_icnn_helen",

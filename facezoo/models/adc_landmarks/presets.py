@@ -1,7 +1,7 @@
 """The landmark models' published checkpoints (ADC and its holistic baseline)."""
 
-from facezoo.presets import (CELEBAMASK_TERMS, HELEN_300W_TERMS, LFW_TERMS, Preset, register_architecture,
-                             register_presets)
+from facezoo.presets import (CELEBAMASK_TERMS, HELEN_300W_TERMS, HELEN_TERMS, LFW_TERMS, Preset,
+                             register_architecture, register_presets)
 
 register_architecture("adc_landmarks", "facezoo.models.adc_landmarks.adc_landmarks:ADCLandmarks",
                       "68 landmarks by attention-driven cropping (Chandran et al. 2020), any size", output="points")
@@ -37,6 +37,23 @@ HELEN68_PROTOCOL = {
     "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
                 "given at R x R; NME = mean point error / outer-eye-corner distance (points 36, 45), percent, in "
                 "original pixels; failure = NME > 8 %; predictions averaged with the mirrored face's (flip_test)",
+}
+
+#: HELEN's own 194 points (adc_landmarks_helen194): how it was trained and what it scores.
+HELEN194_RECIPE = ("recipes/adc_landmarks_300w.py --scheme helen194 --init ADC_68.keras --epochs 24 --learning-rate "
+                   "5e-4 --halve-every 8 (ADC_68.keras: the shipped adc_landmarks_300w; every layer but the heads "
+                   "copied, the global head's channels mixed by facezoo.data.helen.contour_combination, the "
+                   "regional head from zero), then the same with --init the result --fit-shape-correction; 2 "
+                   "regional passes and the flip average as adc_landmarks_300w's")
+HELEN194_SHA256 = "764cc40a81be57b3009d91f8a61a6420171ad7eb4dc3c01648530fbb0ec4b7b2"
+HELEN194_METRICS = {
+    "protocol": "helen68 testset (330 HELEN test faces at full resolution) with HELEN's own 194-point annotation, "
+                "faces padded to a square and given at R x R; NME = mean point error / outer-eye-corner distance "
+                "(points 144, 124), percent, in original pixels; failure = NME > 8 %; flip average on",
+    "test (330 faces), 512x512": {"nme": 3.63, "failure_rate_8": 1.2},
+    "test (330 faces), full resolution": {"nme": 3.65, "failure_rate_8": 1.2},
+    "command": "facezoo eval adc_landmarks_helen194 --dataset helen194 --data HELEN68_ROOT --split test "
+               "[--resolution full]",
 }
 
 register_presets(
@@ -93,6 +110,27 @@ register_presets(
                             "[--resolution full]"},
         **{**HELEN68_LANDMARKS,
            "training_data": ADC_TRAINING_DATA, "license": ADC_LICENSE},
+    ),
+    Preset(
+        name="adc_landmarks_helen194",
+        architecture="adc_landmarks",
+        config={"name": "adc_landmarks_helen194", "num_points": 194, "input_size": (512, 512), "flip_test": True,
+                "refine_passes": 2, **ADC_NETWORK},
+        description="HELEN's own 194 contour points (jaw, lower nose, lip lines, eyes, brows) by attention-driven "
+                    "cropping, any resolution, trained on HELEN",
+        paper="Chandran, Bradley, Gross, Beeler. Attention-Driven Cropping for Very High Resolution Facial "
+              "Landmark Detection. CVPR 2020; points: Le, Brandt, Lin, Bourdev, Huang. Interactive Facial Feature "
+              "Localization. ECCV 2012",
+        recipe=HELEN194_RECIPE,
+        weights_file="adc_landmarks_helen194.npz",
+        sha256=HELEN194_SHA256,
+        hub_repo="facezoo/adc_landmarks_helen194",
+        metrics=HELEN194_METRICS,
+        **{**HELEN68_LANDMARKS,
+           "dataset": "HELEN (Le et al.'s 194-point contours)",
+           "training_data": "the first 800 of helen68/trainset with HELEN's own 194-point annotation, validated on "
+                            "its last 70; started from adc_landmarks_300w",
+           "license": HELEN_TERMS + "; started from adc_landmarks_300w (" + ADC_LICENSE + ")"},
     ),
     Preset(
         name="holistic_landmarks_300w",
