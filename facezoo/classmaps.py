@@ -155,7 +155,7 @@ FLIP_68 = np.array(
 #: between 71 and 72 (71 on 329 of 800 training faces, 72 on 232), so 58 pairs with 71; the
 #: eyes and brows are drawn in mirrored directions, so each pairs with the other side's
 #: point of the same index. Chosen among every reversal and rotation of each contour as the
-#: one the mean training shape matches best (tests/test_data.py checks it on the data).
+#: one the mean training shape matches best (tests/test_helen_contours.py checks it on the data).
 FLIP_194 = np.array(
     list(range(40, -1, -1))  # jaw
     + list(range(57, 40, -1))  # nose

@@ -423,7 +423,8 @@ def landmark_crop_side(model):
 
 
 class LandmarkDetector(_Pipeline):
-    """68 landmarks of every face in photos, with one model and one detector, loaded once.
+    """The landmarks of every face in photos (iBUG's 68, or HELEN's 194 with
+    ``adc_landmarks_helen194``), with one model and one detector, loaded once.
 
     Each face is aligned onto the preset's template and cut out at the photo's own
     resolution (rounded up to a multiple of 128 pixels) up to ``max_crop`` pixels (by
@@ -510,7 +511,7 @@ class LandmarkDetector(_Pipeline):
 
     def detect_video(self, frames, smoothing=0.0):
         """:meth:`detect` of an iterable of frames, lazily (constant memory); ``smoothing``
-        averages each face's box, keypoints and 68 points with the previous frame's
+        averages each face's box, keypoints and points with the previous frame's
         (see :meth:`FaceParser.parse_video`)."""
         return self._frames(frames, smoothing)
 

@@ -508,20 +508,30 @@ def test_centroid_crops_jitter_shifts_only_the_training_crops_translation():
                        schedule=(Phase("stage1", 1, 1e-3), Phase("parts", 1, 1e-3)), crop_jitter=-2)
 
 
-def test_landmark_recipe_fits_a_shape_correction_without_training(data_root, tmp_path):
+def _tiny_adc_file(path):
+    """A tiny, untrained 68-point ADC model saved at ``path`` (a recipe's --init)."""
     from facezoo.models import ADCLandmarks
 
+    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
+    model(np.zeros((1, 64, 64, 3), "float32"))
+    model.save(path)
+    return model
+
+
+def _landmark_recipe(data_root, *args, timeout=600):
+    """recipes/adc_landmarks_300w.py on helen68 with ``args``, in a subprocess."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data",
+                           str(data_root / "helen68"), *map(str, args)], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_landmark_recipe_fits_a_shape_correction_without_training(data_root, tmp_path):
     if not (data_root / "helen68" / "trainset").is_dir():
         pytest.skip("helen68 is not in the data folder")
-    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
-    model(np.zeros((1, 512, 512, 3), "float32"))
-    model.save(tmp_path / "tiny.keras")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
-         "--out", str(tmp_path / "run"), "--init", str(tmp_path / "tiny.keras"), "--fit-shape-correction",
-         "--smoke"], env=env, capture_output=True, text=True, timeout=600,
-    )
+    model = _tiny_adc_file(tmp_path / "tiny.keras")
+    result = _landmark_recipe(data_root, "--out", tmp_path / "run", "--init", tmp_path / "tiny.keras",
+                              "--fit-shape-correction", "--smoke")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     fitted = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert np.abs(np.array(fitted.shape_correction.matrix)).max() > 0
@@ -534,24 +544,15 @@ def test_landmark_recipe_fits_a_shape_correction_without_training(data_root, tmp
 
 
 def test_landmark_recipe_starts_helens_194_points_from_a_68_point_model(data_root, tmp_path):
-    from facezoo.models import ADCLandmarks
-
     if not (data_root / "helen68" / "annotation").is_dir():
         pytest.skip("helen68 with annotation/ is not in the data folder")
-    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
-    model(np.zeros((1, 64, 64, 3), "float32"))
-    model.save(tmp_path / "tiny68.keras")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    run = subprocess.run(
-        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
-         "--out", str(tmp_path / "run"), "--init", str(tmp_path / "tiny68.keras"), "--scheme", "helen194",
-         "--smoke"], env=env, capture_output=True, text=True, timeout=600)
+    _tiny_adc_file(tmp_path / "tiny68.keras")
+    run = _landmark_recipe(data_root, "--out", tmp_path / "run", "--init", tmp_path / "tiny68.keras",
+                           "--scheme", "helen194", "--smoke")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert "heads for 194 points" in run.stdout
     trained = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert trained.num_points == 194 and trained.name == "adc_landmarks_helen194"
-    wrong = subprocess.run(
-        [sys.executable, str(REPO / "recipes" / "adc_landmarks_300w.py"), "--data", str(data_root / "helen68"),
-         "--out", str(tmp_path / "x"), "--scheme", "helen194", "--model", "holistic", "--smoke"],
-        env=env, capture_output=True, text=True, timeout=300)
+    wrong = _landmark_recipe(data_root, "--out", tmp_path / "x", "--scheme", "helen194", "--model", "holistic",
+                             "--smoke", timeout=300)
     assert wrong.returncode != 0 and "trains ADC on HELEN's faces alone" in wrong.stderr

@@ -279,9 +279,9 @@ class ADCLandmarks(FaceModel, keras.Model):
         another point scheme: every layer but the heatmap heads is copied; the global head's
         channel for each of this model's points is the affine ``combination`` (``(K, K_other)``,
         rows summing to 1) of ``other``'s channels, so its coarse points start near that
-        combination of ``other``'s (a log-linear mix of Gaussian-like peaks peaks at the mix of
-        their centres); the regional head starts at zero (refined = coarse) and learns. Returns
-        ``self``.
+        combination of ``other``'s (a log-linear mix of Gaussian-like peaks has its own peak at
+        the same mix of their centres); the regional head starts at zero (refined = coarse) and
+        learns. Returns ``self``.
 
         Example:
             >>> helen194 = ADCLandmarks(num_points=194).copy_with_points_from(ibug68, weights)  # (194, 68)
