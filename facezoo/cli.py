@@ -32,6 +32,7 @@ def _cmd_models(args):
     for name, preset in sorted(PRESETS.items()):
         # every dataset whose terms bind the weights (a fine-tune carries its start's terms too)
         sources = [part.split(":")[0].strip() for part in preset.license.split(";") if ":" in part]
+        sources = [s + ")" * (s.count("(") - s.count(")")) for s in sources]  # "predictor (iBUG 300-W: ...)"
         status = "no published weights" if preset.unavailable else " + ".join(sources) + " terms"
         print(f"  {name:25s} {preset.description} [{status}]")
     print("architectures (random initialisation):")

@@ -338,6 +338,9 @@ def test_models_lists_every_dataset_whose_terms_bind_a_checkpoint(capsys):
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert lines["stn_icnn_helen"].endswith("[HELEN + CelebAMask-HQ terms]")
     assert lines["icnn_lfw"].endswith("[LFW Part Labels terms]")
+    # a parenthesis cut by the terms' own colon is closed; a model started from another carries its terms
+    assert lines["adc_landmarks_helen194"].endswith(
+        "[HELEN + HELEN with 300-W annotation + dlib's predictor (iBUG 300-W) + LFW Part Labels + CelebAMask-HQ terms]")
 
 
 def test_aligned_landmarks_read_a_preset_framed_crop_without_detection(data_root, tmp_path, capsys):

@@ -130,7 +130,7 @@ register_presets(
            "dataset": "HELEN (Le et al.'s 194-point contours)",
            "training_data": "the first 800 of helen68/trainset with HELEN's own 194-point annotation, validated on "
                             "its last 70; started from adc_landmarks_300w",
-           "license": HELEN_TERMS + "; started from adc_landmarks_300w (" + ADC_LICENSE + ")"},
+           "license": HELEN_TERMS + "; " + ADC_LICENSE},  # started from adc_landmarks_300w: its terms travel
     ),
     Preset(
         name="holistic_landmarks_300w",
