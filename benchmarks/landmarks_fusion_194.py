@@ -50,9 +50,9 @@ def out_of_frame(flat, centre, a, b):
 
 
 def nme_and_jaw(predicted, true):
-    from facezoo.metrics import landmark_normaliser
+    from facezoo.metrics import point_errors
 
-    errors = np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true)[:, None] * 100
+    errors = point_errors(predicted, true)
     return float(errors.mean()), float(errors[:, :17].mean())
 
 

@@ -88,13 +88,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import keras
-    import numpy as np
 
     import facezoo
     from facezoo.data import HelenContourPoints, Landmarks300W
     from facezoo.data.helen import CONTOURS, contour_combination
     from facezoo.evaluate import predict_landmarks
-    from facezoo.metrics import landmark_normaliser, landmark_scores
+    from facezoo.metrics import landmark_scores, point_errors
     from facezoo.models.adc_landmarks import mirror_indices
 
     model = (keras.models.load_model(args.model) if args.model.endswith(".keras")
@@ -119,7 +118,7 @@ def main(argv=None):
         model.refine_passes = passes
         predicted, true = predict_landmarks(scored, faces, progress=False)
         scores = landmark_scores(predicted, true)
-        errors = np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true)[:, None] * 100
+        errors = point_errors(predicted, true)
         print(f"{passes:>6} {scores['nme_inter_ocular']:9.3f} {scores['failure_rate_8']:9.2f}"
               + "".join(f" {errors[:, a:b].mean():10.3f}" for a, b in regions.values()), flush=True)
     return 0

@@ -159,16 +159,21 @@ def landmark_normaliser(landmarks, norm="inter_ocular"):
     return np.linalg.norm(a - b, axis=-1)
 
 
-def nme(predicted, true, norm="inter_ocular"):
-    """Per-face NME in percent: mean point error / normaliser * 100."""
+def point_errors(predicted, true, norm="inter_ocular"):
+    """``(faces, K)`` each point's error / its face's normaliser * 100 (a region's NME is the
+    mean over its points' columns)."""
     predicted = np.asarray(predicted, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     if predicted.shape != true.shape:
         raise ValueError(f"predicted landmarks {predicted.shape} and ground truth {true.shape} differ in shape")
     if not np.isfinite(predicted).all():
         raise ValueError("predicted landmarks hold non-finite values")
-    errors = np.linalg.norm(predicted - true, axis=-1).mean(axis=-1)
-    return 100.0 * errors / landmark_normaliser(true, norm)
+    return 100.0 * np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true, norm)[:, None]
+
+
+def nme(predicted, true, norm="inter_ocular"):
+    """Per-face NME in percent: mean point error / normaliser * 100."""
+    return point_errors(predicted, true, norm).mean(axis=-1)
 
 
 def landmark_scores(predicted, true, threshold=8.0):
