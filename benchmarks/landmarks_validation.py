@@ -10,7 +10,9 @@ number of regional passes, prints the NME (inter-ocular, percent) and the failur
 (``adc_landmarks_helen194``) is scored on the same faces' contours, with the NME of each
 contour too; ``--mapped-to-194`` scores a 68-point model's points mapped to those contours by
 ``facezoo.data.helen.contour_combination`` (fitted on the training faces' annotation): the
-baseline a 194-point model has to beat.
+baseline a 194-point model has to beat. For them a second row, ``across``, gives each contour's
+mean distance of the points to the true contour line (``facezoo.metrics.contour_distances``,
+percent of the same normaliser): the part of the error that moves the regions drawn from them.
 
 ``--shift-average D``: test-time averaging over framings: each face also given shifted by D of
 its side left, right, up and down (bilinear), the five answers mapped back and averaged (five
@@ -90,10 +92,11 @@ def main(argv=None):
     import keras
 
     import facezoo
+    from facezoo.classmaps import CONTOURS as SCHEME_CONTOURS
     from facezoo.data import HelenContourPoints, Landmarks300W
     from facezoo.data.helen import CONTOURS, contour_combination
     from facezoo.evaluate import predict_landmarks
-    from facezoo.metrics import landmark_scores, point_errors
+    from facezoo.metrics import contour_distances, landmark_scores, point_errors
     from facezoo.models.adc_landmarks import mirror_indices
 
     model = (keras.models.load_model(args.model) if args.model.endswith(".keras")
@@ -121,6 +124,10 @@ def main(argv=None):
         errors = point_errors(predicted, true)
         print(f"{passes:>6} {scores['nme_inter_ocular']:9.3f} {scores['failure_rate_8']:9.2f}"
               + "".join(f" {errors[:, a:b].mean():10.3f}" for a, b in regions.values()), flush=True)
+        if regions:
+            across = contour_distances(predicted, true, SCHEME_CONTOURS[194])
+            print(f"{'across':>6} {across.mean():9.3f} {'':>9}"
+                  + "".join(f" {across[:, a:b].mean():10.3f}" for a, b in regions.values()), flush=True)
     return 0
 
 

@@ -169,6 +169,18 @@ FLIP_194 = np.array(
 #: The mirror of each point scheme facezoo knows, by its number of points.
 MIRRORS = {68: FLIP_68, 194: FLIP_194}
 
+#: The iBUG 68-point scheme's contours, as (first, last, closed): jaw, brows, nose bridge,
+#: nostrils, eyes, outer and inner lips (what a landmark overlay joins, and what an
+#: along-contour loss follows).
+IBUG68_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
+                   (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
+#: HELEN's 194 points (Le et al.; facezoo.data.helen.CONTOURS): jaw, lower nose, outer and inner
+#: lip lines, the subject's left and right eyes, left and right brows.
+HELEN194_CONTOURS = ((0, 40, False), (41, 57, False), (58, 85, True), (86, 113, True), (114, 133, True),
+                     (134, 153, True), (154, 173, True), (174, 193, True))
+#: The contours of each point scheme facezoo knows, by its number of points.
+CONTOURS = {68: IBUG68_CONTOURS, 194: HELEN194_CONTOURS}
+
 CLASS_MAPS = {cm.name: cm for cm in (HELEN, LFW_PL, CELEBAMASK)}
 
 

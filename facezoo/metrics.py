@@ -171,6 +171,30 @@ def point_errors(predicted, true, norm="inter_ocular"):
     return 100.0 * np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true, norm)[:, None]
 
 
+def contour_distances(predicted, true, contours, norm="inter_ocular"):
+    """``(faces, K)`` each point's distance to its true contour (the polyline through the
+    true points of its ``(first, last, closed)`` contour, :data:`facezoo.classmaps.CONTOURS`) /
+    its face's normaliser * 100: the error across the contour, whatever the point's place
+    along it (what a region drawn from the points depends on)."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if predicted.shape != true.shape:
+        raise ValueError(f"predicted landmarks {predicted.shape} and ground truth {true.shape} differ in shape")
+    distances = np.full(predicted.shape[:2], np.nan)
+    for first, last, closed in contours:
+        line = true[:, first:last + 1]
+        starts, ends = (line, np.roll(line, -1, axis=1)) if closed else (line[:, :-1], line[:, 1:])
+        points = predicted[:, first:last + 1, None]                               # (N, n, 1, 2)
+        along = ends - starts                                                     # (N, m, 2)
+        length = np.maximum((along ** 2).sum(-1), 1e-12)[:, None]                 # (N, 1, m)
+        t = np.clip(((points - starts[:, None]) * along[:, None]).sum(-1) / length, 0.0, 1.0)
+        nearest = starts[:, None] + t[..., None] * along[:, None]                 # (N, n, m, 2)
+        distances[:, first:last + 1] = np.linalg.norm(points - nearest, axis=-1).min(-1)
+    if np.isnan(distances).any():
+        raise ValueError(f"contours {contours} do not cover all {predicted.shape[1]} points")
+    return 100.0 * distances / landmark_normaliser(true, norm)[:, None]
+
+
 def nme(predicted, true, norm="inter_ocular"):
     """Per-face NME in percent: mean point error / normaliser * 100."""
     return point_errors(predicted, true, norm).mean(axis=-1)

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facezoo.align import box_transform, similarity_transform
+from facezoo.classmaps import HELEN194_CONTOURS, IBUG68_CONTOURS
 from facezoo.data.io import DataError, read_image, to_rgb_array
 from facezoo.data.io import read_photo as _read_photo_file
 from facezoo.detect import Detection
@@ -339,15 +340,8 @@ class FaceLandmarks:
         return data
 
 
-#: The iBUG 68-point scheme's contours, as (first, last, closed): jaw, brows, nose bridge,
-#: nostrils, eyes, outer and inner lips (what :meth:`LandmarkResult.overlay` joins).
-IBUG68_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
-                   (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
-#: HELEN's 194 points (Le et al.; facezoo.data.helen.CONTOURS): jaw, lower nose, outer and inner
-#: lip lines, the subject's left and right eyes, left and right brows.
-HELEN194_CONTOURS = ((0, 40, False), (41, 57, False), (58, 85, True), (86, 113, True), (114, 133, True),
-                     (134, 153, True), (154, 173, True), (174, 193, True))
-#: Point schemes by their number of points: the JSON's description and the contours drawn.
+#: Point schemes by their number of points: the JSON's description and the contours drawn
+#: (:data:`facezoo.classmaps.CONTOURS`).
 POINT_SCHEMES = {
     68: ("iBUG 68, 0-based, (x, y) in photo pixels", IBUG68_CONTOURS),
     194: ("HELEN 194 (Le et al.: jaw 0-40, lower nose 41-57, outer lip 58-85, inner lip 86-113, the subject's "

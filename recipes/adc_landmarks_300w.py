@@ -178,6 +178,10 @@ def main(argv=None):
                         help="ADC: widths of the regional network's layers (default: those of --init, else 32 48 64 "
                              "64); with --init from other widths, only its global network is copied and the regional "
                              "network starts fresh (a cheaper regional stage)")
+    parser.add_argument("--along-contour-weight", type=float, default=None,
+                        help="ADC: weight of each point's error along its contour in the loss, against 1 across it "
+                             "(default: that of --init, else 1: the plain L1 error); below 1 for points that slide "
+                             "along their contours, as HELEN's 194 do")
     parser.add_argument("--fit-shape-correction", action="store_true",
                         help="no training: fit --init's shape correction (a linear stage on the whole shape) in "
                              "closed form on the training faces' predictions; writes final.keras and correction.json")
@@ -200,9 +204,10 @@ def main(argv=None):
     blocks = {"global_blocks": args.global_blocks, "regional_blocks": args.regional_blocks}
     crops = {"crop_size": args.crop_size, "region_fraction": args.region_fraction,
              "regional_channels": None if args.regional_channels is None else tuple(args.regional_channels)}
-    if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values())):
-        parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction and --regional-channels are "
-                     "for --model adc")
+    if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values(),
+                                                           args.along_contour_weight)):
+        parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction, --regional-channels and "
+                     "--along-contour-weight are for --model adc")
     if any(v is not None for v in blocks.values()):
         if args.init_global:
             parser.error("--global-blocks/--regional-blocks deepen a trained ADC model (--init), not a holistic one")
@@ -243,6 +248,11 @@ def main(argv=None):
         config["shape_correction"] = True  # the networks train under it (the recipe refits it after)
     config.update({k: v for k, v in blocks.items() if v})
     config.update({k: v for k, v in crops.items() if v is not None})
+    along = args.along_contour_weight
+    if along is None and trained is not None:
+        along = getattr(trained, "along_contour_weight", 1.0)
+    if along not in (None, 1.0):
+        config["along_contour_weight"] = along
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1

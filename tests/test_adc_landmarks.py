@@ -173,6 +173,48 @@ def test_heatmap_loss_prefers_a_peak_on_the_target_and_skips_targets_outside():
     assert float(heatmap_loss(on, outside, beta=10.0)) == 0.0
 
 
+def test_contour_neighbours_follow_open_and_closed_contours():
+    from facezoo.models.adc_landmarks import contour_neighbours
+
+    before, after = contour_neighbours(((0, 2, False), (3, 6, True)), 7)
+    np.testing.assert_array_equal(before, [0, 0, 1, 6, 3, 4, 5])  # an open end is its own neighbour
+    np.testing.assert_array_equal(after, [1, 2, 2, 4, 5, 6, 3])   # a closed contour wraps around
+
+
+def test_the_along_contour_weight_discounts_only_error_along_the_targets_contour():
+    from facezoo.models.adc_landmarks import contour_neighbours, landmark_loss, point_error
+
+    pairs = contour_neighbours(((0, 2, False),), 3)
+    target = np.array([[[0.0, 0.0], [0.3, 0.4], [0.6, 0.8]]], np.float32)  # a line along (0.6, 0.8)
+    along = target + np.array([0.06, 0.08], np.float32)                       # 0.1 along it
+    across = target + np.array([-0.08, 0.06], np.float32)                     # 0.1 across it
+    assert float(point_error(along, target, pairs, 0.0)) == pytest.approx(0.0, abs=1e-7)
+    assert float(point_error(across, target, pairs, 0.0)) == pytest.approx(0.05, abs=1e-6)  # (0.1 + 0) / 2
+    for shifted in (along, across):  # weight 1: the L1 error in the contour's frame; no pairs: in x and y
+        assert float(point_error(shifted, target, pairs, 1.0)) == pytest.approx(0.05, abs=1e-6)
+        assert float(point_error(shifted, target)) == pytest.approx(0.07, abs=1e-6)
+    images = np.zeros((1, 3, 3, 3), np.float32)  # the loss takes targets in pixels: -1 -> 0, 1 -> side - 1
+    loss = lambda p, w: float(landmark_loss(images, target + 1.0, {"refined": p}, tangent_pairs=pairs,  # noqa: E731
+                                            along_weight=w))
+    assert loss(along, 0.25) == pytest.approx(0.25 * loss(along, 1.0), rel=1e-4)
+    assert loss(across, 0.25) == pytest.approx(loss(across, 1.0), rel=1e-4)
+
+
+def test_a_models_along_contour_weight_is_a_training_setting_of_a_known_scheme(tmp_path):
+    import keras
+
+    model = ADCLandmarks(along_contour_weight=0.25, **{**TINY_ADC, "num_points": 68})
+    assert "along_contour_weight" not in model.weights_config()  # shapes no weight: fits the same preset
+    model(np.zeros((1, 64, 64, 3), np.float32))
+    model.save(tmp_path / "m.keras")
+    assert keras.models.load_model(tmp_path / "m.keras").along_contour_weight == 0.25
+    assert "along_contour_weight" not in ADCLandmarks(**TINY_ADC).get_config()  # published configs unchanged
+    with pytest.raises(ValueError, match="known scheme"):
+        ADCLandmarks(along_contour_weight=0.5, **TINY_ADC)  # 5 points: no contours to follow
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ADCLandmarks(num_points=68, along_contour_weight=2.0)
+
+
 def test_global_networks_see_the_whole_face_and_regional_ones_stay_local():
     """Designed with facezoo.receptive_field: a global heatmap unit must see all of its
     input to tell left from right; a regional one sees part of its crop."""

@@ -6,7 +6,7 @@ import pytest
 from facezoo.classmaps import HELEN
 from facezoo.metrics import (
     ConfusionMatrix, confusion_matrix, helen_scores, landmark_scores, lfw_scores, mean_f1_scores, nme,
-    precision_recall_f1,
+    point_errors, precision_recall_f1,
 )
 
 
@@ -92,6 +92,29 @@ def test_nme_inter_ocular_and_inter_pupil_by_hand():
     scores = landmark_scores(np.concatenate([pred, gt]), np.concatenate([gt, gt]), threshold=8.0)
     assert scores["nme_inter_ocular"] == pytest.approx(5.0)
     assert scores["failure_rate_8"] == pytest.approx(50.0)
+
+
+def test_contour_distances_measure_only_the_error_across_the_true_line():
+    from facezoo.classmaps import CONTOURS
+    from facezoo.metrics import contour_distances
+
+    gt = _landmarks()  # inter-ocular 10
+    gt[0, 0:17] = np.stack([np.arange(17) * 2.0, np.full(17, 20.0)], -1)  # the jaw: a line along x
+    along, across = gt.copy(), gt.copy()
+    along[0, 1:16, 0] += 1.0   # inner jaw points slid along the line: no error across it
+    across[0, 0:17, 1] += 1.0  # every jaw point 1 px off the line
+    assert contour_distances(along, gt, CONTOURS[68])[0, :17].max() == pytest.approx(0.0)
+    np.testing.assert_allclose(contour_distances(across, gt, CONTOURS[68])[0, :17], 10.0)  # 1 px / 10 * 100
+    assert point_errors(along, gt)[0, 1:16].min() == pytest.approx(10.0)  # what point errors count instead
+    closed = gt.copy()
+    closed[0, 36:42] = [(0, 0), (2, -1), (4, -1), (6, 0), (4, 1), (2, 1)]  # the right eye, a closed line
+    off = closed.copy()
+    off[0, 36] = (1, 0.5)  # on the closing segment 41 -> 36, 2 / sqrt(5) px from the others
+    assert contour_distances(off, closed, CONTOURS[68])[0, 36] == pytest.approx(0.0)
+    as_open = [(a, b, False) for a, b, _ in CONTOURS[68]]
+    assert contour_distances(off, closed, as_open)[0, 36] == pytest.approx(20 / np.sqrt(5))
+    with pytest.raises(ValueError, match="do not cover"):
+        contour_distances(gt, gt, CONTOURS[68][:3])
 
 
 def test_nme_refuses_non_finite_predictions_and_bad_shapes():

@@ -300,8 +300,9 @@ def test_cli_landmarks_with_the_shipped_model_on_a_real_photo(photo, tmp_path):
 
 
 def test_a_landmark_overlay_joins_the_68_points_along_their_contours():
+    from facezoo.classmaps import IBUG68_CONTOURS
     from facezoo.detect import Detection
-    from facezoo.photos import IBUG68_CONTOURS, FaceLandmarks, LandmarkResult
+    from facezoo.photos import FaceLandmarks, LandmarkResult
 
     photo = np.zeros((300, 400, 3), np.uint8)
     points = np.stack([np.linspace(50, 350, 68), np.full(68, 150.0)], -1)  # one horizontal row

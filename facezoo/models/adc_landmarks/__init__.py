@@ -7,6 +7,7 @@ module, and with it Keras, is imported when one of its names is first used (PEP 
 from facezoo.lazy import lazy_exports
 from facezoo.models.adc_landmarks import presets  # noqa: F401  (registers the architecture and its presets)
 
-__all__ = ["ADCLandmarks", "HolisticLandmarks", "downsample", "flip_averaged", "heatmap_loss", "landmark_loss", "mirror_indices", "pooled_coordinates", "_normalised_to_pixels"]
+__all__ = ["ADCLandmarks", "HolisticLandmarks", "contour_neighbours", "downsample", "flip_averaged", "heatmap_loss",
+           "landmark_loss", "mirror_indices", "point_error", "pooled_coordinates", "_normalised_to_pixels"]
 
 __getattr__, __dir__ = lazy_exports(globals(), "facezoo.models.adc_landmarks.adc_landmarks", __all__)  # the model module on first use

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from facezoo.classmaps import MIRRORS
+from facezoo.classmaps import CONTOURS, MIRRORS
 from facezoo.layers.shape_correction import ShapeCorrection
 from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
 from facezoo.layers.spatial_crop import affine_sample, scale_translation_theta, unit_grid
@@ -218,8 +218,18 @@ class ADCLandmarks(FaceModel, keras.Model):
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
                  source_size=None, flip_test=False, mirror=None, refine_passes=1, global_blocks=0, regional_blocks=0,
-                 shape_correction=False, **kwargs):
+                 shape_correction=False, along_contour_weight=1.0, **kwargs):
         super().__init__(**kwargs)
+        # along_contour_weight < 1: the loss weighs each point's error along its contour (the
+        # known contours of its scheme, classmaps.CONTOURS) by this, across it by 1 (HELEN's
+        # contour points slide along their lines; what is drawn from them depends on across)
+        self.along_contour_weight = float(along_contour_weight)
+        self._tangent_pairs = None
+        if self.along_contour_weight != 1.0:
+            if not 0.0 <= self.along_contour_weight <= 1.0 or num_points not in CONTOURS:
+                raise ValueError(f"along_contour_weight must be in [0, 1] and the points a known scheme "
+                                 f"({sorted(CONTOURS)} points); got {along_contour_weight} for {num_points} points")
+            self._tangent_pairs = contour_neighbours(CONTOURS[num_points], num_points)
         # refine_passes=N: the regional stage runs N times, each time on crops re-centred on
         # the previous pass's points; the output is the mean of the N refined estimates
         # (2 passes: 3.324 -> 3.253 % validation NME for the shipped weights).
@@ -309,7 +319,8 @@ class ADCLandmarks(FaceModel, keras.Model):
     def weights_config(self):
         """Without the inference settings (flip average, regional passes, source size, nominal
         input size), which shape no weight: a checkpoint saved with others fits the same preset."""
-        return _without(super().weights_config(), INFERENCE_SETTINGS + ("refine_passes", "source_size"))
+        return _without(super().weights_config(),
+                        INFERENCE_SETTINGS + ("refine_passes", "source_size", "along_contour_weight"))
 
     def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
@@ -366,7 +377,8 @@ class ADCLandmarks(FaceModel, keras.Model):
         return ops.reshape(soft_argmax(heatmaps, self.beta), (batch, self.num_points, 2)), heatmaps
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return landmark_loss(x, y, y_pred, self.beta, self.region_fraction)
+        return landmark_loss(x, y, y_pred, self.beta, self.region_fraction, tangent_pairs=self._tangent_pairs,
+                             along_weight=self.along_contour_weight)
 
     def get_config(self):
         return {**super().get_config(), "num_points": self.num_points, "global_size": self.global_size,
@@ -376,7 +388,8 @@ class ADCLandmarks(FaceModel, keras.Model):
                 "flip_test": self.flip_test, "mirror": self.mirror, "refine_passes": self.refine_passes,
                 # only when set, so the published configs stay as they were
                 **{k: v for k, v in (("global_blocks", self.global_blocks), ("regional_blocks", self.regional_blocks),
-                                     ("shape_correction", self.shape_correction is not None)) if v}}
+                                     ("shape_correction", self.shape_correction is not None)) if v},
+                **({"along_contour_weight": self.along_contour_weight} if self.along_contour_weight != 1.0 else {})}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
@@ -399,15 +412,46 @@ def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
     return ops.sum(cross_entropy * inside) / ops.maximum(ops.sum(inside), 1.0)
 
 
-def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, heatmap_weight=0.05):
-    """Mean L1 distance in ``[-1, 1]`` coordinates summed over the prediction stages, plus
+def contour_neighbours(contours, num_points):
+    """``(before, after)`` index arrays ``(K,)``: each point's neighbours on its contour
+    (``(first, last, closed)`` tuples), itself at an open contour's end; their difference is
+    the contour's direction there."""
+    before, after = np.arange(num_points), np.arange(num_points)
+    for first, last, closed in contours:
+        run = np.arange(first, last + 1)
+        before[run[1:]], after[run[:-1]] = run[:-1], run[1:]
+        if closed:
+            before[first], after[last] = last, first
+    return before, after
+
+
+def point_error(predicted, target, tangent_pairs=None, along_weight=1.0):
+    """Mean L1 error of points ``(B, K, 2)``; with ``tangent_pairs`` (:func:`contour_neighbours`),
+    measured along and across the target's contour at each point, the along part weighed by
+    ``along_weight`` (1 gives the L1 error in that rotated frame)."""
+    if tangent_pairs is None:
+        return ops.mean(ops.abs(predicted - target))
+    before, after = tangent_pairs
+    direction = ops.take(target, after, axis=1) - ops.take(target, before, axis=1)
+    direction = direction / ops.maximum(ops.sqrt(ops.sum(ops.square(direction), -1, keepdims=True)), 1e-6)
+    error = predicted - target
+    along = ops.sum(error * direction, axis=-1)
+    across = error[..., 1] * direction[..., 0] - error[..., 0] * direction[..., 1]
+    return ops.mean(ops.abs(across) + along_weight * ops.abs(along)) / 2.0
+
+
+def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, heatmap_weight=0.05,
+                  tangent_pairs=None, along_weight=1.0):
+    """Mean L1 distance in ``[-1, 1]`` coordinates summed over the prediction stages
+    (:func:`point_error`: along and across each point's contour with ``tangent_pairs``), plus
     ``heatmap_weight`` times :func:`heatmap_loss` on the heatmaps the model returns in
     training; ``points`` are in the images' pixels."""
     shape = ops.shape(images)
     target = _pixels_to_normalised(ops.cast(points, "float32"), shape[1], shape[2])
     if not isinstance(predictions, dict):
         predictions = {"refined": _pixels_to_normalised(predictions, shape[1], shape[2])}
-    loss = sum(ops.mean(ops.abs(predictions[k] - target)) for k in ("coarse", "refined") if k in predictions)
+    loss = sum(point_error(predictions[k], target, tangent_pairs, along_weight)
+               for k in ("coarse", "refined") if k in predictions)
     if "coarse_heatmaps" in predictions:
         loss = loss + heatmap_weight * heatmap_loss(predictions["coarse_heatmaps"], target, beta)
     if "regional_heatmaps" in predictions:
