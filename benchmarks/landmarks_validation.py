@@ -12,7 +12,8 @@ contour too; ``--mapped-to-194`` scores a 68-point model's points mapped to thos
 ``facezoo.data.helen.contour_combination`` (fitted on the training faces' annotation): the
 baseline a 194-point model has to beat. For them a second row, ``across``, gives each contour's
 mean distance of the points to the true contour line (``facezoo.metrics.contour_distances``,
-percent of the same normaliser): the part of the error that moves the regions drawn from them.
+percent of the same normaliser): the part of the error that moves the regions drawn from them
+(a lower bound of it: points bunched along a true line draw a wrong region all the same).
 
 ``--shift-average D``: test-time averaging over framings: each face also given shifted by D of
 its side left, right, up and down (bilinear), the five answers mapped back and averaged (five

@@ -20,6 +20,11 @@ drawn from the contours, as ``facezoo eval --dataset helen_contours`` does. Two 
 parser ``rtparser_helen`` gets them: deployable) and ``ground_truth`` (the faces' annotated
 points: the prior's upper bound through 68 points).
 
+``--error-scale S [S ...]`` (with ``--contour-model``): what better contours would give. For each
+S, the contour model's points are moved towards the annotated ones, ``true + S (predicted -
+true)`` (S = 0.5: every point's error halved, its direction kept), and drawn as the third
+source is: how small the contours' error must be for a target score.
+
 ``--time N``: the cost per photo on the first N photos of the split (decoded beforehand,
 medians of three passes): ``facezoo.FaceParser`` alone against it plus what the prior adds
 (``facezoo.LandmarkDetector`` on the faces it found, the mix of each).
@@ -217,7 +222,11 @@ def main(argv=None):
     parser.add_argument("--contour-model", metavar="PRESET_OR_FILE",
                         help="also a third source: the 194 contour points straight from this landmark model "
                              "(e.g. adc_landmarks_helen194) on the aligned crop, every component drawn, brows too")
+    parser.add_argument("--error-scale", type=float, nargs="+", default=[], metavar="S",
+                        help="also the contour model's points with their error scaled by S (see above)")
     args = parser.parse_args(argv)
+    if args.error_scale and not args.contour_model:
+        parser.error("--error-scale scales the error of --contour-model's points")
 
     import keras
     from tqdm import tqdm
@@ -235,7 +244,8 @@ def main(argv=None):
     faces = aligned_helen_contours(model, args.data, args.split)
     landmarker = facezoo.LandmarkDetector()
     label_table, prediction_table = contour_tables()
-    sources = ("detected", "ground_truth") + (("contours",) if args.contour_model else ())
+    sources = (("detected", "ground_truth") + (("contours",) if args.contour_model else ())
+               + tuple(f"contours x{scale:g}" for scale in args.error_scale))
     contour_landmarker = facezoo.LandmarkDetector(args.contour_model) if args.contour_model else None
     settings = [(w, sigma) for w in args.weights for sigma in (args.sigma if w else args.sigma[:1])]
     matrices = {(s, w, sigma): ConfusionMatrix(len(model.class_names)) for s in sources for w, sigma in settings}
@@ -253,7 +263,11 @@ def main(argv=None):
         if contour_landmarker is not None:
             contours = aligned_face_points(contour_landmarker, model.info, sample.image)
             missed += contours is None
-            mixes["contours"] = (contours, lambda p, c, names, **kw: mix_contours(p, c, names, classes=DRAWN, **kw))
+            draw = lambda p, c, names, **kw: mix_contours(p, c, names, classes=DRAWN, **kw)  # noqa: E731
+            mixes["contours"] = (contours, draw)
+            for scale in args.error_scale:
+                mixes[f"contours x{scale:g}"] = (
+                    None if contours is None else sample.contours + scale * (contours - sample.contours), draw)
         for source, (face_points, mix) in mixes.items():
             for weight, sigma in settings:
                 mixed = probabilities if face_points is None or weight == 0 else mix(

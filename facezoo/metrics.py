@@ -175,13 +175,20 @@ def contour_distances(predicted, true, contours, norm="inter_ocular"):
     """``(faces, K)`` each point's distance to its true contour (the polyline through the
     true points of its ``(first, last, closed)`` contour, :data:`facezoo.classmaps.CONTOURS`) /
     its face's normaliser * 100: the error across the contour, whatever the point's place
-    along it (what a region drawn from the points depends on)."""
+    along it. It bounds from below how far a region drawn from the points is off (points
+    bunched along a true line score 0 and still draw a wrong region)."""
     predicted = np.asarray(predicted, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     if predicted.shape != true.shape:
         raise ValueError(f"predicted landmarks {predicted.shape} and ground truth {true.shape} differ in shape")
-    distances = np.full(predicted.shape[:2], np.nan)
+    if not (np.isfinite(predicted).all() and np.isfinite(true).all()):
+        raise ValueError("landmarks hold non-finite values")
+    distances = np.zeros(predicted.shape[:2])
+    covered = np.zeros(predicted.shape[1], bool)
     for first, last, closed in contours:
+        if last <= first or covered[first:last + 1].any():
+            raise ValueError(f"contour ({first}, {last}) is empty or overlaps another")
+        covered[first:last + 1] = True
         line = true[:, first:last + 1]
         starts, ends = (line, np.roll(line, -1, axis=1)) if closed else (line[:, :-1], line[:, 1:])
         points = predicted[:, first:last + 1, None]                               # (N, n, 1, 2)
@@ -190,7 +197,7 @@ def contour_distances(predicted, true, contours, norm="inter_ocular"):
         t = np.clip(((points - starts[:, None]) * along[:, None]).sum(-1) / length, 0.0, 1.0)
         nearest = starts[:, None] + t[..., None] * along[:, None]                 # (N, n, m, 2)
         distances[:, first:last + 1] = np.linalg.norm(points - nearest, axis=-1).min(-1)
-    if np.isnan(distances).any():
+    if not covered.all():
         raise ValueError(f"contours {contours} do not cover all {predicted.shape[1]} points")
     return 100.0 * distances / landmark_normaliser(true, norm)[:, None]
 

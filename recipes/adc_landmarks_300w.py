@@ -204,6 +204,8 @@ def main(argv=None):
     blocks = {"global_blocks": args.global_blocks, "regional_blocks": args.regional_blocks}
     crops = {"crop_size": args.crop_size, "region_fraction": args.region_fraction,
              "regional_channels": None if args.regional_channels is None else tuple(args.regional_channels)}
+    if args.along_contour_weight is not None and not 0.0 <= args.along_contour_weight <= 1.0:
+        parser.error(f"--along-contour-weight must be in [0, 1], got {args.along_contour_weight}")
     if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values(),
                                                            args.along_contour_weight)):
         parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction, --regional-channels and "
@@ -220,8 +222,9 @@ def main(argv=None):
     if new_scheme and (args.fit_shape_correction or args.model != "adc"):
         parser.error(f"--init has {trained.num_points} points, --scheme {args.scheme} {points}: train ADC first")
     if args.fit_shape_correction:
-        if trained is None or args.extra:
-            parser.error("--fit-shape-correction fits --init's correction on HELEN's training faces (no --extra)")
+        if trained is None or args.extra or args.along_contour_weight is not None:
+            parser.error("--fit-shape-correction fits --init's correction on HELEN's training faces, no training "
+                         "(no --extra, --along-contour-weight)")
         if args.smoke:
             faces.records, val_set.records = faces.records[:8], val_set.records[:2]
         fit_shape_correction(trained, faces, val_set, CORRECTED_SETTINGS[args.model], args.out)

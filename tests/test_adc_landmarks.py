@@ -184,15 +184,22 @@ def test_contour_neighbours_follow_open_and_closed_contours():
 def test_the_along_contour_weight_discounts_only_error_along_the_targets_contour():
     from facezoo.models.adc_landmarks import contour_neighbours, landmark_loss, point_error
 
-    pairs = contour_neighbours(((0, 2, False),), 3)
-    target = np.array([[[0.0, 0.0], [0.3, 0.4], [0.6, 0.8]]], np.float32)  # a line along (0.6, 0.8)
-    along = target + np.array([0.06, 0.08], np.float32)                       # 0.1 along it
-    across = target + np.array([-0.08, 0.06], np.float32)                     # 0.1 across it
+    pairs = contour_neighbours(((0, 4, False),), 5)
+    target = np.arange(5, dtype=np.float32)[None, :, None] * np.float32([0.15, 0.2])  # a line along (0.6, 0.8)
+    inner = np.float32([0, 1, 1, 1, 0])[None, :, None]
+    along = target + inner * np.float32([0.06, 0.08])     # the three inner points 0.1 along the line
+    across = target + np.float32([-0.08, 0.06])            # every point 0.1 across it
     assert float(point_error(along, target, pairs, 0.0)) == pytest.approx(0.0, abs=1e-7)
+    assert float(point_error(along, target, pairs, 0.25)) == pytest.approx(0.25 * 0.3 / 10, abs=1e-6)
     assert float(point_error(across, target, pairs, 0.0)) == pytest.approx(0.05, abs=1e-6)  # (0.1 + 0) / 2
-    for shifted in (along, across):  # weight 1: the L1 error in the contour's frame; no pairs: in x and y
-        assert float(point_error(shifted, target, pairs, 1.0)) == pytest.approx(0.05, abs=1e-6)
-        assert float(point_error(shifted, target)) == pytest.approx(0.07, abs=1e-6)
+    end = target + (1 - inner) * np.float32([0.06, 0.08])  # the two ends slid along: the line's length
+    assert float(point_error(end, target, pairs, 0.0)) == pytest.approx(0.2 / 10, abs=1e-6)
+    assert float(point_error(across, target, pairs, 1.0)) == pytest.approx(0.05, abs=1e-6)  # L1 in that frame
+    assert float(point_error(across, target)) == pytest.approx(0.07, abs=1e-6)  # no pairs: L1 in x and y
+    closed_mouth = target.copy()
+    closed_mouth[0, 3] = closed_mouth[0, 1]  # point 2's neighbours coincide: no direction, plain L1
+    moved = closed_mouth + np.float32([0, 0, 1, 0, 0])[None, :, None] * np.float32([0.06, 0.08])
+    assert float(point_error(moved, closed_mouth, pairs, 0.0)) == pytest.approx(0.14 / 10, abs=1e-6)
     images = np.zeros((1, 3, 3, 3), np.float32)  # the loss takes targets in pixels: -1 -> 0, 1 -> side - 1
     loss = lambda p, w: float(landmark_loss(images, target + 1.0, {"refined": p}, tangent_pairs=pairs,  # noqa: E731
                                             along_weight=w))

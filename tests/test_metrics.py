@@ -113,8 +113,13 @@ def test_contour_distances_measure_only_the_error_across_the_true_line():
     assert contour_distances(off, closed, CONTOURS[68])[0, 36] == pytest.approx(0.0)
     as_open = [(a, b, False) for a, b, _ in CONTOURS[68]]
     assert contour_distances(off, closed, as_open)[0, 36] == pytest.approx(20 / np.sqrt(5))
+    past = gt.copy()
+    past[0, 16] = (36.0, 23.0)  # 4 px past the open jaw's end and 3 across: 5 px from its last point
+    assert contour_distances(past, gt, CONTOURS[68])[0, 16] == pytest.approx(50.0)
     with pytest.raises(ValueError, match="do not cover"):
         contour_distances(gt, gt, CONTOURS[68][:3])
+    with pytest.raises(ValueError, match="non-finite"):
+        contour_distances(np.full_like(gt, np.nan), gt, CONTOURS[68])
 
 
 def test_nme_refuses_non_finite_predictions_and_bad_shapes():

@@ -557,3 +557,7 @@ def test_landmark_recipe_starts_helens_194_points_from_a_68_point_model(data_roo
     wrong = _landmark_recipe(data_root, "--out", tmp_path / "x", "--scheme", "helen194", "--model", "holistic",
                              "--smoke", timeout=300)
     assert wrong.returncode != 0 and "trains ADC on HELEN's faces alone" in wrong.stderr
+    weight = _landmark_recipe(data_root, "--out", tmp_path / "y", "--along-contour-weight", "2", "--smoke",
+                              timeout=300)
+    assert weight.returncode != 0 and "must be in [0, 1], got 2.0" in weight.stderr
+    assert not (tmp_path / "y").exists()  # refused before anything was written

@@ -23,7 +23,8 @@ integers). In training (``model(x, training=True)``) a dict of the coarse and re
 points in normalised ``[-1, 1]`` coordinates (the last stage's through the shape correction, if
 the model has one) and the heatmaps is returned; the model's
 own :meth:`compute_loss` (:func:`landmark_loss`) sums the mean L1 errors of both stages
-and a small cross-entropy of the heatmaps to Gaussians around the targets (landmarks
+(with ``along_contour_weight`` < 1, error along each point's contour weighed less than across
+it) and a small cross-entropy of the heatmaps to Gaussians around the targets (landmarks
 given in pixels).
 
 Example:
@@ -221,8 +222,8 @@ class ADCLandmarks(FaceModel, keras.Model):
                  shape_correction=False, along_contour_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         # along_contour_weight < 1: the loss weighs each point's error along its contour (the
-        # known contours of its scheme, classmaps.CONTOURS) by this, across it by 1 (HELEN's
-        # contour points slide along their lines; what is drawn from them depends on across)
+        # known contours of its scheme, classmaps.CONTOURS) by this, across it by 1 (point_error;
+        # HELEN's contour points slide along their lines). The small heatmap term still counts both.
         self.along_contour_weight = float(along_contour_weight)
         self._tangent_pairs = None
         if self.along_contour_weight != 1.0:
@@ -318,7 +319,8 @@ class ADCLandmarks(FaceModel, keras.Model):
 
     def weights_config(self):
         """Without the inference settings (flip average, regional passes, source size, nominal
-        input size), which shape no weight: a checkpoint saved with others fits the same preset."""
+        input size) and the loss's along-contour weight, which shape no weight: a checkpoint saved
+        with others fits the same preset."""
         return _without(super().weights_config(),
                         INFERENCE_SETTINGS + ("refine_passes", "source_size", "along_contour_weight"))
 
@@ -427,17 +429,25 @@ def contour_neighbours(contours, num_points):
 
 def point_error(predicted, target, tangent_pairs=None, along_weight=1.0):
     """Mean L1 error of points ``(B, K, 2)``; with ``tangent_pairs`` (:func:`contour_neighbours`),
-    measured along and across the target's contour at each point, the along part weighed by
-    ``along_weight`` (1 gives the L1 error in that rotated frame)."""
+    measured along and across the target's contour at each point (its direction from the
+    neighbours), the along part weighed by ``along_weight``. An open contour's ends keep their
+    along error in full (it sets the contour's length), and a point whose neighbours coincide (a
+    closed mouth's inner corners) has no direction: plain L1. ``along_weight`` 1 is the L1 error
+    in the contour's frame."""
     if tangent_pairs is None:
         return ops.mean(ops.abs(predicted - target))
     before, after = tangent_pairs
+    ends = ops.convert_to_tensor((np.asarray(before) == np.arange(len(before)))
+                                 | (np.asarray(after) == np.arange(len(after))))
     direction = ops.take(target, after, axis=1) - ops.take(target, before, axis=1)
-    direction = direction / ops.maximum(ops.sqrt(ops.sum(ops.square(direction), -1, keepdims=True)), 1e-6)
+    length = ops.sqrt(ops.sum(ops.square(direction), -1))
+    direction = direction / ops.maximum(length, 1e-6)[..., None]
     error = predicted - target
-    along = ops.sum(error * direction, axis=-1)
-    across = error[..., 1] * direction[..., 0] - error[..., 0] * direction[..., 1]
-    return ops.mean(ops.abs(across) + along_weight * ops.abs(along)) / 2.0
+    along = ops.abs(ops.sum(error * direction, axis=-1))
+    across = ops.abs(error[..., 1] * direction[..., 0] - error[..., 0] * direction[..., 1])
+    framed = across + ops.where(ends, 1.0, along_weight) * along
+    plain = ops.sum(ops.abs(error), axis=-1)
+    return ops.mean(ops.where(length > 1e-6, framed, plain)) / 2.0
 
 
 def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, heatmap_weight=0.05,
