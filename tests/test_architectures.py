@@ -174,6 +174,7 @@ def test_a_new_head_keeps_every_trained_layer(name):
         with pytest.raises(ValueError, match="no classes"):
             model.with_classes(FIVE)
         return
+    model.info = model.info.replace(name=f"my_{name}")  # as a preset names it
     five = model.with_classes(FIVE, **FIVE_PARTS.get(name, {}))
     assert five.info.class_names == FIVE and five.class_names == FIVE and len(five.class_colors) == 5
     assert outputs(five, inputs(name)).shape[-1] == 5
@@ -189,6 +190,15 @@ def test_a_new_head_keeps_every_trained_layer(name):
             np.testing.assert_array_equal(np.asarray(target), np.asarray(source), err_msg=f"{source.path} not copied")
             kept += 1
     assert kept > fresh > 0
+    assert five.info.name == f"my_{name}"  # a fine-tune keeps its preset's name
+    if name == "stn_icnn":  # a part whose classes changed keeps its trunk, its head starts fresh
+        old_parts = {m.name: m for m in model.part_models}
+        changed = [m for m in five.part_models if m.name in old_parts and m.num_classes != old_parts[m.name].num_classes]
+        assert changed
+        for part in changed:
+            for source, target in zip(old_parts[part.name].weights, part.weights):
+                if source.path.split("/")[-2] not in ICNN.HEAD_LAYERS:
+                    np.testing.assert_array_equal(np.asarray(target), np.asarray(source), err_msg=source.path)
     five.compile(run_eagerly=True)  # graph-mode training is test_compile_defaults_...'s (tracing: 30 s for STN-iCNN)
     assert np.isfinite(five.fit(inputs(name), targets(five), verbose=0).history["loss"][0])
 

@@ -329,7 +329,8 @@ class FaceModel:
             raise ValueError(f"num_classes={num_classes} but {len(class_names)} class_names were given")
         new = type(self).from_config({**self.architecture_config(), **self.head_config(class_names), **config})
         new.transfer_weights_from(self)
-        new.info = self.info.with_classes(class_names, class_colors).replace(name=new.name)
+        # a fine-tune keeps its preset's name (STN-iCNN's Keras name is its family's)
+        new.info = self.info.with_classes(class_names, class_colors).replace(name=self.info.name or new.name)
         return new
 
     def transfer_weights_from(self, source):

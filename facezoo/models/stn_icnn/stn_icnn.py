@@ -584,15 +584,16 @@ class STNiCNN(FaceModel, keras.Model):
 
     def transfer_weights_from(self, source):
         """A new class set: stage 1 keeps all but its head, the localizer what still fits
-        (its first convolution reads one channel per class), each part model whose part
-        keeps its number of classes all of its weights."""
+        (its first convolution reads one channel per class), each part model of the same name
+        all of its weights, or all but its head where its part's number of classes changed."""
         copied = _transfer(source.stage1.weights, self.stage1.weights, ICNN.HEAD_LAYERS)
         copied += _transfer(source.localizer.weights, self.localizer.weights)
         old_parts = {model.name: model for model in source.part_models}
         for model in self.part_models:
             old = old_parts.get(model.name)
-            if old is not None and old.num_classes == model.num_classes:
-                copied += _transfer(old.weights, model.weights)
+            if old is not None:
+                head = () if old.num_classes == model.num_classes else ICNN.HEAD_LAYERS
+                copied += _transfer(old.weights, model.weights, head)
         return copied
 
 
