@@ -46,6 +46,12 @@ def _cmd_export(args):
     from facezoo.presets import ARCHITECTURES, PRESETS
     from facezoo.registry import model_from_name
 
+    if args.format is None:  # from the output's name, as a user writes it
+        suffix = os.path.splitext(args.output.rstrip("/\\"))[1].lower()
+        args.format = {".onnx": "onnx", ".tflite": "tflite", "": "saved_model"}.get(suffix)
+        if args.format is None:
+            raise ValueError(f"cannot tell the format from {args.output!r}: name it .tflite or .onnx (a name "
+                             "without a suffix is a saved_model directory), or give --format")
     check_target(args.output, args.format)  # before the model loads: never after minutes of work
     model = model_from_name(args.model)
     if args.model in ARCHITECTURES and args.model not in PRESETS:
@@ -159,7 +165,27 @@ def _image_files(inputs):
             yield item, f"no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder"
         for path in found:
             if path not in own:
-                yield path, None
+                yield path, _unreadable(path)
+
+
+def _unreadable(path):
+    """Why ``path`` cannot be read as an image, from its header alone (cheap: before the
+    model loads, so a run of nothing but unreadable files writes nothing), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "an empty file (0 bytes)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path):
+                return None
+    except Image.DecompressionBombError:
+        return None  # an image, too large: the reader says so, with facezoo's limit
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        if isinstance(error, UnidentifiedImageError):
+            return "not an image file (no image format recognised)"
+        return f"cannot be read: {error}"
 
 
 @contextlib.contextmanager
@@ -230,7 +256,8 @@ def _for_each_photo(args, work, files_per_photo):
     silent = args.quiet or args.json
     with _terminate_as_interrupt():
         try:
-            for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2 or silent):
+            for path, error in tqdm(files, desc=args.command, unit="photo", disable=len(files) < 2 or silent
+                                    or not sys.stderr.isatty()):
                 if error is None:
                     base = stem = os.path.splitext(os.path.basename(path))[0]
                     copy = 1
@@ -302,10 +329,17 @@ def _model_file(name):
 def _check_task(name, task):
     """ValueError unless preset ``name`` is a ``task`` model (before anything is loaded; a
     model file or hf:// repository is checked once loaded, by facezoo.parse/landmarks)."""
-    from facezoo.registry import PRESETS, get_preset
+    from facezoo.registry import MODEL_FILES, PRESETS, get_preset
 
-    if name not in PRESETS and (name.startswith("hf://") or os.path.exists(name)):
-        return
+    if name not in PRESETS:
+        if name.startswith("hf://"):
+            return
+        if name.endswith(MODEL_FILES):
+            if not os.path.isfile(name):
+                raise FileNotFoundError(f"no model file {name!r}")
+            return
+        if os.path.exists(name):
+            raise ValueError(f"--model {name!r} is neither a preset nor a model file ({', '.join(MODEL_FILES)})")
     preset = get_preset(name)
     if preset.task != task:
         other = {"parsing": "parse", "landmarks": "landmarks"}[preset.task]
@@ -434,9 +468,9 @@ def build_parser():
     p.set_defaults(func=_cmd_models)
 
     p = add("export", help="export a model to TFLite, ONNX or a SavedModel, verified against Keras")
-    p.add_argument("model", help="model name (see `facezoo models`)")
-    p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default="tflite",
-                   help="default: tflite")
+    p.add_argument("model", help="model name (see `facezoo models`) or a saved model file (.keras/.npz)")
+    p.add_argument("--format", choices=["tflite", "onnx", "saved_model"], default=None,
+                   help="default: from the output's suffix (.tflite, .onnx; a directory: saved_model)")
     p.add_argument("-o", "--output", required=True, help="output file (or directory for saved_model)")
     p.add_argument("--quantize", choices=["fp16", "dynamic", "int8"], default=None,
                    help="TFLite only: fp16 weights; dynamic = int8 weights, no calibration; int8 = calibrated "
@@ -478,7 +512,8 @@ def build_parser():
     p = add("parse", help="parse the faces in photos: labels PNG, overlay PNG and JSON per photo")
     _add_photo_options(p, "parse at most this many faces per photo")
     p.add_argument("--model", default="stn_icnn_celebamask",
-                   help="parsing preset (default stn_icnn_celebamask; see `facezoo models`)")
+                   help="parsing preset or a saved model file (.keras/.npz) (default stn_icnn_celebamask; see "
+                        "`facezoo models`)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: skip detection")
     p.set_defaults(func=_cmd_parse)
 
@@ -486,8 +521,9 @@ def build_parser():
                               "--model adc_landmarks_helen194): JSON and one .pts per face")
     _add_photo_options(p, "at most this many faces per photo")
     p.add_argument("--model", default="adc_landmarks_300w",
-                   help="landmark preset (default adc_landmarks_300w; adc_landmarks_300w_fast takes a third of the "
-                        "time; adc_landmarks_helen194 gives HELEN's 194 contour points; see `facezoo models`)")
+                   help="landmark preset or a saved model file (.keras/.npz) (default adc_landmarks_300w; "
+                        "adc_landmarks_300w_fast takes a third of the time; adc_landmarks_helen194 gives HELEN's 194 "
+                        "contour points; see `facezoo models`)")
     p.add_argument("--aligned", action="store_true",
                    help="inputs are face crops framed as the preset's are (a face with about half a face of margin): "
                         "skip detection")

@@ -181,6 +181,24 @@ def test_cli_errors(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(["parse", str(tmp_path), "-o", str(tmp_path / "o")]) == 1  # a folder without images
     assert main(["parse", str(ASTRONAUT), "--model", "icnn_lvf", "-o", str(tmp_path / "o")]) == 2
+    capsys.readouterr()
+    (tmp_path / "notes.jpg").write_bytes(b"this is not a jpeg")
+    (tmp_path / "empty.png").write_bytes(b"")
+    for command in ("parse", "landmarks"):  # unreadable files are found before the model loads or -o is made
+        assert main([command, str(tmp_path / "notes.jpg"), str(tmp_path / "empty.png"), "-o", str(tmp_path / "o")]) == 1
+        said = capsys.readouterr().err
+        assert "notes.jpg: not an image file" in said and "empty.png: an empty file" in said
+        assert "nothing written" in said
+        assert not (tmp_path / "o").exists()
+    assert main(["parse", str(ASTRONAUT), "--model", str(tmp_path / "nosuch.keras"), "-o", str(tmp_path / "o")]) == 2
+    assert "no model file" in capsys.readouterr().err
+    assert main(["landmarks", str(ASTRONAUT), "--model", str(tmp_path / "notes.jpg"), "-o", str(tmp_path / "o")]) == 2
+    assert "neither a preset nor a model file" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # export: the format follows the output's suffix; one it cannot tell is refused
+    assert main(["export", "icnn_lfw", "-o", str(tmp_path / "m.tfl")]) == 2
+    assert "cannot tell the format from" in capsys.readouterr().err
+    assert main(["export", "icnn_lfw", "--quantize", "fp16", "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "onnx exports are float32" in capsys.readouterr().err
 
 
 class _TemplateOracle:
