@@ -170,7 +170,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     path = os.fspath(path)
     suffix = FORMATS[format]
     if suffix and not path.endswith(suffix):
-        raise ValueError(f"a {format} export must be written to a '{suffix}' file, got {path!r}")
+        raise ValueError(f"{format} exports are written to a '{suffix}' file, got {path!r}")
     check_target(path, format)
 
     import keras
@@ -183,6 +183,11 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     if sample_inputs is None:
         sample_inputs = default_sample_inputs(shape[1:])
     sample_inputs = np.asarray(sample_inputs, dtype="float32")
+    fixed = [(a, b) for a, b in zip(sample_inputs.shape[1:], shape[1:]) if b is not None]
+    if sample_inputs.ndim != len(shape) or any(a != b for a, b in fixed):
+        raise ValueError(f"sample_inputs {sample_inputs.shape} do not fit the file's input {shape}: an exported file "
+                         "takes faces at the model's input size (LandmarkDetector/FaceParser.face_inputs give "
+                         "photos' faces so)")
     expected = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
     tolerance = atol + rtol * float(np.max(np.abs(expected)))
 

@@ -486,16 +486,26 @@ class LandmarkDetector(_Pipeline):
             _smooth_points(result.faces, smoother)
         return result
 
-    def face_inputs(self, image):
+    def face_inputs(self, image, transforms=False):
         """The model inputs ``(N, H, W, 3)`` float32 of the faces found in one photo (path,
         PIL image or array), aligned as :meth:`detect` frames them, at the model's nominal
-        input size; ``N = 0`` when none is found (``facezoo export --calibration`` uses these)."""
+        input size (an exported file's fixed input); ``N = 0`` when none is found (``facezoo
+        export --calibration`` uses these). With ``transforms=True``, ``(inputs, transforms)``:
+        the ``(N, 2, 3)`` photo -> input maps, to bring a file's points back to the photo.
+
+        Example:
+            >>> faces, maps = detector.face_inputs("photo.jpg", transforms=True)
+            >>> points = run_exported_file(faces)                       # (N, K, 2), input pixels
+            >>> in_photo = [facezoo.align.apply(facezoo.align.invert(t), p) for t, p in zip(maps, points)]
+        """
         from facezoo.registry import preprocess
 
         photo = read_photo(image)[0]
-        crops = [warp_to_crop(photo, face_transform(d, self.info), self.info.input_size) for d in self._detect(photo)]
-        return preprocess(np.stack(crops) if crops else np.zeros((0, *self.info.input_size, 3), np.uint8), self.info,
-                          resize=False)
+        maps = [face_transform(d, self.info) for d in self._detect(photo)]
+        crops = [warp_to_crop(photo, t, self.info.input_size) for t in maps]
+        inputs = preprocess(np.stack(crops) if crops else np.zeros((0, *self.info.input_size, 3), np.uint8), self.info,
+                            resize=False)
+        return (inputs, np.asarray(maps, np.float64).reshape(-1, 2, 3)) if transforms else inputs
 
     def detect(self, image):
         """Landmarks of every face of one photo: a :class:`~facezoo.photos.LandmarkResult`;

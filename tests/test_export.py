@@ -15,6 +15,7 @@ from facezoo.models import ICNN
 from helpers import small_stn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ASTRONAUT = os.path.join(ROOT, "examples", "astronaut.jpg")  # NASA, public domain
 
 # TFLite and ONNX files of every architecture are checked in test_architectures.py.
 FORMATS = [("saved_model", "")]
@@ -282,6 +283,18 @@ def test_every_shipped_preset_exports_and_its_file_matches_keras(name, fmt, tmp_
     assert np.max(np.abs(actual - expected)) <= result.atol
     if fmt == "tflite":
         assert not [op for op in result.ops if op.startswith("Flex")]
+    if model.info.task == "landmarks":  # the README's recipe: faces at the file's size, points mapped back
+        from facezoo.align import apply, invert
+
+        detector = facezoo.LandmarkDetector(name)
+        found = detector.detect(ASTRONAUT).faces
+        faces, maps = detector.face_inputs(ASTRONAUT, transforms=True)
+        points = _run_file(path, fmt, faces)
+        assert len(found) == len(points) == len(maps) == 1
+        # detect() crops this small face at 256 px, the file takes 512: the same points within a pixel
+        np.testing.assert_allclose(apply(invert(maps[0]), points[0]), found[0].landmarks, atol=1.5)
+        with pytest.raises(ValueError, match="do not fit the file's input"):
+            facezoo.export(model, tmp_path / f"photo.{fmt}", format=fmt, sample_inputs=inputs[:, :500], verbose=False)
 
 
 def test_int8_stn_icnn_runs_under_the_default_delegate(tmp_path):
