@@ -31,7 +31,7 @@ ADC_SHA256 = "3cded22d2eb317576815313b1fd114c00bc007756ce554325c2a78c64207b1d6"
 ADC_TRAINING_DATA = (HELEN68_LANDMARKS["training_data"] + "; plus dlib's 68 points (calibrated to 300-W) on 1,989 "
                      "LFW-PL train/validation and 988 CelebAMask-HQ train photos")
 ADC_LICENSE = (HELEN_300W_TERMS + "; dlib's predictor (iBUG 300-W: no commercial use) labelled the extra faces; "
-               + LFW_TERMS + "; " + CELEBAMASK_TERMS + ": non-commercial research use only")
+               + LFW_TERMS + "; " + CELEBAMASK_TERMS)  # the strictest, CelebAMask-HQ's, binds the whole
 
 HELEN68_PROTOCOL = {
     "protocol": "helen68 testset (330 HELEN test faces of 300-W at full resolution), faces padded to a square and "
