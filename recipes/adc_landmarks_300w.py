@@ -127,6 +127,7 @@ from facezoo.layers.shape_correction import ShapeCorrection  # noqa: E402
 from facezoo.metrics import landmark_scores  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
 from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
+from facezoo.presets import PRESETS  # noqa: E402
 from facezoo.training import ScaledAdam, train  # noqa: E402
 
 MODELS = {"adc": ADCLandmarks, "holistic": HolisticLandmarks}
@@ -287,6 +288,8 @@ def main(argv=None):
 
     def build():
         model = MODELS[args.model](name=name, input_size=(size, size), num_points=points, **config)
+        if name in PRESETS:  # the preset's framing and terms travel in the run's files, so they work as it does
+            model.info = PRESETS[name].model_info(model.info)
         if args.init_global:  # the global network starts as the trained holistic network
             holistic = keras.models.load_model(args.init_global)
             model(np.zeros((1, size, size, 3), "float32"))

@@ -15,6 +15,7 @@ import pytest
 from facezoo.data import CelebAMask, ParsingSequence
 from facezoo.models import ICNN, STNiCNN
 from facezoo.models.stn_icnn.schedule import Phase, check_schedule
+from facezoo.presets import PRESETS
 from facezoo.training import ScaledAdam, TrainingSetupError, step_halving_schedule, train
 from fixtures import make_celebamask_merged
 from helpers import randomised, script_module
@@ -554,6 +555,8 @@ def test_landmark_recipe_starts_helens_194_points_from_a_68_point_model(data_roo
     trained = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert trained.num_points == 194 and trained.name == "adc_landmarks_helen194"
     assert trained.along_contour_weight == 0.25
+    template = PRESETS["adc_landmarks_helen194"].alignment  # the preset's framing: usable as the preset is
+    np.testing.assert_array_equal(trained.info.alignment["keypoints"], template["keypoints"])
     wrong = _landmark_recipe(data_root, "--out", tmp_path / "x", "--scheme", "helen194", "--model", "holistic",
                              "--smoke", timeout=300)
     assert wrong.returncode != 0 and "trains ADC on HELEN's faces alone" in wrong.stderr
