@@ -281,7 +281,7 @@ def main(argv=None):
         results.append({"points": source, "weight": weight, "sigma": sigma, "overall": scores["overall"],
                         "strict": scores["overall_strict"], "groups": scores["groups"]})
         groups = " ".join(f"{k} {v:.3f}" for k, v in scores["groups"].items())
-        print(f"{source:>12} weight {weight:.2f} sigma {sigma:.1f}: overall {scores['overall']:.4f} "
+        print(f"{source:>14} weight {weight:.2f} sigma {sigma:.1f}: overall {scores['overall']:.4f} "
               f"strict {scores['overall_strict']:.4f} | {groups}", flush=True)
     timing = None
     if args.time:

@@ -42,17 +42,12 @@ def _cmd_models(args):
 
 
 def _cmd_export(args):
-    from facezoo.export import check_target, export
+    from facezoo.export import check_arguments, export
     from facezoo.presets import ARCHITECTURES, PRESETS
     from facezoo.registry import model_from_name
 
-    if args.format is None:  # from the output's name, as a user writes it
-        suffix = os.path.splitext(args.output.rstrip("/\\"))[1].lower()
-        args.format = {".onnx": "onnx", ".tflite": "tflite", "": "saved_model"}.get(suffix)
-        if args.format is None:
-            raise ValueError(f"cannot tell the format from {args.output!r}: name it .tflite or .onnx (a name "
-                             "without a suffix is a saved_model directory), or give --format")
-    check_target(args.output, args.format)  # before the model loads: never after minutes of work
+    # the format (from -o's suffix unless given), quantization and target: before the model loads
+    args.format = check_arguments(args.output, args.format, args.quantize)
     model = model_from_name(args.model)
     if args.model in ARCHITECTURES and args.model not in PRESETS:
         print(f"facezoo export: note: {args.model} is an architecture, not a preset: its weights are random "

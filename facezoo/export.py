@@ -122,7 +122,7 @@ def model_metadata(model, quantize=None):
     return meta
 
 
-def export(model, path, format="tflite", *, quantize=None, representative_data=None, sample_inputs=None,
+def export(model, path, format=None, *, quantize=None, representative_data=None, sample_inputs=None,
            atol=1e-4, rtol=1e-5, verbose=True):
     """Write ``model`` to ``path`` in ``format`` and verify it against Keras.
 
@@ -130,7 +130,8 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
         model: a built Keras model (inputs ``(B, H, W, C)`` float32), or a preset name
             (its published weights are loaded).
         path: output file (``.tflite``/``.onnx``) or directory (``saved_model``).
-        format: ``"tflite"`` (builtin ops only), ``"onnx"`` (opset 17) or ``"saved_model"``.
+        format: ``"tflite"`` (builtin ops only), ``"onnx"`` (opset 17) or ``"saved_model"``;
+            by default from ``path``'s suffix (:func:`check_arguments`).
         quantize: TFLite only: ``None``, ``"fp16"`` (half-size weights), ``"dynamic"``
             (int8 weights, a quarter of the size; XNNPACK quantizes each convolution's
             input at run time and runs it in int8, so no calibration and float thetas
@@ -155,23 +156,14 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     Returns:
         :class:`ExportResult` with the measured difference.
     Raises:
-        ValueError: unknown format or wrong extension.
+        ValueError: unknown format or wrong extension (:func:`check_arguments`).
         FileExistsError: ``path`` would replace something facezoo did not write
             (:func:`check_target`); checked before any work.
         ExportError: the file did not load or differs from Keras by more than ``atol``
             (the file is deleted).
     """
-    if format not in FORMATS:
-        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
-    if quantize and format != "tflite":
-        raise ValueError(f"quantize={quantize!r} is for TFLite files; {format} exports are float32")
     path = os.fspath(path)
-    suffix = FORMATS[format]
-    if suffix and not path.endswith(suffix):
-        raise ValueError(f"{format} exports are written to a '{suffix}' file, got {path!r}")
-    check_target(path, format)
+    format = check_arguments(path, format, quantize)
 
     import keras
 
@@ -195,7 +187,7 @@ def export(model, path, format="tflite", *, quantize=None, representative_data=N
     os.makedirs(parent, exist_ok=True)
     remove_stale_temporaries(parent, EXPORT_PREFIX)  # what an export killed there left
     workdir = tempfile.mkdtemp(prefix=temp_prefix(EXPORT_PREFIX), dir=parent)
-    staged = os.path.join(workdir, "model" + suffix)
+    staged = os.path.join(workdir, "model" + FORMATS[format])
     try:
         signature = [keras.InputSpec(shape=shape, dtype="float32")]
         calibration = sample_inputs if representative_data is None else np.asarray(representative_data, "float32")
@@ -488,6 +480,30 @@ def _onnx_nodes(path):
     import onnx
 
     return onnx.load(path).graph.node
+
+
+def check_arguments(path, format=None, quantize=None):
+    """The export format for ``path`` (``format``, or from the suffix: ``.tflite``, ``.onnx``,
+    none for a ``saved_model`` folder), after checking the format, the quantization and the
+    target (:func:`check_target`) together: ``facezoo export`` calls it before the model
+    loads. ValueError names what does not fit."""
+    path = os.fspath(path)
+    if format is None:
+        suffix = os.path.splitext(path.rstrip("/\\"))[1]
+        format = {".onnx": "onnx", ".tflite": "tflite", "": "saved_model"}.get(suffix)
+        if format is None:
+            raise ValueError(f"cannot tell the format from {path!r}: name it .tflite or .onnx (a name without a "
+                             "suffix is a saved_model folder), or give the format")
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if quantize and format != "tflite":
+        raise ValueError(f"quantize={quantize!r} is for TFLite files; {format} exports are float32")
+    check_target(path, format)  # first: "is a folder" says more than a suffix would
+    if FORMATS[format] and not path.endswith(FORMATS[format]):
+        raise ValueError(f"{format} exports are written to a '{FORMATS[format]}' file, got {path!r}")
+    return format
 
 
 def check_target(path, format):

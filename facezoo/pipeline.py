@@ -242,21 +242,24 @@ class FaceParser(_Pipeline):
         crop, _, heatmaps, _ = self._aligned_parts(read_photo(image)[0])
         return self._inputs(crop[None], heatmaps)
 
-    def face_inputs(self, image):
+    def face_inputs(self, image, transforms=False):
         """The model inputs ``(N, H, W, C)`` float32 of the faces found in one photo (path,
         PIL image or array), detected, aligned and preprocessed as :meth:`parse` gives them
-        to the model, with a heatmap parser's fourth channel; ``N = 0`` when none is found
-        (``facezoo export --calibration`` uses these)."""
+        to the model (an exported file's fixed input), with a heatmap parser's fourth channel;
+        ``N = 0`` when none is found (``facezoo export --calibration`` uses these). With
+        ``transforms=True``, ``(inputs, transforms)``: the ``(N, 2, 3)`` photo -> input maps, to
+        paste a file's probabilities back (:func:`facezoo.align.paste_faces`)."""
         photo = read_photo(image)[0]
         found = self._detect(photo)
-        transforms = [face_transform(d, self.info) for d in found]
-        crops = np.stack([warp_to_crop(photo, t, self.info.input_size) for t in transforms]) if found else np.zeros(
+        maps = [face_transform(d, self.info) for d in found]
+        crops = np.stack([warp_to_crop(photo, t, self.info.input_size) for t in maps]) if found else np.zeros(
             (0, *self.info.input_size, 3), np.uint8)
         heatmaps = None
         if self.landmarker is not None:
-            heatmaps = self._heatmaps(self._crop_points(photo, found, transforms, [])) if found else np.zeros(
+            heatmaps = self._heatmaps(self._crop_points(photo, found, maps, [])) if found else np.zeros(
                 (0, *self.info.input_size), np.float32)
-        return self._inputs(crops, heatmaps)
+        inputs = self._inputs(crops, heatmaps)
+        return (inputs, np.asarray(maps, np.float64).reshape(-1, 2, 3)) if transforms else inputs
 
     def _result(self, photo, source):
         p = self.info

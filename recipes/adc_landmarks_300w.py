@@ -188,6 +188,8 @@ def main(argv=None):
                              "closed form on the training faces' predictions; writes final.keras and correction.json")
     parser.add_argument("--smoke", action="store_true", help="a few steps on a tiny subset (for tests)")
     args = parser.parse_args(argv)
+    if args.along_contour_weight is not None and not 0.0 <= args.along_contour_weight <= 1.0:
+        parser.error(f"--along-contour-weight must be in [0, 1], got {args.along_contour_weight}")
 
     faces, val_set = SCHEMES[args.scheme](args.data)
     if args.scheme != "300w" and (args.model != "adc" or args.extra or args.init_global):
@@ -205,8 +207,6 @@ def main(argv=None):
     blocks = {"global_blocks": args.global_blocks, "regional_blocks": args.regional_blocks}
     crops = {"crop_size": args.crop_size, "region_fraction": args.region_fraction,
              "regional_channels": None if args.regional_channels is None else tuple(args.regional_channels)}
-    if args.along_contour_weight is not None and not 0.0 <= args.along_contour_weight <= 1.0:
-        parser.error(f"--along-contour-weight must be in [0, 1], got {args.along_contour_weight}")
     if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values(),
                                                            args.along_contour_weight)):
         parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction, --regional-channels and "
@@ -289,7 +289,7 @@ def main(argv=None):
     def build():
         model = MODELS[args.model](name=name, input_size=(size, size), num_points=points, **config)
         if name in PRESETS:  # the preset's framing and terms travel in the run's files, so they work as it does
-            model.info = PRESETS[name].model_info(model.info)
+            model.info = PRESETS[name].model_info(model.info).replace(input_size=model.info.input_size)
         if args.init_global:  # the global network starts as the trained holistic network
             holistic = keras.models.load_model(args.init_global)
             model(np.zeros((1, size, size, 3), "float32"))

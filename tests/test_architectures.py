@@ -193,7 +193,8 @@ def test_a_new_head_keeps_every_trained_layer(name):
     assert five.info.name == f"my_{name}"  # a fine-tune keeps its preset's name
     if name == "stn_icnn":  # a part whose classes changed keeps its trunk, its head starts fresh
         old_parts = {m.name: m for m in model.part_models}
-        changed = [m for m in five.part_models if m.name in old_parts and m.num_classes != old_parts[m.name].num_classes]
+        changed = [m for m in five.part_models
+                   if m.name in old_parts and m.num_classes != old_parts[m.name].num_classes]
         assert changed
         for part in changed:
             for source, target in zip(old_parts[part.name].weights, part.weights):

@@ -447,3 +447,20 @@ def test_the_one_call_forms_keep_a_presets_pipeline_for_the_next_call(monkeypatc
         assert len(built) == 11
     finally:
         photos._kept_pipeline.cache_clear()
+
+
+def test_a_parsers_face_inputs_and_maps_paste_back_to_what_parse_gives(photo, icnn):
+    """What an exported file's user does: the faces at the model's input size, the model run
+    on them, its probabilities pasted back through the maps: parse()'s labels."""
+    import keras
+
+    from facezoo.align import paste_faces
+
+    parser = facezoo.FaceParser(icnn)
+    faces, maps = parser.face_inputs(photo, transforms=True)
+    assert faces.shape == (1, *icnn.info.input_size, 3) and maps.shape == (1, 2, 3)
+    outputs = icnn(faces)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(outputs) if icnn.info.output == "logits" else outputs)
+    pasted = paste_faces(list(zip(probabilities, maps)), photo.shape[:2])
+    labels = parser.parse(photo).labels
+    assert (pasted == labels).mean() > 0.999 and (labels > 0).sum() > 1000
