@@ -177,9 +177,9 @@ def _unreadable(path):
                 return None
     except Image.DecompressionBombError:
         return None  # an image, too large: the reader says so, with facezoo's limit
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        if isinstance(error, UnidentifiedImageError):
-            return "not an image file (no image format recognised)"
+    except UnidentifiedImageError:
+        return "not an image file (no image format recognised)"
+    except (OSError, ValueError) as error:
         return f"cannot be read: {error}"
 
 

@@ -490,7 +490,7 @@ def check_arguments(path, format=None, quantize=None):
     path = os.fspath(path)
     if format is None:
         suffix = os.path.splitext(path.rstrip("/\\"))[1]
-        format = {".onnx": "onnx", ".tflite": "tflite", "": "saved_model"}.get(suffix)
+        format = {ending: name for name, ending in FORMATS.items()}.get(suffix)
         if format is None:
             raise ValueError(f"cannot tell the format from {path!r}: name it .tflite or .onnx (a name without a "
                              "suffix is a saved_model folder), or give the format")

@@ -159,15 +159,21 @@ def landmark_normaliser(landmarks, norm="inter_ocular"):
     return np.linalg.norm(a - b, axis=-1)
 
 
-def point_errors(predicted, true, norm="inter_ocular"):
-    """``(faces, K)`` each point's error / its face's normaliser * 100 (a region's NME is the
-    mean over its points' columns)."""
+def _landmark_pair(predicted, true):
+    """Both as float64 arrays of one shape, the prediction finite (ValueError otherwise)."""
     predicted = np.asarray(predicted, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
     if predicted.shape != true.shape:
         raise ValueError(f"predicted landmarks {predicted.shape} and ground truth {true.shape} differ in shape")
     if not np.isfinite(predicted).all():
         raise ValueError("predicted landmarks hold non-finite values")
+    return predicted, true
+
+
+def point_errors(predicted, true, norm="inter_ocular"):
+    """``(faces, K)`` each point's error / its face's normaliser * 100 (a region's NME is the
+    mean over its points' columns)."""
+    predicted, true = _landmark_pair(predicted, true)
     return 100.0 * np.linalg.norm(predicted - true, axis=-1) / landmark_normaliser(true, norm)[:, None]
 
 
@@ -177,12 +183,9 @@ def contour_distances(predicted, true, contours, norm="inter_ocular"):
     its face's normaliser * 100: the error across the contour, whatever the point's place
     along it. It bounds from below how far a region drawn from the points is off (points
     bunched along a true line score 0 and still draw a wrong region)."""
-    predicted = np.asarray(predicted, dtype=np.float64)
-    true = np.asarray(true, dtype=np.float64)
-    if predicted.shape != true.shape:
-        raise ValueError(f"predicted landmarks {predicted.shape} and ground truth {true.shape} differ in shape")
-    if not (np.isfinite(predicted).all() and np.isfinite(true).all()):
-        raise ValueError("landmarks hold non-finite values")
+    predicted, true = _landmark_pair(predicted, true)
+    if not np.isfinite(true).all():
+        raise ValueError("true landmarks hold non-finite values")
     distances = np.zeros(predicted.shape[:2])
     covered = np.zeros(predicted.shape[1], bool)
     for first, last, closed in contours:
