@@ -246,10 +246,10 @@ def main(argv=None):
             parser.error("deepening starts from --init's exact function: give --crop-size/--region-fraction in a "
                          "further run")
     if trained is not None and trained.shape_correction is not None and not new_scheme:
-        if args.model == "adc" and (fresh_regional or deepened):  # they copy the networks only
-            parser.error("--init has a shape correction: deepen or change its regional network from the model "
-                         "before its correction, then fit one (--fit-shape-correction)")
-        config["shape_correction"] = True  # the networks train under it (the recipe refits it after)
+        if args.model == "adc" and fresh_regional:  # a new regional network makes the correction stale
+            parser.error("--init has a shape correction: change its regional network from the model before its "
+                         "correction, then fit one (--fit-shape-correction)")
+        config["shape_correction"] = True  # the networks train under it, deepened too (refit it after)
     config.update({k: v for k, v in blocks.items() if v})
     config.update({k: v for k, v in crops.items() if v is not None})
     along = args.along_contour_weight

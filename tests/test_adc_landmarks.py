@@ -304,6 +304,15 @@ def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_
     ADCLandmarks(**TINY_ADC, global_blocks=1).copy_deepened_from(settings)
     with pytest.raises(ValueError, match=r"differing: \['regional_channels'\]"):
         ADCLandmarks(**{**TINY_ADC, "regional_channels": (4, 4, 4)}, global_blocks=1).copy_deepened_from(shallow)
+    # a corrected model deepens under its correction (the recipe's deepening of a shipped model)
+    corrected = randomised(ADCLandmarks(**TINY_ADC, shape_correction=True), seed=7)
+    predicted = np.asarray(corrected(images))  # a fitted correction (a random one fades out on non-faces)
+    corrected.shape_correction.fit(predicted, predicted + np.array([1.5, -2.0]), ridge=0.3)
+    assert np.abs(np.asarray(corrected(images)) - predicted).max() > 0.5
+    deep_corrected = ADCLandmarks(**TINY_ADC, shape_correction=True, global_blocks=1)
+    deep_corrected(images)
+    deep_corrected.copy_deepened_from(corrected)
+    np.testing.assert_allclose(np.asarray(deep_corrected(images)), np.asarray(corrected(images)), atol=1e-4)
 
 
 def test_a_model_for_other_points_starts_from_mixes_of_the_trained_models_heatmaps():

@@ -264,7 +264,9 @@ class ADCLandmarks(FaceModel, keras.Model):
     def copy_deepened_from(self, shallow):
         """Set this model's weights so that it computes what ``shallow`` does: an ADC model
         of the same configuration but fewer residual blocks. Every layer of ``shallow`` is
-        copied by name; the extra blocks keep their identity start (``residual_block``).
+        copied by name; the extra blocks keep their identity start (``residual_block``). A shape
+        correction, if both have one, is copied too, so a corrected model is deepened under its
+        correction (refit it after training: the recipe's ``--fit-shape-correction``).
         Returns ``self``.
 
         Example:
@@ -283,6 +285,8 @@ class ADCLandmarks(FaceModel, keras.Model):
             for layer in getattr(shallow, network).layers:
                 if layer.weights:
                     target.get_layer(layer.name).set_weights(layer.get_weights())
+        if self.shape_correction is not None:
+            self.shape_correction.set_weights(shallow.shape_correction.get_weights())
         return self
 
     def copy_with_points_from(self, other, combination):
