@@ -1,6 +1,8 @@
 """Losses (keras.ops only): part cross-entropy and theta regression for STN-iCNN, the
-Statistical Contextual loss of the real-time parser, and cross-entropy plus soft Dice for
-parsing with many small classes."""
+Statistical Contextual loss of the real-time parser, cross-entropy plus soft Dice for
+parsing with many small classes, and the Wing loss for landmark coordinates."""
+
+import math
 
 import keras
 from keras import ops
@@ -30,6 +32,20 @@ def smooth_l1(pred, target, beta=1.0, mask=None):
         return ops.mean(loss)
     mask = ops.cast(ops.broadcast_to(mask, ops.shape(loss)), loss.dtype)
     return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def wing(errors, width, curvature):
+    """Wing loss (Feng et al., CVPR 2018) of each entry of ``errors``: ``width * log(1 + |e| /
+    curvature)`` below ``width``, ``|e| - C`` above it (``C`` joins the two). Far from the target it
+    is L1; for small and medium errors its gradient is steeper (up to ``width / curvature`` at
+    zero), where L1, weighed evenly against a few large errors, gives landmarks little pull.
+
+    Example:
+        >>> loss = ops.mean(wing(predicted - target, width=10.0, curvature=2.0))  # pixels
+    """
+    errors = ops.abs(errors)
+    join = width - width * math.log1p(width / curvature)
+    return ops.where(errors < width, width * ops.log1p(errors / curvature), errors - join)
 
 
 def theta_regression(pred_theta, target_theta, valid=None, beta=1.0):

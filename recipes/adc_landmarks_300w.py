@@ -183,6 +183,9 @@ def main(argv=None):
                         help="ADC: weight of each point's error along its contour in the loss, against 1 across it "
                              "(default: that of --init, else 1: the plain L1 error); below 1 for points that slide "
                              "along their contours, as HELEN's 194 do")
+    parser.add_argument("--point-loss", choices=("l1", "wing"), default=None,
+                        help="ADC: the points' loss, L1 or the Wing loss (Feng et al. 2018: steeper for small "
+                             "errors; default: that of --init, else l1)")
     parser.add_argument("--fit-shape-correction", action="store_true",
                         help="no training: fit --init's shape correction (a linear stage on the whole shape) in "
                              "closed form on the training faces' predictions; writes final.keras and correction.json")
@@ -208,9 +211,9 @@ def main(argv=None):
     crops = {"crop_size": args.crop_size, "region_fraction": args.region_fraction,
              "regional_channels": None if args.regional_channels is None else tuple(args.regional_channels)}
     if args.model != "adc" and any(v is not None for v in (*blocks.values(), *crops.values(),
-                                                           args.along_contour_weight)):
-        parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction, --regional-channels and "
-                     "--along-contour-weight are for --model adc")
+                                                           args.along_contour_weight, args.point_loss)):
+        parser.error("--global-blocks, --regional-blocks, --crop-size, --region-fraction, --regional-channels, "
+                     "--along-contour-weight and --point-loss are for --model adc")
     if any(v is not None for v in blocks.values()):
         if args.init_global:
             parser.error("--global-blocks/--regional-blocks deepen a trained ADC model (--init), not a holistic one")
@@ -223,9 +226,9 @@ def main(argv=None):
     if new_scheme and (args.fit_shape_correction or args.model != "adc"):
         parser.error(f"--init has {trained.num_points} points, --scheme {args.scheme} {points}: train ADC first")
     if args.fit_shape_correction:
-        if trained is None or args.extra or args.along_contour_weight is not None:
+        if trained is None or args.extra or args.along_contour_weight is not None or args.point_loss is not None:
             parser.error("--fit-shape-correction fits --init's correction on HELEN's training faces, no training "
-                         "(no --extra, --along-contour-weight)")
+                         "(no --extra, --along-contour-weight, --point-loss)")
         if args.smoke:
             faces.records, val_set.records = faces.records[:8], val_set.records[:2]
         fit_shape_correction(trained, faces, val_set, CORRECTED_SETTINGS[args.model], args.out)
@@ -257,6 +260,9 @@ def main(argv=None):
         along = getattr(trained, "along_contour_weight", 1.0)
     if along not in (None, 1.0):
         config["along_contour_weight"] = along
+    point_loss = args.point_loss or (getattr(trained, "point_loss", "l1") if trained is not None else "l1")
+    if point_loss != "l1":
+        config["point_loss"] = point_loss
     if args.smoke:
         faces.records, val_set.records = faces.records[:4], val_set.records[:2]
         args.batch_size, size, epochs = 2, 64, 1

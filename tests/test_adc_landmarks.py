@@ -222,6 +222,45 @@ def test_a_models_along_contour_weight_is_a_training_setting_of_a_known_scheme(t
         ADCLandmarks(num_points=68, along_contour_weight=2.0)
 
 
+def test_the_wing_loss_is_logarithmic_for_small_errors_and_l1_beyond_its_width():
+    import math
+
+    from facezoo.losses import wing
+    from facezoo.models.adc_landmarks import WING, point_error
+
+    errors = np.float32([0.0, -1.0, 5.0, 10.0, -20.0])
+    values = np.asarray(wing(errors, 10.0, 2.0))
+    join = 10.0 - 10.0 * math.log(6.0)  # 10 log(1 + 10 / 2) at the width, continuous
+    np.testing.assert_allclose(values, [0.0, 10 * math.log(1.5), 10 * math.log(3.5), 10 * math.log(6.0),
+                                        20.0 - join], rtol=1e-5)
+    small, large = np.float32([[[0.001, 0.0]]]), np.float32([[[0.2, 0.0]]])
+    zero = np.zeros((1, 1, 2), np.float32)
+    # near the target a point is pulled width / curvature (5x) as hard as by L1, far from it as hard
+    ratio = float(point_error(small, zero, point_loss="wing")) / float(point_error(small, zero))
+    assert ratio == pytest.approx(WING[0] / (WING[1] + 0.0005), rel=0.05)
+    offset = -WING[0] * (1 - math.log1p(WING[0] / WING[1])) / 2  # beyond the width: L1 plus a constant
+    assert float(point_error(large, zero, point_loss="wing")) == pytest.approx(float(point_error(large, zero)) + offset,
+                                                                               rel=1e-4)
+
+
+def test_a_models_point_loss_is_a_training_setting(tmp_path):
+    import keras
+
+    model = ADCLandmarks(point_loss="wing", **TINY_ADC)
+    assert "point_loss" not in model.weights_config()  # shapes no weight: fits the same preset
+    images = np.random.default_rng(3).uniform(size=(2, 64, 64, 3)).astype("float32")
+    points = np.float32(np.random.default_rng(4).uniform(8, 56, (2, 5, 2)))
+    predictions = model(images, training=True)
+    l1 = ADCLandmarks(**TINY_ADC)
+    assert float(model.compute_loss(images, points, predictions)) != pytest.approx(
+        float(l1.compute_loss(images, points, predictions)), rel=1e-3)  # the model's loss is the Wing loss
+    model.save(tmp_path / "m.keras")
+    assert keras.models.load_model(tmp_path / "m.keras").point_loss == "wing"
+    assert "point_loss" not in ADCLandmarks(**TINY_ADC).get_config()  # published configs unchanged
+    with pytest.raises(ValueError, match="point_loss must be one of"):
+        ADCLandmarks(point_loss="l2", **TINY_ADC)
+
+
 def test_global_networks_see_the_whole_face_and_regional_ones_stay_local():
     """Designed with facezoo.receptive_field: a global heatmap unit must see all of its
     input to tell left from right; a regional one sees part of its crop."""

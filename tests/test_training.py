@@ -555,12 +555,12 @@ def test_landmark_recipe_starts_helens_194_points_from_a_68_point_model(data_roo
         pytest.skip("helen68 with annotation/ is not in the data folder")
     _tiny_adc_file(tmp_path / "tiny68.keras")
     run = _landmark_recipe(data_root, "--out", tmp_path / "run", "--init", tmp_path / "tiny68.keras",
-                           "--scheme", "helen194", "--along-contour-weight", "0.25", "--smoke")
+                           "--scheme", "helen194", "--along-contour-weight", "0.25", "--point-loss", "wing", "--smoke")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert "heads for 194 points" in run.stdout
     trained = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert trained.num_points == 194 and trained.name == "adc_landmarks_helen194"
-    assert trained.along_contour_weight == 0.25
+    assert trained.along_contour_weight == 0.25 and trained.point_loss == "wing"
     template = PRESETS["adc_landmarks_helen194"].alignment  # the preset's framing: usable as the preset is
     np.testing.assert_array_equal(trained.info.alignment["keypoints"], template["keypoints"])
     wrong = _landmark_recipe(data_root, "--out", tmp_path / "x", "--scheme", "helen194", "--model", "holistic",

@@ -42,7 +42,13 @@ from facezoo.classmaps import CONTOURS, MIRRORS
 from facezoo.layers.shape_correction import ShapeCorrection
 from facezoo.layers.soft_argmax import soft_argmax, to_float32_if_half
 from facezoo.layers.spatial_crop import affine_sample, scale_translation_theta, unit_grid
+from facezoo.losses import wing
 from facezoo.models.base import FaceModel
+
+#: ``point_loss="wing"``: the Wing loss's width and curvature in the loss's ``[-1, 1]`` coordinates,
+#: 10 and 2 pixels of a 512-pixel training face (Feng et al.'s w = 10, epsilon = 2)
+WING = (10 / 255.5, 2 / 255.5)
+POINT_LOSSES = ("l1", "wing")
 
 
 def heatmap_network(size, channels, points, name, strides, dilations, residual_blocks=0):
@@ -219,8 +225,12 @@ class ADCLandmarks(FaceModel, keras.Model):
     def __init__(self, num_points=68, global_size=256, global_channels=(32, 48, 64, 80, 80, 80, 80), crop_size=48,
                  region_fraction=0.1, regional_channels=(32, 48, 64, 64), beta=10.0, input_size=(512, 512),
                  source_size=None, flip_test=False, mirror=None, refine_passes=1, global_blocks=0, regional_blocks=0,
-                 shape_correction=False, along_contour_weight=1.0, **kwargs):
+                 shape_correction=False, along_contour_weight=1.0, point_loss="l1", **kwargs):
         super().__init__(**kwargs)
+        # point_loss="wing": the points' loss is the Wing loss (WING) instead of L1, for a fine-tune
+        if point_loss not in POINT_LOSSES:
+            raise ValueError(f"point_loss must be one of {POINT_LOSSES}, got {point_loss!r}")
+        self.point_loss = point_loss
         # along_contour_weight < 1: the loss weighs each point's error along its contour (the
         # known contours of its scheme, classmaps.CONTOURS) by this, across it by 1 (point_error;
         # HELEN's contour points slide along their lines). The small heatmap term still counts both.
@@ -326,7 +336,7 @@ class ADCLandmarks(FaceModel, keras.Model):
         input size) and the loss's along-contour weight, which shape no weight: a checkpoint saved
         with others fits the same preset."""
         return _without(super().weights_config(),
-                        INFERENCE_SETTINGS + ("refine_passes", "source_size", "along_contour_weight"))
+                        INFERENCE_SETTINGS + ("refine_passes", "source_size", "along_contour_weight", "point_loss"))
 
     def regions(self, centres, scale=(1.0, 1.0)):
         """Crop thetas ``(B, K, 2, 3)`` of squares of side ``region_fraction`` of the image,
@@ -384,7 +394,7 @@ class ADCLandmarks(FaceModel, keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return landmark_loss(x, y, y_pred, self.beta, self.region_fraction, tangent_pairs=self._tangent_pairs,
-                             along_weight=self.along_contour_weight)
+                             along_weight=self.along_contour_weight, point_loss=self.point_loss)
 
     def get_config(self):
         return {**super().get_config(), "num_points": self.num_points, "global_size": self.global_size,
@@ -395,7 +405,8 @@ class ADCLandmarks(FaceModel, keras.Model):
                 # only when set, so the published configs stay as they were
                 **{k: v for k, v in (("global_blocks", self.global_blocks), ("regional_blocks", self.regional_blocks),
                                      ("shape_correction", self.shape_correction is not None)) if v},
-                **({"along_contour_weight": self.along_contour_weight} if self.along_contour_weight != 1.0 else {})}
+                **({"along_contour_weight": self.along_contour_weight} if self.along_contour_weight != 1.0 else {}),
+                **({"point_loss": self.point_loss} if self.point_loss != "l1" else {})}
 
 
 def heatmap_loss(heatmaps, targets, beta, sigma=1.5):
@@ -431,15 +442,17 @@ def contour_neighbours(contours, num_points):
     return before, after
 
 
-def point_error(predicted, target, tangent_pairs=None, along_weight=1.0):
-    """Mean L1 error of points ``(B, K, 2)``; with ``tangent_pairs`` (:func:`contour_neighbours`),
+def point_error(predicted, target, tangent_pairs=None, along_weight=1.0, point_loss="l1"):
+    """Mean L1 error of points ``(B, K, 2)`` (``point_loss="wing"``: the Wing loss of each
+    coordinate's error, :data:`WING`); with ``tangent_pairs`` (:func:`contour_neighbours`),
     measured along and across the target's contour at each point (its direction from the
     neighbours), the along part weighed by ``along_weight``. An open contour's ends keep their
     along error in full (it sets the contour's length), and a point whose neighbours coincide (a
     closed mouth's inner corners) has no direction: plain L1. ``along_weight`` 1 is the L1 error
     in the contour's frame."""
+    penalty = (lambda e: wing(e, *WING)) if point_loss == "wing" else ops.abs  # noqa: E731
     if tangent_pairs is None:
-        return ops.mean(ops.abs(predicted - target))
+        return ops.mean(penalty(predicted - target))
     before, after = tangent_pairs
     ends = ops.convert_to_tensor((np.asarray(before) == np.arange(len(before)))
                                  | (np.asarray(after) == np.arange(len(after))))
@@ -447,16 +460,16 @@ def point_error(predicted, target, tangent_pairs=None, along_weight=1.0):
     length = ops.sqrt(ops.sum(ops.square(direction), -1))
     direction = direction / ops.maximum(length, 1e-6)[..., None]
     error = predicted - target
-    along = ops.abs(ops.sum(error * direction, axis=-1))
-    across = ops.abs(error[..., 1] * direction[..., 0] - error[..., 0] * direction[..., 1])
+    along = penalty(ops.sum(error * direction, axis=-1))
+    across = penalty(error[..., 1] * direction[..., 0] - error[..., 0] * direction[..., 1])
     framed = across + ops.where(ends, 1.0, along_weight) * along
-    plain = ops.sum(ops.abs(error), axis=-1)
+    plain = ops.sum(penalty(error), axis=-1)
     return ops.mean(ops.where(length > 1e-6, framed, plain)) / 2.0
 
 
 def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, heatmap_weight=0.05,
-                  tangent_pairs=None, along_weight=1.0):
-    """Mean L1 distance in ``[-1, 1]`` coordinates summed over the prediction stages
+                  tangent_pairs=None, along_weight=1.0, point_loss="l1"):
+    """Mean L1 (or Wing) distance in ``[-1, 1]`` coordinates summed over the prediction stages
     (:func:`point_error`: along and across each point's contour with ``tangent_pairs``), plus
     ``heatmap_weight`` times :func:`heatmap_loss` on the heatmaps the model returns in
     training; ``points`` are in the images' pixels."""
@@ -464,7 +477,7 @@ def landmark_loss(images, points, predictions, beta=10.0, region_fraction=None, 
     target = _pixels_to_normalised(ops.cast(points, "float32"), shape[1], shape[2])
     if not isinstance(predictions, dict):
         predictions = {"refined": _pixels_to_normalised(predictions, shape[1], shape[2])}
-    loss = sum(point_error(predictions[k], target, tangent_pairs, along_weight)
+    loss = sum(point_error(predictions[k], target, tangent_pairs, along_weight, point_loss)
                for k in ("coarse", "refined") if k in predictions)
     if "coarse_heatmaps" in predictions:
         loss = loss + heatmap_weight * heatmap_loss(predictions["coarse_heatmaps"], target, beta)
