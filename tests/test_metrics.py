@@ -128,3 +128,17 @@ def test_nme_refuses_non_finite_predictions_and_bad_shapes():
         nme(np.full_like(gt, np.nan), gt)
     with pytest.raises(ValueError, match="68 or 194, 2"):
         nme(gt[:, :5], gt[:, :5])
+
+
+def test_the_validation_benchmarks_paired_difference_and_its_interval():
+    from helpers import script_module
+
+    paired_difference = script_module("benchmarks", "landmarks_validation").paired_difference
+    rng = np.random.default_rng(1)
+    base = rng.uniform(2, 5, 70)
+    assert paired_difference(base + 0.1, base) == pytest.approx((0.1, 0.1, 0.1))  # the same shift on every face
+    noisy = base + rng.normal(0.05, 0.3, 70)
+    mean, low, high = paired_difference(noisy, base)
+    assert mean == pytest.approx((noisy - base).mean())
+    standard_error = (noisy - base).std() / np.sqrt(70)  # the interval is about +-2 standard errors
+    assert low < mean < high and high - low == pytest.approx(4 * standard_error, rel=0.2)
