@@ -2,7 +2,7 @@
 
     python benchmarks/landmarks_validation.py --data ../shared/data/helen68 \\
         [--model adc_landmarks_300w | FILE.keras] [--refine-passes 1 2 3] [--no-flip-test] [--shift-average 0.02] \\
-        [--against adc_landmarks_300w | FILE.keras]
+        [--against adc_landmarks_300w FILE.keras ...] [--average]
 
 Validation = the last 70 faces of helen68/trainset, held out by
 recipes/adc_landmarks_300w.py (its VALIDATION); the test faces are not read. For each
@@ -16,9 +16,10 @@ mean distance of the points to the true contour line (``facezoo.metrics.contour_
 percent of the same normaliser): the part of the error that moves the regions drawn from them
 (a lower bound of it: points bunched along a true line draw a wrong region all the same).
 
-``--against OTHER``: the same settings for a second model on the same faces, and the paired
-difference of the two NMEs (``--model`` minus ``OTHER``) with a 95 % bootstrap interval over the
+``--against OTHER ...``: the same settings for other models on the same faces, and the paired
+difference of the NMEs (each ``OTHER`` minus ``--model``) with a 95 % bootstrap interval over the
 faces (2,000 resamples): on 70 faces, a difference whose interval holds 0 is not a choice.
+``--average`` also scores the mean of all the models' points (an ensemble), against ``--model``.
 
 ``--shift-average D``: test-time averaging over framings: each face also given shifted by D of
 its side left, right, up and down (bilinear), the five answers mapped back and averaged (five
@@ -93,19 +94,22 @@ def main(argv=None):
                         help="a 68-point model's points mapped linearly to HELEN's 194, scored on those")
     parser.add_argument("--shift-average", type=float, default=0.0, metavar="D",
                         help="also average over four framings shifted by D of the side (see above)")
-    parser.add_argument("--against", default=None, metavar="MODEL",
-                        help="a second model (preset or .keras), scored alike: the paired difference and its "
-                             "95 %% bootstrap interval over the faces")
+    parser.add_argument("--against", nargs="+", default=[], metavar="MODEL",
+                        help="other models (presets or .keras), scored alike: each one's paired difference to "
+                             "--model and its 95 %% bootstrap interval over the faces")
+    parser.add_argument("--average", action="store_true",
+                        help="with --against: also the mean of all the models' points, against --model")
     args = parser.parse_args(argv)
 
     import keras
+    import numpy as np
 
     import facezoo
     from facezoo.classmaps import CONTOURS as SCHEME_CONTOURS
     from facezoo.data import HelenContourPoints, Landmarks300W
     from facezoo.data.helen import CONTOURS, contour_combination
     from facezoo.evaluate import predict_landmarks
-    from facezoo.metrics import contour_distances, landmark_scores, nme, point_errors
+    from facezoo.metrics import contour_distances, landmark_scores, point_errors
     from facezoo.models.adc_landmarks import mirror_indices
 
     def prepared(name):
@@ -121,9 +125,12 @@ def main(argv=None):
         return model, scored
 
     model, scored = prepared(args.model)
-    other, other_scored = prepared(args.against) if args.against else (None, None)
-    if other is not None and other_scored.num_points != scored.num_points:
-        parser.error(f"--against: {other_scored.num_points} points, --model {scored.num_points}")
+    if args.average and not args.against:
+        parser.error("--average averages --model with the --against models")
+    others = {name: prepared(name) for name in args.against}
+    for name, (_, other_scored) in others.items():
+        if other_scored.num_points != scored.num_points:
+            parser.error(f"--against {name}: {other_scored.num_points} points, --model {scored.num_points}")
     if scored.num_points == 194:
         faces = HelenContourPoints(args.data, "val")
     else:
@@ -144,13 +151,23 @@ def main(argv=None):
             across = contour_distances(predicted, true, SCHEME_CONTOURS[194])
             print(f"{'across':>6} {across.mean():9.3f} {'':>9}"
                   + "".join(f" {across[:, a:b].mean():10.3f}" for a, b in regions.values()), flush=True)
-        if other is not None:
+        answers = [predicted]
+        for name, (other, other_scored) in others.items():
             other.refine_passes = passes
-            theirs, _ = predict_landmarks(other_scored, faces, progress=False)
-            mine, low, high = paired_difference(nme(predicted, true), nme(theirs, true))
-            print(f"{'other':>6} {nme(theirs, true).mean():9.3f}   {args.model} - {args.against}: {mine:+.3f} "
-                  f"(95 % interval {low:+.3f} to {high:+.3f})", flush=True)
+            answers.append(predict_landmarks(other_scored, faces, progress=False)[0])
+            compared(name, answers[-1], predicted, true)
+        if args.average:
+            compared("average", np.mean(answers, axis=0), predicted, true)
     return 0
+
+
+def compared(label, points, baseline, true):
+    """One row: ``points``' NME and its paired difference to ``baseline``'s, with its interval."""
+    from facezoo.metrics import nme
+
+    difference, low, high = paired_difference(nme(points, true), nme(baseline, true))
+    print(f"{'':>6} {nme(points, true).mean():9.3f}   {label}: {difference:+.3f} against --model "
+          f"(95 % interval {low:+.3f} to {high:+.3f})", flush=True)
 
 
 def paired_difference(errors, other_errors, resamples=2000, seed=0):
