@@ -127,6 +127,8 @@ def main(argv=None):
     model, scored = prepared(args.model)
     if args.average and not args.against:
         parser.error("--average averages --model with the --against models")
+    if len(set(args.against)) != len(args.against) or args.model in args.against:
+        parser.error("--against: each model once, and not --model itself")
     others = {name: prepared(name) for name in args.against}
     for name, (_, other_scored) in others.items():
         if other_scored.num_points != scored.num_points:
@@ -165,8 +167,9 @@ def compared(label, points, baseline, true):
     """One row: ``points``' NME and its paired difference to ``baseline``'s, with its interval."""
     from facezoo.metrics import nme
 
-    difference, low, high = paired_difference(nme(points, true), nme(baseline, true))
-    print(f"{'':>6} {nme(points, true).mean():9.3f}   {label}: {difference:+.3f} against --model "
+    errors = nme(points, true)
+    difference, low, high = paired_difference(errors, nme(baseline, true))
+    print(f"{'':>6} {errors.mean():9.3f}   {label}: {difference:+.3f} against --model "
           f"(95 % interval {low:+.3f} to {high:+.3f})", flush=True)
 
 

@@ -238,6 +238,7 @@ def test_the_wing_loss_is_logarithmic_for_small_errors_and_l1_beyond_its_width()
     # near the target a point is pulled width / curvature (5x) as hard as by L1, far from it as hard
     ratio = float(point_error(small, zero, point_loss="wing")) / float(point_error(small, zero))
     assert ratio == pytest.approx(WING[0] / (WING[1] + 0.0005), rel=0.05)
+    assert np.allclose(np.float64(WING) * 255.5, (10.0, 2.0))  # width 10, curvature 2 px of a 512-px face
     offset = -WING[0] * (1 - math.log1p(WING[0] / WING[1])) / 2  # beyond the width: L1 plus a constant
     assert float(point_error(large, zero, point_loss="wing")) == pytest.approx(float(point_error(large, zero)) + offset,
                                                                                rel=1e-4)
@@ -259,6 +260,10 @@ def test_a_models_point_loss_is_a_training_setting(tmp_path):
     assert "point_loss" not in ADCLandmarks(**TINY_ADC).get_config()  # published configs unchanged
     with pytest.raises(ValueError, match="point_loss must be one of"):
         ADCLandmarks(point_loss="l2", **TINY_ADC)
+    from facezoo.models.adc_landmarks import point_error
+
+    with pytest.raises(ValueError, match="point_loss must be one of"):
+        point_error(points, points, point_loss="L1")
 
 
 def test_global_networks_see_the_whole_face_and_regional_ones_stay_local():
@@ -352,6 +357,8 @@ def test_a_deepened_adc_computes_what_the_shallow_one_did_and_its_blocks_are_in_
     deep_corrected(images)
     deep_corrected.copy_deepened_from(corrected)
     np.testing.assert_allclose(np.asarray(deep_corrected(images)), np.asarray(corrected(images)), atol=1e-4)
+    with pytest.raises(ValueError, match=r"differing: \['shape_correction'\]"):  # both have one, or neither
+        ADCLandmarks(**TINY_ADC, global_blocks=1).copy_deepened_from(corrected)
 
 
 def test_a_model_for_other_points_starts_from_mixes_of_the_trained_models_heatmaps():

@@ -509,14 +509,36 @@ def test_centroid_crops_jitter_shifts_only_the_training_crops_translation():
                        schedule=(Phase("stage1", 1, 1e-3), Phase("parts", 1, 1e-3)), crop_jitter=-2)
 
 
-def _tiny_adc_file(path):
-    """A tiny, untrained 68-point ADC model saved at ``path`` (a recipe's --init)."""
+def _tiny_adc_file(path, **settings):
+    """A tiny, untrained 68-point ADC model saved at ``path`` (a recipe's --init); with
+    ``shape_correction=True`` its correction is fitted (a shift), so that it is not the identity."""
     from facezoo.models import ADCLandmarks
 
-    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8))
-    model(np.zeros((1, 64, 64, 3), "float32"))
+    model = ADCLandmarks(global_size=32, global_channels=(4, 4, 8), crop_size=16, regional_channels=(4, 4, 8),
+                         **settings)
+    images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype("float32")
+    predicted = np.asarray(model(images))
+    if model.shape_correction is not None:
+        model.shape_correction.fit(predicted, predicted + np.array([1.5, -2.0]), ridge=0.3)
     model.save(path)
     return model
+
+
+def test_landmark_recipe_deepens_a_corrected_model_under_its_correction_and_keeps_its_point_loss(data_root,
+                                                                                                 tmp_path):
+    if not (data_root / "helen68" / "trainset").is_dir():
+        pytest.skip("helen68 is not in the data folder")
+    init = _tiny_adc_file(tmp_path / "corrected.keras", shape_correction=True, point_loss="wing")
+    run = _landmark_recipe(data_root, "--out", tmp_path / "run", "--init", tmp_path / "corrected.keras",
+                           "--global-blocks", "1", "--smoke")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    deeper = keras.models.load_model(tmp_path / "run" / "final.keras")
+    assert deeper.global_blocks == 1 and deeper.point_loss == "wing"  # the loss comes with --init
+    for ours, theirs in zip(deeper.shape_correction.weights, init.shape_correction.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))  # copied, and fixed in training
+    fresh = _landmark_recipe(data_root, "--out", tmp_path / "x", "--init", tmp_path / "corrected.keras",
+                             "--regional-channels", "4", "4", "4", "--smoke", timeout=300)
+    assert fresh.returncode != 0 and "change its regional network from the model before its correction" in fresh.stderr
 
 
 def _landmark_recipe(data_root, *args, timeout=600):

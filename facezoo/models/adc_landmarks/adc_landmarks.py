@@ -23,9 +23,9 @@ integers). In training (``model(x, training=True)``) a dict of the coarse and re
 points in normalised ``[-1, 1]`` coordinates (the last stage's through the shape correction, if
 the model has one) and the heatmaps is returned; the model's
 own :meth:`compute_loss` (:func:`landmark_loss`) sums the mean L1 errors of both stages
-(with ``along_contour_weight`` < 1, error along each point's contour weighed less than across
-it) and a small cross-entropy of the heatmaps to Gaussians around the targets (landmarks
-given in pixels).
+(``point_loss="wing"``: the Wing loss of them; with ``along_contour_weight`` < 1, error along
+each point's contour weighed less than across it) and a small cross-entropy of the heatmaps to
+Gaussians around the targets (landmarks given in pixels).
 
 Example:
     >>> model = ADCLandmarks()                              # 68 points
@@ -274,9 +274,10 @@ class ADCLandmarks(FaceModel, keras.Model):
     def copy_deepened_from(self, shallow):
         """Set this model's weights so that it computes what ``shallow`` does: an ADC model
         of the same configuration but fewer residual blocks. Every layer of ``shallow`` is
-        copied by name; the extra blocks keep their identity start (``residual_block``). A shape
-        correction, if both have one, is copied too, so a corrected model is deepened under its
-        correction (refit it after training: the recipe's ``--fit-shape-correction``).
+        copied by name; the extra blocks keep their identity start (``residual_block``). Both
+        models have a shape correction or neither (else a ValueError); it is copied too, so a
+        corrected model is deepened under its correction (refit it after training: the recipe's
+        ``--fit-shape-correction``).
         Returns ``self``.
 
         Example:
@@ -333,8 +334,8 @@ class ADCLandmarks(FaceModel, keras.Model):
 
     def weights_config(self):
         """Without the inference settings (flip average, regional passes, source size, nominal
-        input size) and the loss's along-contour weight, which shape no weight: a checkpoint saved
-        with others fits the same preset."""
+        input size) and the loss's settings (along-contour weight, point loss), which shape no
+        weight: a checkpoint saved with others fits the same preset."""
         return _without(super().weights_config(),
                         INFERENCE_SETTINGS + ("refine_passes", "source_size", "along_contour_weight", "point_loss"))
 
@@ -448,8 +449,10 @@ def point_error(predicted, target, tangent_pairs=None, along_weight=1.0, point_l
     measured along and across the target's contour at each point (its direction from the
     neighbours), the along part weighed by ``along_weight``. An open contour's ends keep their
     along error in full (it sets the contour's length), and a point whose neighbours coincide (a
-    closed mouth's inner corners) has no direction: plain L1. ``along_weight`` 1 is the L1 error
-    in the contour's frame."""
+    closed mouth's inner corners) has no direction: plain L1 (or Wing). ``along_weight`` 1 is the
+    L1 (or Wing) error in the contour's frame."""
+    if point_loss not in POINT_LOSSES:
+        raise ValueError(f"point_loss must be one of {POINT_LOSSES}, got {point_loss!r}")
     penalty = (lambda e: wing(e, *WING)) if point_loss == "wing" else ops.abs  # noqa: E731
     if tangent_pairs is None:
         return ops.mean(penalty(predicted - target))
