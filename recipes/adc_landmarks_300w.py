@@ -126,6 +126,7 @@ from facezoo.evaluate import predict_landmarks  # noqa: E402
 from facezoo.layers.shape_correction import ShapeCorrection  # noqa: E402
 from facezoo.metrics import landmark_scores  # noqa: E402
 from facezoo.models import ADCLandmarks, HolisticLandmarks  # noqa: E402
+from facezoo.models.adc_landmarks import POINT_LOSSES  # noqa: E402
 from facezoo.models.adc_landmarks.presets import TRAINING  # noqa: E402
 from facezoo.presets import PRESETS  # noqa: E402
 from facezoo.training import ScaledAdam, train  # noqa: E402
@@ -183,7 +184,7 @@ def main(argv=None):
                         help="ADC: weight of each point's error along its contour in the loss, against 1 across it "
                              "(default: that of --init, else 1: the plain L1 error); below 1 for points that slide "
                              "along their contours, as HELEN's 194 do")
-    parser.add_argument("--point-loss", choices=("l1", "wing"), default=None,
+    parser.add_argument("--point-loss", choices=POINT_LOSSES, default=None,
                         help="ADC: the points' loss, L1 or the Wing loss (Feng et al. 2018: steeper for small "
                              "errors; default: that of --init, else l1)")
     parser.add_argument("--fit-shape-correction", action="store_true",

@@ -8,6 +8,7 @@ from facezoo.lazy import lazy_exports
 from facezoo.models.adc_landmarks import presets  # noqa: F401  (registers the architecture and its presets)
 
 __all__ = ["ADCLandmarks", "HolisticLandmarks", "contour_neighbours", "downsample", "flip_averaged", "heatmap_loss",
-           "landmark_loss", "mirror_indices", "point_error", "pooled_coordinates", "WING", "_normalised_to_pixels"]
+           "landmark_loss", "mirror_indices", "point_error", "pooled_coordinates", "POINT_LOSSES", "WING",
+           "_normalised_to_pixels"]
 
 __getattr__, __dir__ = lazy_exports(globals(), "facezoo.models.adc_landmarks.adc_landmarks", __all__)  # the model module on first use
