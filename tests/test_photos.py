@@ -391,6 +391,45 @@ def test_a_photo_without_a_face_is_searched_quietly():
     assert "rendezvous" not in run.stderr.lower()
 
 
+def test_mtcnn_finds_what_the_plain_package_finds(photo):
+    """The detector's compiled networks and its one tensor of the photo (converted once, not
+    once per pyramid scale) change no detection: boxes, scores and keypoints as the ``mtcnn``
+    package's own eager ``detect_faces`` gives them, on the astronaut and on a 2x2 tiling of her."""
+    from mtcnn import MTCNN
+
+    plain, detector = MTCNN(), MTCNNDetector()
+    tiled = np.tile(photo[::2, ::2], (2, 2, 1))
+    for image in (photo, tiled):
+        expected = sorted(plain.detect_faces(image, threshold_onet=0.9), key=lambda f: -f["confidence"])
+        found = detector(image)
+        assert len(found) == len(expected) >= 1
+        for face, reference in zip(found, expected):
+            x, y, w, h = reference["box"]
+            np.testing.assert_allclose(face.box, (x, y, x + w, y + h), atol=0.05)
+            np.testing.assert_allclose(face.score, reference["confidence"], atol=1e-4)
+            np.testing.assert_allclose(face.keypoints, [reference["keypoints"][n] for n in facezoo.detect.KEYPOINT_NAMES],
+                                       atol=0.05)
+
+
+def test_mtcnns_photo_tensor_is_made_once_per_photo_and_not_kept():
+    """The stages of one search share one float32 tensor of the photo; a new photo gets a new
+    one, and none outlives its photo's array."""
+    import gc
+
+    from facezoo.detect import _PhotoAsTensor
+
+    as_tensor, array = _PhotoAsTensor(), np.random.default_rng(0).normal(size=(1, 30, 40, 3))
+    first = as_tensor(array)
+    assert first.dtype.name == "float32" and as_tensor(array) is first
+    np.testing.assert_allclose(first.numpy(), array, rtol=1e-6)
+    other = array.copy()
+    assert as_tensor(other) is not first and as_tensor(other) is as_tensor(other)
+    assert as_tensor(first) is first  # a tensor passes through
+    del array, other
+    gc.collect()
+    assert as_tensor._tensor is None and as_tensor._array is None
+
+
 def test_a_face_too_large_for_mtcnns_pyramid_is_found_at_half_size(data_root, photo, monkeypatch):
     """HELEN test photo 30542618_1: a 400-pixel face running off a 427x640 photo, which
     MTCNN misses at the photo's own size (the top of its pyramid) and finds at half. A photo
