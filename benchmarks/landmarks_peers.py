@@ -438,8 +438,14 @@ def per_face_scores(points, true):
     return float(errors.mean()), {name: float(errors[list(r)].mean()) for name, r in REGIONS.items()}, float(iod)
 
 
-def summarise(methods, faces, truth, detector_methods, threshold=8.0):
-    """Aggregate per-method scores and times; ``faces`` is {id: {method: record}}."""
+#: photo-size bins (megapixels) for the end-to-end times: dlib's HOG detector searches the whole photo, MTCNN a
+#: copy of at most 1024 pixels a side, so their costs part with the photo's size (issue #18: at 1 and 12 MP)
+PHOTO_SIZES = (0.0, 1.5, 4.0, 8.0)
+
+
+def summarise(methods, faces, truth, detector_methods, threshold=8.0, megapixels=None):
+    """Aggregate per-method scores and times; ``faces`` is {id: {method: record}}; ``megapixels``
+    ({id: MP}) adds each method's median end-to-end CPU time by photo size (:data:`PHOTO_SIZES`)."""
     ids = sorted(truth)
     iods = np.array([np.linalg.norm(truth[i][36] - truth[i][45]) for i in ids])
     edges = np.quantile(iods, [1 / 3, 2 / 3]).tolist()
@@ -473,8 +479,19 @@ def summarise(methods, faces, truth, detector_methods, threshold=8.0):
             if values:
                 row[f"ms_{key}_median"] = 1000 * float(np.median(values))
                 row[f"ms_{key}_mean"] = 1000 * float(np.mean(values))
+        timed = [i for i in ids if "total_cpu" in faces[i].get(method, {})]
+        if megapixels and timed:
+            row["ms_total_cpu_median_by_photo_size"] = {}
+            for lo, hi in zip(PHOTO_SIZES, PHOTO_SIZES[1:] + (np.inf,)):
+                inside = [faces[i][method]["total_cpu"] for i in timed if lo <= megapixels[i] < hi]
+                row["ms_total_cpu_median_by_photo_size"][_size_bin(lo, hi)] = {
+                    "photos": len(inside), "ms": 1000 * float(np.median(inside)) if inside else None}
         rows[method] = row
     return rows, common
+
+
+def _size_bin(lo, hi):
+    return f"{lo:g}+ MP" if hi == np.inf else f"{lo:g}-{hi:g} MP"
 
 
 def print_tables(report):
@@ -501,6 +518,20 @@ def print_tables(report):
             print(f"{name:>18} " + " ".join(f"{r['regions'][k]:6.2f}" for k in REGIONS) + " " + " ".join(
                 f"{r['by_face_size'][t]['nme_mean']:10.2f}" if r['by_face_size'][t]['nme_mean'] else f"{'-':>10}"
                 for t in terciles))
+    timed = {name: r["ms_total_cpu_median_by_photo_size"] for name, r in rows.items()
+             if "ms_total_cpu_median_by_photo_size" in r and "box" not in name}  # through each one's detector
+    if timed:
+        bins = list(next(iter(timed.values())))
+        print("\nend-to-end CPU ms per face by photo size (medians; photos in each bin), and / dlib")
+        print(f"{'method':>18} " + " ".join(f"{b + ' (' + str(next(iter(timed.values()))[b]['photos']) + ')':>18}"
+                                            for b in bins))
+        for name, by_size in timed.items():
+            cells = []
+            for b in bins:
+                ms, base = by_size[b]["ms"], timed.get("dlib", {}).get(b, {}).get("ms")
+                cells.append("-" if ms is None else f"{ms:.0f}" + (f" ({ms / base:.2f}x)" if base and name != "dlib"
+                                                                   else ""))
+            print(f"{name:>18} " + " ".join(f"{c:>18}" for c in cells))
     print("\nratios facezoo / dlib (NME mean, failure@8 %, landmark-step CPU ms, end-to-end CPU ms, peak MB):")
     pairs = [("facezoo", "dlib"), ("facezoo/box", "dlib/box")]
     pairs += [(m + suffix, "dlib" + suffix) for m in REPLAYED for suffix in ("", "/box")]
@@ -593,7 +624,7 @@ def main(argv=None):
     methods = [m for m in ("dlib", "facezoo", *REPLAYED, "dlib/box", "facezoo/box", *(m + "/box" for m in REPLAYED),
                            "dlib/tightbox") if any(m in f for f in faces.values())]
     detector_methods = [m for m in methods if m in ("dlib", "facezoo")]
-    rows, common_ids = summarise(methods, faces, truth, detector_methods)
+    rows, common_ids = summarise(methods, faces, truth, detector_methods, megapixels=_megapixels(args.data, truth))
     for method, row in rows.items():
         owner = "dlib" if method.startswith("dlib") else next(
             (m for m in REPLAYED if method.startswith(m)), "facezoo")
@@ -620,6 +651,19 @@ def main(argv=None):
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1)
     return 0
+
+
+def _megapixels(data, ids):
+    """Each test photo's size in megapixels, from its header."""
+    from PIL import Image
+
+    folder = os.path.join(data, "testset")
+    names = {os.path.splitext(n)[0]: n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png"))}
+    sizes = {}
+    for sample_id in ids:
+        with Image.open(os.path.join(folder, names[sample_id])) as image:
+            sizes[sample_id] = image.size[0] * image.size[1] / 1e6
+    return sizes
 
 
 def _versions():

@@ -53,6 +53,22 @@ def test_nme_by_region_is_in_percent_of_the_outer_eye_corners(peers):
     assert nme == pytest.approx(5.0 * 17 / 68)
 
 
+def test_end_to_end_times_are_binned_by_photo_size(peers):
+    """Each method's median end-to-end time within each photo-size bin, from the photos in it
+    alone (the size is a photo's, whatever its face)."""
+    true = np.zeros((68, 2))
+    true[36], true[45] = (0.0, 0.0), (100.0, 0.0)
+    megapixels = {"a": 0.3, "b": 1.2, "c": 2.0, "d": 12.0}
+    seconds = {"a": 0.1, "b": 0.3, "c": 0.5, "d": 2.0}
+    faces = {i: {"dlib": {"points": true, "total_cpu": t}} for i, t in seconds.items()}
+    rows, _ = peers.summarise(["dlib"], faces, {i: true for i in faces}, ["dlib"], megapixels=megapixels)
+    by_size = rows["dlib"]["ms_total_cpu_median_by_photo_size"]
+    assert list(by_size) == ["0-1.5 MP", "1.5-4 MP", "4-8 MP", "8+ MP"]
+    assert by_size["0-1.5 MP"] == {"photos": 2, "ms": pytest.approx(200.0)}
+    assert by_size["1.5-4 MP"] == {"photos": 1, "ms": pytest.approx(500.0)}
+    assert by_size["4-8 MP"] == {"photos": 0, "ms": None} and by_size["8+ MP"]["ms"] == pytest.approx(2000.0)
+
+
 def test_missing_dlib_says_how_to_install_it(peers, monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(SystemExit) as exit_info:
