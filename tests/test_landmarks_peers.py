@@ -87,9 +87,21 @@ def test_dlib_is_an_optional_extra_never_a_runtime_dependency():
     assert run.stdout.strip().splitlines()[-1] == "False"
 
 
-def test_dlib_pseudo_labels_land_on_the_annotated_points(data_root, tmp_path):
+def test_dlib_pseudo_label_boxes_for_test_time_augmentation():
+    recipe = script_module("recipes", "dlib_pseudo_landmarks")
+    boxes = np.array(recipe.augmented_boxes((100, 200, 300, 400), shift=0.05, scale=0.1))
+    assert boxes.shape == (7, 4) and tuple(boxes[0]) == (100, 200, 300, 400)
+    centres, sides = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
+    np.testing.assert_allclose(centres[1:5] - (200, 300), [(10, 0), (-10, 0), (0, 10), (0, -10)])
+    np.testing.assert_allclose(sides[:, 0], [200] * 5 + [220, 180])
+    np.testing.assert_allclose(sides[:, 1], sides[:, 0])
+
+
+@pytest.mark.parametrize("tta", [False, True], ids=["plain", "tta"])
+def test_dlib_pseudo_labels_land_on_the_annotated_points(data_root, tmp_path, tta):
     """recipes/dlib_pseudo_landmarks.py on three HELEN training photos: the PointList it
-    writes holds dlib's points, which sit within a few percent of 300-W's annotation."""
+    writes holds dlib's points, which sit within a few percent of 300-W's annotation (with
+    ``--tta`` too: a mirrored prediction put back in the wrong order would not)."""
     pytest.importorskip("dlib")
     pytest.importorskip("face_recognition_models")
     from facezoo.data import PointList, read_pts
@@ -97,7 +109,8 @@ def test_dlib_pseudo_labels_land_on_the_annotated_points(data_root, tmp_path):
     out = tmp_path / "pseudo.json"
     result = subprocess.run([sys.executable, str(REPO / "recipes" / "dlib_pseudo_landmarks.py"),
                              "--root", str(data_root / "helen68"), "--folder", "trainset", "--limit", "3",
-                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+                             "--out", str(out)] + (["--tta"] if tta else []), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     faces = PointList(data_root / "helen68", out)
     assert len(faces) == 3
