@@ -126,24 +126,28 @@ class _PhotoAsTensor:
     tensor, converted once per photo. The package converts the array again for each of its
     pyramid's scales (about 11 at 1024 pixels) and for the R- and O-Net patches, and
     area-resizes it in float64: about a fifth of the detector's time on HELEN's photos
-    (``benchmarks/mtcnn_detection.py``: 0.78x the time, the same detections). The
+    (``benchmarks/mtcnn_detection.py``: 0.77x the time, the same detections). The
     networks compute in float32 either way."""
 
     def __init__(self):
-        self._array, self._tensor = None, None
+        self._memo = None  # (weak reference to the array, its tensor)
 
     def __call__(self, array):
         import tensorflow as tf
 
         if tf.is_tensor(array):
             return array
-        if self._array is None or self._array() is not array:  # a new photo (one search shares one array)
+        memo = self._memo  # read once: a detector shared by threads may swap it meanwhile
+        if memo is None or memo[0]() is not array:  # a new photo (the stages of one search share one array)
             # held weakly, and the tensor dropped with the array: no photo is kept between searches
-            self._array, self._tensor = weakref.ref(array, self._forget), tf.constant(array, tf.float32)
-        return self._tensor
+            memo = (weakref.ref(array, self._forget), tf.constant(array, tf.float32))
+            self._memo = memo
+        return memo[1]
 
-    def _forget(self, _):
-        self._array, self._tensor = None, None
+    def _forget(self, reference):
+        memo = self._memo
+        if memo is not None and memo[0] is reference:
+            self._memo = None
 
 
 class _StageOnTensor:
@@ -153,6 +157,8 @@ class _StageOnTensor:
         self._stage, self._photo = stage, photo
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "_stage":  # copy/pickle probe these before __init__ ran
+            raise AttributeError(name)
         return getattr(self._stage, name)
 
     def __call__(self, images_normalized=None, **kwargs):

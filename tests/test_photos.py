@@ -397,8 +397,10 @@ def test_mtcnn_finds_what_the_plain_package_finds(photo):
     package's own eager ``detect_faces`` gives them, on the astronaut and on a 2x2 tiling of her."""
     from mtcnn import MTCNN
 
+    from facezoo.detect import _StageOnTensor
+
     plain, detector = MTCNN(), MTCNNDetector()
-    tiled = np.tile(photo[::2, ::2], (2, 2, 1))
+    tiled = np.tile(photo[::2, ::2], (2, 2, 1))  # the photo's shape: a memo stuck on it would find one face
     for image in (photo, tiled):
         expected = sorted(plain.detect_faces(image, threshold_onet=0.9), key=lambda f: -f["confidence"])
         found = detector(image)
@@ -407,8 +409,9 @@ def test_mtcnn_finds_what_the_plain_package_finds(photo):
             x, y, w, h = reference["box"]
             np.testing.assert_allclose(face.box, (x, y, x + w, y + h), atol=0.05)
             np.testing.assert_allclose(face.score, reference["confidence"], atol=1e-4)
-            np.testing.assert_allclose(face.keypoints, [reference["keypoints"][n] for n in facezoo.detect.KEYPOINT_NAMES],
-                                       atol=0.05)
+            keypoints = [reference["keypoints"][name] for name in facezoo.detect.KEYPOINT_NAMES]
+            np.testing.assert_allclose(face.keypoints, keypoints, atol=0.05)
+    assert all(isinstance(stage, _StageOnTensor) for stage in detector._mtcnn.stages)
 
 
 def test_mtcnns_photo_tensor_is_made_once_per_photo_and_not_kept():
@@ -418,7 +421,8 @@ def test_mtcnns_photo_tensor_is_made_once_per_photo_and_not_kept():
 
     from facezoo.detect import _PhotoAsTensor
 
-    as_tensor, array = _PhotoAsTensor(), np.random.default_rng(0).normal(size=(1, 30, 40, 3))
+    as_tensor, rng = _PhotoAsTensor(), np.random.default_rng(0)
+    array = rng.normal(size=(1, 30, 40, 3))
     first = as_tensor(array)
     assert first.dtype.name == "float32" and as_tensor(array) is first
     np.testing.assert_allclose(first.numpy(), array, rtol=1e-6)
@@ -427,7 +431,11 @@ def test_mtcnns_photo_tensor_is_made_once_per_photo_and_not_kept():
     assert as_tensor(first) is first  # a tensor passes through
     del array, other
     gc.collect()
-    assert as_tensor._tensor is None and as_tensor._array is None
+    assert as_tensor._memo is None
+    for _ in range(3):  # a new array in a freed one's place (often at its address) gets its own values
+        array = rng.normal(size=(1, 30, 40, 3))
+        np.testing.assert_allclose(as_tensor(array).numpy(), array, rtol=1e-6)
+        del array
 
 
 def test_a_face_too_large_for_mtcnns_pyramid_is_found_at_half_size(data_root, photo, monkeypatch):
