@@ -9,7 +9,7 @@ Both run the package's three networks compiled (``tf.function``) and search each
 photo, which TensorFlow converts again for each pyramid scale and each patch stage, or
 facezoo's one float32 tensor per photo (``facezoo.detect._PhotoAsTensor``). Prints, over the
 photos of ``helen68/testset``: faces found by each, photos where the counts differ, the
-largest box or keypoint difference (pixels), and the time per photo of each (one thread, the
+largest box or keypoint difference (pixels) and score difference, and the time per photo of each (one thread, the
 two called in turn on every photo, so a slow spell of the machine hits both alike), with their
 ratio. Photos are decoded before timing.
 """
@@ -41,15 +41,11 @@ def main(argv=None):
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from mtcnn import MTCNN
-
     from facezoo.data.io import read_image
-    from facezoo.detect import MTCNNDetector, _empty_batch_safe
+    from facezoo.detect import MTCNNDetector, _compiled_mtcnn
 
     package = MTCNNDetector()
-    package._mtcnn = MTCNN()  # the package's stages as they are, with facezoo's compiled networks
-    for stage in package._mtcnn.stages:
-        stage._model = _empty_batch_safe(tf.function(stage._model, reduce_retracing=True))
+    package._mtcnn = _compiled_mtcnn(one_photo_tensor=False)  # the package's stages, facezoo's compiled networks
     detectors = {"package": package, "facezoo": MTCNNDetector()}
     seconds, found = {key: 0.0 for key in detectors}, {key: 0 for key in detectors}
     differing, largest, largest_score = [], 0.0, 0.0

@@ -107,16 +107,19 @@ class MTCNNDetector:
         return self._mtcnn.detect_faces(searched, min_face_size=self.min_face_size, threshold_onet=self.min_score)
 
 
-def _compiled_mtcnn():
+def _compiled_mtcnn(one_photo_tensor=True):
     """An ``mtcnn.MTCNN`` whose P-, R- and O-Net are called through ``tf.function`` (the
     package calls its Keras networks eagerly, op by op, which cost about twice the time) and
-    whose stages share one tensor of the photo (:class:`_PhotoAsTensor`)."""
+    whose stages share one tensor of the photo (:class:`_PhotoAsTensor`; ``False``: the
+    package's own stages, for ``benchmarks/mtcnn_detection.py``)."""
     import tensorflow as tf
     from mtcnn import MTCNN
 
     stages = MTCNN().stages
     for stage in stages:
         stage._model = _empty_batch_safe(tf.function(stage._model, reduce_retracing=True))
+    if not one_photo_tensor:
+        return MTCNN(stages=stages)
     photo = _PhotoAsTensor()
     return MTCNN(stages=[_StageOnTensor(stage, photo) for stage in stages])
 
